@@ -1,0 +1,223 @@
+"""Extract: reference data from the platform, and a business day's batch from the warehouse.
+
+Reference data (accounts, bank accounts, tax rates, tracking categories, customers) is pulled per
+company — fully the first time, then incrementally on ``modifiedDate`` with the watermark kept in
+``ar_sync_state`` — and upserted into the ``ar_ref_*`` tables. Deleted records are kept and marked
+``is_deleted`` rather than silently dropped, so a mapping to them can be reported.
+
+    counts = pull_reference_data(client, engine, company_id="…", connection_id="…", now=utc_now)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from receivables.batches import business_day_window
+from receivables.codat.query import Q
+from receivables.warehouse import io, schema, selects
+
+log = logging.getLogger(__name__)
+
+
+def _meta_deleted(record: Mapping[str, Any]) -> bool:
+    return bool((record.get("metadata") or {}).get("isDeleted"))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    moment = pd.Timestamp(value)
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC").tz_localize(None)
+    return moment.to_pydatetime()
+
+
+def _account(r: Mapping[str, Any]) -> dict[str, Any]:
+    links = r.get("validDatatypeLinks") or []
+    return {
+        "name": r.get("name"), "status": r.get("status"), "nominal_code": r.get("nominalCode"),
+        "type": r.get("type"), "currency": r.get("currency"), "is_bank_account": bool(r.get("isBankAccount")),
+        "fully_qualified_category": r.get("fullyQualifiedCategory"),
+        "valid_datatype_links": json.dumps(links, sort_keys=True) if links else None,
+    }
+
+
+def _bank_account(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": r.get("accountName"), "status": r.get("status") or "Active",
+        "account_type": r.get("accountType"), "currency": r.get("currency"), "nominal_code": r.get("nominalCode"),
+    }
+
+
+def _tax_rate(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": r.get("name"), "status": r.get("status"), "code": r.get("code"),
+        "effective_tax_rate": _decimal(r.get("effectiveTaxRate")),
+        "total_tax_rate": _decimal(r.get("totalTaxRate")),
+    }
+
+
+def _tracking_category(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": r.get("name"), "status": r.get("status"),
+        "parent_id": r.get("parentId"), "has_children": bool(r.get("hasChildren")),
+    }
+
+
+def _customer(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": r.get("customerName"), "status": r.get("status"),
+        "email": r.get("emailAddress"), "default_currency": r.get("defaultCurrency"),
+    }
+
+
+@dataclass(frozen=True)
+class ReferenceType:
+    """One reference data type: where it is read from and which ``ar_ref_*`` table it lands in."""
+
+    data_type: str
+    table_name: str
+    connection_scoped: bool
+    to_columns: Callable[[Mapping[str, Any]], dict[str, Any]]
+
+    @property
+    def table(self):
+        return schema.metadata.tables[self.table_name]
+
+
+REFERENCE_TYPES: tuple[ReferenceType, ...] = (
+    ReferenceType("accounts", "ar_ref_accounts", False, _account),
+    ReferenceType("bankAccounts", "ar_ref_bank_accounts", True, _bank_account),
+    ReferenceType("taxRates", "ar_ref_tax_rates", False, _tax_rate),
+    ReferenceType("trackingCategories", "ar_ref_tracking_categories", False, _tracking_category),
+    ReferenceType("customers", "ar_ref_customers", False, _customer),
+)
+
+
+def reference_frame(ref: ReferenceType, records: Iterable[Mapping[str, Any]], *, company_id: str,
+                    fetched_at: datetime) -> pd.DataFrame:
+    """Platform records of one type → rows of its ``ar_ref_*`` table (pure)."""
+    rows = [
+        {
+            "company_id": company_id,
+            "platform_id": r["id"],
+            **ref.to_columns(r),
+            "is_deleted": _meta_deleted(r),
+            "modified_date": _timestamp(r.get("modifiedDate")),
+            "fetched_at": fetched_at,
+        }
+        for r in records
+        if r.get("id")
+    ]
+    columns = [c.name for c in ref.table.columns]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pull_reference_data(client, engine, *, company_id: str, connection_id: str, now: datetime,
+                        data_types: Iterable[str] | None = None, full: bool = False) -> dict[str, int]:
+    """Pull each reference type for one company into the warehouse; returns records fetched per type.
+
+    Incremental on ``modifiedDate`` (``>=`` the last watermark: a record modified in the same instant
+    as the watermark is fetched again and upserted, never missed).
+    """
+    wanted = set(data_types) if data_types else {r.data_type for r in REFERENCE_TYPES}
+    watermarks = io.read_frame(engine, schema.metadata.tables["ar_sync_state"], where={"company_id": company_id})
+    marks = dict(zip(watermarks["data_type"], watermarks["watermark"], strict=True)) if len(watermarks) else {}
+    counts: dict[str, int] = {}
+    for ref in REFERENCE_TYPES:
+        if ref.data_type not in wanted:
+            continue
+        mark = None if full else marks.get(ref.data_type)
+        query = str(Q("modifiedDate") >= mark) if mark else None
+        records = list(client.iter_records(
+            company_id, ref.data_type, connection_id=connection_id if ref.connection_scoped else None,
+            query=query, order_by="modifiedDate",
+        ))
+        frame = reference_frame(ref, records, company_id=company_id, fetched_at=now)
+        if len(frame):
+            io.write_frame(engine, ref.table, frame, mode="upsert", key_columns=["company_id", "platform_id"])
+        newest = max((r.get("modifiedDate") for r in records if r.get("modifiedDate")), default=mark)
+        if newest and newest != mark:
+            io.write_frame(
+                engine, schema.metadata.tables["ar_sync_state"],
+                pd.DataFrame([{"company_id": company_id, "data_type": ref.data_type, "watermark": newest,
+                               "updated_at": now}]),
+                mode="upsert", key_columns=["company_id", "data_type"],
+            )
+        counts[ref.data_type] = len(records)
+        log.info("company %s: %s — %d record(s) %s", company_id, ref.data_type, len(records),
+                 "since " + mark if mark else "(full pull)")
+    return counts
+
+
+def read_reference(engine, company_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """The ``ar_ref_*`` tables for some companies, keyed by data type."""
+    ids = list(company_ids)
+    return {ref.data_type: io.read_frame(engine, selects.for_companies(ref.table, ids)) for ref in REFERENCE_TYPES}
+
+
+# -- the day's batch -------------------------------------------------------------------------------
+
+# Batch frames are keyed by their warehouse table name; documents carry an id column, children hang
+# off a parent document.
+BATCH_TABLES = {
+    "ar_customers": "customer_id",
+    "ar_invoices": "invoice_id",
+    "ar_credit_notes": "credit_note_id",
+    "ar_payments": "payment_id",
+    "ar_credit_note_allocations": "credit_note_id",
+}
+CHILD_TABLES = {
+    "ar_invoice_lines": ("ar_invoices", "invoice_id"),
+    "ar_credit_note_lines": ("ar_credit_notes", "credit_note_id"),
+    "ar_payment_allocations": ("ar_payments", "payment_id"),
+}
+
+
+@dataclass
+class Batch:
+    """The input rows of one company's batch: documents updated on the day plus carried-over ones."""
+
+    company_id: str
+    business_date: date
+    frames: dict[str, pd.DataFrame]
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.frames[name]
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(frame) for name, frame in self.frames.items()}
+
+
+def load_batch(engine, *, company_id: str, business_date: date, timezone: str,
+               carried_over: Mapping[str, Iterable[str]] | None = None) -> Batch:
+    """Read D's batch for one company; ``carried_over`` adds documents by id (e.g. not-final pushes).
+
+    ``carried_over`` maps a batch table (``ar_invoices``, ``ar_payments``…) to ids (of that table's id
+    column) that must be processed again whatever their ``updated_at``.
+    """
+    start, end = business_day_window(business_date, timezone)
+    carried = {k: sorted(set(v)) for k, v in (carried_over or {}).items()}
+    frames: dict[str, pd.DataFrame] = {}
+    parent_selects = {}
+    for name, id_column in BATCH_TABLES.items():
+        table = schema.metadata.tables[name]
+        parent_selects[name] = selects.updated_between(table, company_id, start, end,
+                                                       id_column=id_column, extra_ids=carried.get(name, []))
+        frames[name] = io.read_frame(engine, parent_selects[name])
+    for name, (parent, key) in CHILD_TABLES.items():
+        table = schema.metadata.tables[name]
+        frames[name] = io.read_frame(engine, selects.children_of(table, company_id, key, parent_selects[parent]))
+    return Batch(company_id=company_id, business_date=business_date, frames=frames)

@@ -1,0 +1,284 @@
+"""The work of each Airflow task, as plain functions (no Airflow here: the DAG side passes arguments).
+
+Each job takes a warehouse engine, a Codat client or settings, and a small ``company`` dict
+(company_id, connection_id, business_date, run_id, dry_run) and returns counts — what XCom carries.
+Everything a job does for day D can be repeated for day D with the same result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from receivables import extract, mappings
+from receivables.batches import resolve_business_date
+from receivables.codat.errors import CodatError
+from receivables.settings import SyncSettings
+from receivables.warehouse import io, migrations, schema
+
+log = logging.getLogger("receivables")
+
+T = schema.metadata.tables
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class CompanyFailed(RuntimeError):
+    """One company's work cannot go on; the message says what to do. Other companies are unaffected."""
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+def active_companies(engine, *, company_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """Active companies from ``ar_companies`` (optionally limited), after migrating the output schema."""
+    migrations.migrate(engine)
+    companies = io.read_frame(engine, T["ar_companies"])
+    wanted = set(company_ids or [])
+    if wanted:
+        unknown = wanted - set(companies["company_id"])
+        if unknown:
+            log.warning("company_ids not in ar_companies (ignored): %s", ", ".join(sorted(unknown)))
+        companies = companies[companies["company_id"].isin(wanted)]
+    inactive = companies[~companies["active"].astype(bool)]
+    for row in inactive.itertuples():
+        log.info("company %s (%s) is inactive: skipped", row.company_id, row.name)
+    active = companies[companies["active"].astype(bool)].sort_values("company_id")
+    return [
+        {"company_id": r.company_id, "connection_id": r.connection_id, "name": r.name,
+         "base_currency": r.base_currency}
+        for r in active.itertuples()
+    ]
+
+
+def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str, Any],
+             data_interval_start=None, data_interval_end=None, logical_date=None, run_after=None) -> dict[str, Any]:
+    """The business day and the companies of one ``receivables_sync`` run."""
+    business_date = resolve_business_date(
+        override=params.get("business_date"), data_interval_start=data_interval_start,
+        data_interval_end=data_interval_end, logical_date=logical_date, run_after=run_after,
+        timezone=settings.timezone,
+    )
+    companies = active_companies(engine, company_ids=params.get("company_ids"))
+    dry_run = bool(params.get("dry_run"))
+    log.info("business day %s (%s), %d active compan%s%s", business_date, settings.timezone, len(companies),
+             "y" if len(companies) == 1 else "ies", ", DRY RUN: nothing will be pushed" if dry_run else "")
+    items = [dict(c, business_date=business_date.isoformat(), run_id=run_id, dry_run=dry_run) for c in companies]
+    return {"business_date": business_date.isoformat(), "run_id": run_id, "dry_run": dry_run, "companies": items}
+
+
+# -- reference data -------------------------------------------------------------------------------
+
+def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """Pull one company's reference data and check its mappings; a broken connection fails loudly."""
+    migrations.migrate(engine)
+    company_id = company["company_id"]
+    try:
+        fetched = extract.pull_reference_data(client, engine, company_id=company_id,
+                                              connection_id=company["connection_id"], now=utc_now(), full=full)
+    except CodatError as exc:
+        raise CompanyFailed(_connection_advice(company, exc)) from exc
+    issues = check_company_mappings(engine, company_id)
+    if len(issues):
+        log.warning("company %s: %d broken mapping(s) — documents using them will be rejected:\n  %s",
+                    company_id, len(issues), "\n  ".join(issues["message"].head(20)))
+    return {"company_id": company_id, "fetched": fetched, "mapping_issues": len(issues)}
+
+
+def _connection_advice(company: Mapping[str, Any], exc: CodatError) -> str:
+    status = exc.status_code
+    who = f"company {company['company_id']} ({company.get('name') or 'unnamed'})"
+    if status in (401, 403):
+        return f"{who}: the API refused the key ({status}). Check the password of connection codat_default."
+    if status == 404:
+        return (f"{who}: the company or connection {company['connection_id']} is not known to the API (404). "
+                "Check ar_companies.company_id / connection_id against the platform.")
+    if status == 409:
+        return (f"{who}: the platform has not finished its first sync of this data (409). Wait for the "
+                "initial sync to complete, then rerun.")
+    return f"{who}: reference pull failed: {exc}"
+
+
+def check_company_mappings(engine, company_id: str) -> pd.DataFrame:
+    """Validate ``ar_mappings`` of one company against its reference data; replace its issue rows."""
+    ref = extract.read_reference(engine, [company_id])
+    company_mappings = io.read_frame(engine, T["ar_mappings"], where={"company_id": company_id})
+    issues = mappings.check_mappings(
+        company_mappings, ref["accounts"], ref["bankAccounts"], ref["taxRates"], ref["trackingCategories"])
+    rows = issues.assign(checked_at=utc_now())
+    io.replace_rows(engine, T["ar_mapping_issues"], rows, where={"company_id": company_id})
+    return issues
+
+
+def run_async(coro):
+    """Run a coroutine from a synchronous task (one event loop per call)."""
+    return asyncio.run(coro)
+
+
+def elapsed(since: float) -> str:
+    return f"{time.monotonic() - since:.1f}s"
+
+
+def as_date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+# -- nightly sync ---------------------------------------------------------------------------------
+
+def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
+    """Extract → validate → transform → push → settle for one company and business day."""
+    from receivables.codat.client import AsyncCodatClient
+    from receivables.sync import CompanySync, write_plan
+
+    migrations.migrate(engine)
+
+    async def run():
+        async with AsyncCodatClient(codat_settings) as client:
+            return await CompanySync(client, engine, company, settings=settings,
+                                     concurrency=codat_settings.max_concurrency_per_company,
+                                     settle_deadline_seconds=codat_settings.settle_deadline_seconds).run()
+
+    result = run_async(run())
+    out = result.as_dict()
+    if company.get("dry_run"):
+        path = write_plan(result.plan, report_root(settings) / company["business_date"] / "dry-run"
+                          / f"plan-{company['company_id']}.csv")
+        out["plan"] = str(path) if path else None
+        log.info("dry run: plan written to %s (nothing was pushed)", path)
+    return out
+
+
+# -- reconciliation -------------------------------------------------------------------------------
+
+PLATFORM_TYPES = {"invoice": ("invoices", "invoiceNumber", "amountDue"),
+                  "credit_note": ("creditNotes", "creditNoteNumber", "remainingCredit"),
+                  "payment": ("payments", "reference", None)}
+
+
+def platform_documents(client, company_id: str, synced_customers: set[str],
+                       allocation_ids: set[str] = frozenset()) -> pd.DataFrame:
+    """Invoices, credit notes and payments the platform holds for a company, read back in pages.
+
+    Credit-note allocations are zero-total payments in the platform; the ones we pushed
+    (``allocation_ids``) are reported under their own document type.
+    """
+    from decimal import Decimal
+
+    rows = []
+    for document_type, (data_type, number_field, due_field) in PLATFORM_TYPES.items():
+        for record in client.iter_records(company_id, data_type):
+            customer = (record.get("customerRef") or {}).get("id")
+            total = record.get("totalAmount")
+            due = record.get(due_field) if due_field else None
+            platform_type = ("credit_note_allocation" if document_type == "payment" and record.get("id") in allocation_ids
+                             else document_type)
+            rows.append({
+                "company_id": company_id, "document_type": platform_type, "platform_id": record.get("id"),
+                "document_number": record.get(number_field), "customer_platform_id": customer,
+                "currency": record.get("currency"),
+                "platform_total": None if total is None else Decimal(str(total)),
+                "platform_amount_due": None if due is None else Decimal(str(due)),
+                "platform_status": record.get("status"),
+                "is_deleted": bool((record.get("metadata") or {}).get("isDeleted")),
+                "synced_customer": customer in synced_customers,
+                "due_date": pd.to_datetime(record.get("dueDate")).tz_localize(None).normalize()
+                if record.get("dueDate") else pd.NaT,
+            })
+    return pd.DataFrame(rows, columns=["company_id", "document_type", "platform_id", "document_number",
+                                       "customer_platform_id", "currency", "platform_total",
+                                       "platform_amount_due", "platform_status", "is_deleted",
+                                       "synced_customer", "due_date"])
+
+
+def source_documents(engine, company_id: str, business_date: date, ledger: pd.DataFrame, *,
+                     timezone: str = "UTC") -> pd.DataFrame:
+    """What the source says about every document the ledger knows for the company, as of the day.
+
+    ``source_amount_due`` of an invoice/credit note = its total minus every allocation in the
+    batches up to and including the day; ``in_batch`` marks documents pushed for this business day.
+    """
+    from receivables.batches import business_day_window
+    from receivables.sync import read_context
+
+    context = read_context(engine, company_id, ledger)
+    _, day_end = business_day_window(business_date, timezone)
+    alloc = context.all_allocations
+    alloc = alloc[pd.to_datetime(alloc["updated_at"]) < day_end]
+    allocated = alloc.groupby(["target_type", "target_id"])["amount"].agg(lambda s: sum(s, start=0))
+    docs = ledger.copy()
+    known = context.known_documents.set_index(["document_type", "source_id"])
+    keys = list(zip(docs["document_type"], docs["source_id"].astype(str), strict=True))
+    docs["customer_id"] = [known["customer_id"].get(k) if k in known.index else None for k in keys]
+    docs["due_date"] = [known["due_date"].get(k) if k in known.index else pd.NaT for k in keys]
+    docs["source_amount_due"] = [
+        (total - allocated.get(k, 0)) if (k[0] in ("invoice", "credit_note") and total is not None) else None
+        for k, total in zip(keys, docs["source_total"], strict=True)
+    ]
+    docs["in_batch"] = pd.to_datetime(docs["business_date"]).dt.date == business_date
+    return docs[["company_id", "document_type", "source_id", "document_number", "customer_id", "currency",
+                 "source_total", "source_amount_due", "due_date", "in_batch"]]
+
+
+def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
+    """Compare source ↔ ledger ↔ platform for one company and day; replace the day's rows."""
+    from receivables.push import Ledger
+    from receivables.reconcile import reconcile
+
+    if company.get("dry_run"):
+        return {"company_id": company["company_id"], "skipped": "dry run: nothing was pushed"}
+    started = time.monotonic()
+    company_id = company["company_id"]
+    business_date = as_date(company["business_date"])
+    ledger = Ledger(engine).load(company_id)
+    pushed = ledger[ledger["platform_id"].notna()]
+    synced = set(pushed.loc[pushed["document_type"] == "customer", "platform_id"])
+    allocations = set(pushed.loc[pushed["document_type"] == "credit_note_allocation", "platform_id"])
+    platform = platform_documents(client, company_id, synced, allocations)
+    rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": company_id, "business_date": business_date})
+    previous = io.read_frame(engine, T["ar_reconciliation"], where={"company_id": company_id})
+    previous = previous[pd.to_datetime(previous["report_date"]).dt.date < business_date]
+    result = reconcile(
+        report_date=business_date, run_id=company["run_id"],
+        source_docs=source_documents(engine, company_id, business_date, ledger, timezone=settings.timezone),
+        ledger=ledger, rejects=rejects,
+        platform_docs=platform, previous_exceptions=previous[["exception_id", "first_seen_date"]].dropna(),
+        tolerance_minor_units=settings.amount_tolerance_minor_units,
+    )
+    where = {"company_id": company_id, "report_date": business_date}
+    io.replace_rows(engine, T["ar_reconciliation"], result.rows, where=where)
+    io.replace_rows(engine, T["ar_reconciliation_summary"], result.summary, where=where)
+    counts = result.rows["outcome"].value_counts().to_dict()
+    log.info("company %s, %s: reconciled %d document(s) in %s — %s", company_id, business_date,
+             len(result.rows), elapsed(started), counts)
+    return {"company_id": company_id, "outcomes": counts}
+
+
+def report_root(settings: SyncSettings):
+    from pathlib import Path
+
+    return Path(settings.report_dir).expanduser().resolve()
+
+
+def publish_report(engine, plan: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
+    """The day's HTML report and exceptions CSV for every company of the run, and the alert decision."""
+    from receivables.report import should_alert, write_report
+
+    business_date = as_date(plan["business_date"])
+    ids = [c["company_id"] for c in plan["companies"]]
+    rows = io.read_frame(engine, T["ar_reconciliation"], where={"report_date": business_date})
+    summary = io.read_frame(engine, T["ar_reconciliation_summary"], where={"report_date": business_date})
+    rows = rows[rows["company_id"].isin(ids)]
+    summary = summary[summary["company_id"].isin(ids)]
+    paths = write_report(rows, summary, out_dir=report_root(settings), report_date=business_date,
+                         run_meta={"run_id": plan["run_id"], "companies": len(ids), "dry_run": plan.get("dry_run")})
+    decision = should_alert(summary, settings.alert_exception_threshold, report_path=str(paths.html))
+    counts = summary.groupby("outcome")["document_count"].sum().astype(int).to_dict() if len(summary) else {}
+    return {"html": str(paths.html), "csv": str(paths.csv), "summary": counts,
+            "alert": {"fire": bool(decision.fire), "message": decision.message}}

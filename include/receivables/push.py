@@ -1,0 +1,484 @@
+"""Push: the ledger decides, the client sends, the operations settle, the ledger records.
+
+``ar_push_ledger`` is the source of truth for what the platform already holds:
+
+* a document whose content hash matches a ``success`` row is never sent again;
+* changed content becomes a PUT where Codat allows updates (customers, invoices, credit notes) and a
+  reported exception where it does not (payments, allocations, fees are create-only);
+* a row is written ``pending`` with its idempotency key *before* the POST, and updated after it, so a
+  crash between the two leaves a trace;
+* an unknown outcome (lost response, ``TimedOut``, a crash, a pending row from an earlier run) is
+  resolved by reading the platform back by document number before anything is re-created.
+
+    outcome = asyncio.run(push_documents(client, ledger, company, documents, context=ctx))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from receivables.codat.errors import CodatError, CodatRateLimited, CodatTransportError
+from receivables.codat.idempotency import idempotency_key
+from receivables.codat.query import Q
+from receivables.warehouse import io, schema
+
+log = logging.getLogger(__name__)
+
+LEDGER = schema.metadata.tables["ar_push_ledger"]
+LEDGER_KEY = ["company_id", "document_type", "source_id"]
+NOT_FINAL = frozenset({"pending", "timed_out", "unknown"})
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """How one ``document_type`` lives in the platform."""
+
+    data_type: str          # Codat data type (push path, list path)
+    number_field: str       # the platform field that carries the source document's identity
+    updatable: bool         # Codat accepts PUT for this type
+
+
+KINDS: Mapping[str, DocumentKind] = {
+    "customer": DocumentKind("customers", "customerName", True),
+    "invoice": DocumentKind("invoices", "invoiceNumber", True),
+    "credit_note": DocumentKind("creditNotes", "creditNoteNumber", True),
+    "payment": DocumentKind("payments", "reference", False),
+    "credit_note_allocation": DocumentKind("payments", "reference", False),
+    "fee": DocumentKind("directCosts", "reference", False),
+}
+
+# What the planner decides for each document.
+CREATE, UPDATE, UNCHANGED, RESOLVE, CHANGED_AFTER_PUSH, FAILED_UNCHANGED = (
+    "create", "update", "unchanged", "resolve", "changed_after_push", "failed_unchanged")
+
+
+@dataclass(frozen=True)
+class PushContext:
+    """Who is pushing what, for which day and run."""
+
+    company_id: str
+    connection_id: str
+    business_date: date
+    run_id: str
+    dry_run: bool = False
+    settle_deadline_seconds: float | None = None
+    # Progress is logged every this many documents.
+    progress_every: int = 500
+
+
+@dataclass
+class PushOutcome:
+    """Counts per final ledger state, plus what was not sent and why."""
+
+    sent: int = 0
+    unchanged: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    changed_after_push: list[str] = field(default_factory=list)
+    quota_exhausted: bool = False
+    planned: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: PushOutcome) -> None:
+        self.sent += other.sent
+        self.unchanged += other.unchanged
+        for k, v in other.by_status.items():
+            self.by_status[k] = self.by_status.get(k, 0) + v
+        for k, v in other.planned.items():
+            self.planned[k] = self.planned.get(k, 0) + v
+        self.changed_after_push += other.changed_after_push
+        self.quota_exhausted |= other.quota_exhausted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "unchanged": self.unchanged, "by_status": dict(self.by_status),
+                "changed_after_push": len(self.changed_after_push), "quota_exhausted": self.quota_exhausted,
+                "planned": dict(self.planned)}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# -- planning (pure) ------------------------------------------------------------------------------
+
+def plan_pushes(documents: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Decide per document: create, update, resolve an unknown outcome, or leave alone.
+
+    ``documents``: company_id, document_type, source_id, document_number, currency, total_amount,
+    payload (bytes), content_hash. ``ledger``: existing ``ar_push_ledger`` rows (any superset).
+    Returns ``documents`` plus ``action``, ``idempotency_key``, ``platform_id``, ``previous_status``,
+    ``previous_key``, ``push_operation_key`` and ``attempts``.
+    """
+    cols = ["content_hash", "status", "platform_id", "idempotency_key", "push_operation_key", "attempts"]
+    previous = ledger[LEDGER_KEY + cols].rename(columns={
+        "content_hash": "previous_hash", "status": "previous_status", "idempotency_key": "previous_key"})
+    plan = documents.merge(previous, on=LEDGER_KEY, how="left")
+    plan["idempotency_key"] = [
+        idempotency_key(c, t, s, h) for c, t, s, h in
+        zip(plan["company_id"], plan["document_type"], plan["source_id"], plan["content_hash"], strict=True)
+    ]
+    status = plan["previous_status"].astype("string")
+    same = (plan["previous_hash"].astype("string") == plan["content_hash"]).fillna(False).astype(bool)
+    known = plan["platform_id"].notna() & (plan["platform_id"].astype("string") != "")
+    updatable = plan["document_type"].map(lambda t: KINDS[t].updatable).astype(bool)
+    # A never-sent waiting row has no key yet: it is a plain create.
+    was_sent = plan["previous_key"].notna() & (plan["previous_key"].astype("string") != "")
+
+    action = pd.Series(CREATE, index=plan.index, dtype="object")
+    is_success = (status == "success").fillna(False).astype(bool)
+    is_failed = (status == "failed").fillna(False).astype(bool)
+    not_final = status.isin(list(NOT_FINAL)).fillna(False).astype(bool)
+    action[is_success & same] = UNCHANGED
+    action[is_success & ~same & updatable & known] = UPDATE
+    action[is_success & ~same & ~updatable] = CHANGED_AFTER_PUSH
+    action[is_failed & same] = FAILED_UNCHANGED
+    action[is_failed & ~same & known & updatable] = UPDATE
+    action[not_final & was_sent] = RESOLVE
+    plan["action"] = action
+    plan["attempts"] = plan["attempts"].fillna(0).astype(int)
+    return plan
+
+
+# -- ledger I/O -----------------------------------------------------------------------------------
+
+class Ledger:
+    """Reads and writes ``ar_push_ledger`` rows for one company (bulk, one transaction per write)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def load(self, company_id: str, document_types: Iterable[str] | None = None) -> pd.DataFrame:
+        frame = io.read_frame(self.engine, LEDGER, where={"company_id": company_id})
+        if document_types is not None:
+            frame = frame[frame["document_type"].isin(list(document_types))]
+        return frame.reset_index(drop=True)
+
+    def write(self, rows: pd.DataFrame) -> None:
+        if len(rows):
+            io.write_frame(self.engine, LEDGER, rows[_ledger_columns(rows)], mode="upsert", key_columns=LEDGER_KEY)
+
+    def not_final(self, company_id: str) -> pd.DataFrame:
+        frame = self.load(company_id)
+        return frame[frame["status"].isin(list(NOT_FINAL))].reset_index(drop=True)
+
+    def platform_ids(self, company_id: str) -> pd.DataFrame:
+        """company_id, document_type, source_id → platform_id for documents the platform holds."""
+        frame = self.load(company_id)
+        ok = frame[(frame["status"] == "success") & frame["platform_id"].notna()]
+        return ok[LEDGER_KEY + ["platform_id"]].reset_index(drop=True)
+
+
+def _ledger_columns(rows: pd.DataFrame) -> list[str]:
+    return [c.name for c in LEDGER.columns if c.name in rows.columns]
+
+
+def waiting_rows(waiting: pd.DataFrame, ctx: PushContext, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Ledger rows (``pending``, never sent) for documents that wait on another document.
+
+    ``waiting``: company_id, document_type, source_id, document_number, reason. Rows the ledger
+    already knows as sent keep their state: waiting only describes documents never pushed.
+    """
+    if waiting.empty:
+        return waiting
+    known = ledger.set_index(LEDGER_KEY).index if len(ledger) else pd.MultiIndex.from_tuples([], names=LEDGER_KEY)
+    fresh = waiting[~waiting.set_index(LEDGER_KEY).index.isin(known)]
+    now = utc_now()
+    return pd.DataFrame({
+        "company_id": fresh["company_id"], "document_type": fresh["document_type"],
+        "source_id": fresh["source_id"], "document_number": fresh.get("document_number"),
+        "content_hash": "", "idempotency_key": "", "status": "pending", "attempts": 0,
+        "last_error": fresh["reason"], "business_date": ctx.business_date, "run_id": ctx.run_id,
+        "created_at": now, "updated_at": now,
+    })
+
+
+# -- talking to the platform ----------------------------------------------------------------------
+
+def _op_key(op) -> str:
+    return op.push_operation_key
+
+
+def _op_status(op) -> str:
+    status = op.status
+    return getattr(status, "value", status)
+
+
+def _op_record_id(op) -> str | None:
+    for change in op.changes or []:
+        ref = change.record_ref
+        if ref is not None and ref.id:
+            return ref.id
+    return None
+
+
+def _op_error(op) -> str:
+    messages = [item.message for item in ((op.validation.errors if op.validation else None) or []) if item.message]
+    if messages:
+        return "; ".join(messages)
+    return op.error_message or f"push operation ended {_op_status(op)}"
+
+
+async def read_back_by_number(client, company_id: str, document_type: str,
+                              numbers: Sequence[str]) -> dict[str, list[dict]]:
+    """Platform records of one type whose identity field equals one of ``numbers`` (few requests).
+
+    Numbers are OR-ed into queries kept well under Codat's 2048-character limit.
+    """
+    kind = KINDS[document_type]
+    found: dict[str, list[dict]] = {}
+    wanted = {n.casefold(): n for n in numbers if n}
+    chunk: list[str] = []
+    length = 0
+
+    async def run(values: list[str]) -> None:
+        query = str(Q.any(*[Q(kind.number_field) == v for v in values]))
+        async for record in client.iter_records(company_id, kind.data_type, query=query):
+            if (record.get("metadata") or {}).get("isDeleted"):
+                continue
+            value = record.get(kind.number_field)
+            original = wanted.get(str(value).casefold()) if value is not None else None
+            if original is not None:
+                found.setdefault(original, []).append(record)
+
+    for number in wanted.values():
+        piece = len(kind.number_field) + len(number) + 8
+        if chunk and length + piece > 1500:
+            await run(chunk)
+            chunk, length = [], 0
+        chunk.append(number)
+        length += piece
+    if chunk:
+        await run(chunk)
+    return found
+
+
+async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger, outcome: PushOutcome,
+                    concurrency: int) -> pd.DataFrame:
+    """POST/PUT every row with bounded concurrency; returns rows with the send result columns.
+
+    Rows are marked ``pending`` in the ledger in slices just before their slice is sent, and the
+    operation keys are recorded as soon as each slice is done, so a crash loses at most one slice of
+    bookkeeping — and that slice is still ``pending`` with its idempotency key.
+    """
+    results: dict[int, dict[str, Any]] = {}
+    stop = asyncio.Event()
+    started = time.monotonic()
+    slice_size = max(concurrency * 10, 50)
+
+    async def send_one(index: int, row) -> None:
+        if stop.is_set():
+            return
+        kind = KINDS[row.document_type]
+        try:
+            op = await client.push(
+                ctx.company_id, ctx.connection_id, kind.data_type, row.payload,
+                idempotency_key=row.idempotency_key,
+                record_id=row.platform_id if row.action == UPDATE else None,
+            )
+            results[index] = {"push_operation_key": _op_key(op), "status": "pending", "last_error": None,
+                              "_op": op}
+        except CodatRateLimited as exc:
+            # Daily quota: stop sending; what is left stays pending and the next run finishes it.
+            stop.set()
+            outcome.quota_exhausted = True
+            results[index] = {"status": "pending", "last_error": f"not sent: {exc}"}
+        except CodatTransportError as exc:
+            results[index] = {"status": "unknown", "last_error": f"no answer from the API: {exc}"}
+        except CodatError as exc:
+            status = "unknown" if (exc.status_code or 0) >= 500 else "failed"
+            results[index] = {"status": status, "last_error": str(exc)}
+
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def bounded(index: int, row) -> None:
+        async with semaphore:
+            await send_one(index, row)
+
+    queue_rows = list(rows.itertuples())
+    for begin in range(0, len(queue_rows), slice_size):
+        if stop.is_set():
+            break
+        piece = queue_rows[begin:begin + slice_size]
+        now = utc_now()
+        marks = rows.loc[[r.Index for r in piece]].copy()
+        marks["status"] = "pending"
+        marks["operation"] = ["update" if a == UPDATE else "create" for a in marks["action"]]
+        marks["attempts"] = marks["attempts"] + 1
+        marks["pushed_at"] = now
+        marks["updated_at"] = now
+        marks["last_error"] = None
+        marks["push_operation_key"] = None
+        ledger.write(_with_run(marks, ctx))
+
+        await asyncio.gather(*(bounded(r.Index, r) for r in piece))
+        done = [r.Index for r in piece if r.Index in results]
+        if done:
+            sent = rows.loc[done].copy()
+            for col in ("push_operation_key", "status", "last_error"):
+                sent[col] = [results[i].get(col) for i in done]
+            sent["updated_at"] = utc_now()
+            ledger.write(_with_run(sent, ctx))
+        outcome.sent += len(done)
+        if outcome.sent and (outcome.sent // ctx.progress_every) != ((outcome.sent - len(done)) // ctx.progress_every):
+            rate = outcome.sent / max(time.monotonic() - started, 1e-6)
+            log.info("company %s: sent %d/%d documents (%.0f/s)", ctx.company_id, outcome.sent, len(rows), rate)
+
+    out = rows.copy()
+    out["push_operation_key"] = [results.get(i, {}).get("push_operation_key") for i in out.index]
+    out["status"] = [results.get(i, {}).get("status", "pending") for i in out.index]
+    out["last_error"] = [results.get(i, {}).get("last_error") for i in out.index]
+    return out
+
+
+def _with_run(rows: pd.DataFrame, ctx: PushContext) -> pd.DataFrame:
+    rows = rows.copy()
+    rows["business_date"] = ctx.business_date
+    rows["run_id"] = ctx.run_id
+    if "total_amount" in rows.columns:
+        rows["source_total"] = rows["total_amount"]
+    if "created_at" not in rows.columns:
+        rows["created_at"] = utc_now()
+    else:
+        rows["created_at"] = rows["created_at"].fillna(utc_now())
+    return rows
+
+
+async def _settle(client, ctx: PushContext, sent: pd.DataFrame) -> pd.DataFrame:
+    """Wait for the operations of ``sent`` and turn them into ledger states."""
+    keys = [k for k in sent["push_operation_key"].tolist() if isinstance(k, str) and k]
+    ops = await client.settle(ctx.company_id, keys, deadline_seconds=ctx.settle_deadline_seconds) if keys else {}
+    out = sent.copy()
+    now = utc_now()
+    statuses, errors, platform_ids, settled = [], [], [], []
+    for key, status, error, platform_id in zip(out["push_operation_key"], out["status"], out["last_error"],
+                                               out["platform_id"], strict=True):
+        op = ops.get(key) if isinstance(key, str) else None
+        if op is None:
+            statuses.append(status)
+            errors.append(error)
+            platform_ids.append(platform_id)
+            settled.append(None)
+            continue
+        op_status = _op_status(op)
+        if op_status == "Success":
+            statuses.append("success")
+            errors.append(None)
+            platform_ids.append(_op_record_id(op) or platform_id)
+            settled.append(now)
+        elif op_status == "Failed":
+            statuses.append("failed")
+            errors.append(_op_error(op))
+            platform_ids.append(platform_id)
+            settled.append(now)
+        elif op_status == "TimedOut":
+            # The write may still land: only a read-back can tell (CONTRACT §3 "Timeouts").
+            statuses.append("timed_out")
+            errors.append("the push operation timed out; its outcome is checked by reading the platform back")
+            platform_ids.append(platform_id)
+            settled.append(now)
+        else:
+            statuses.append("pending")
+            errors.append("the push operation is still pending")
+            platform_ids.append(platform_id)
+            settled.append(None)
+    out["status"], out["last_error"], out["platform_id"], out["settled_at"] = statuses, errors, platform_ids, settled
+    out["updated_at"] = now
+    return out
+
+
+async def _resolve_unknown(client, ctx: PushContext, rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a not-final ledger state: find out what the platform actually holds.
+
+    1. An operation key we know: settle it (Success/Failed answer the question).
+    2. Still unknown (no key, TimedOut, lost answer): read back by document number. Found → success
+       with that platform id (content differences then show as an update or in reconciliation).
+    3. Not found and nothing pending: the row goes back to ``create`` with the same idempotency key
+       (a replay if Codat still caches it, a first write otherwise — never a duplicate).
+    """
+    if rows.empty:
+        return rows.assign(action=pd.Series(dtype="object"))
+    settled = await _settle(client, ctx, rows.assign(status=rows["previous_status"], last_error=None))
+    still = settled["status"].isin(["pending", "timed_out", "unknown"]) & ~(
+        (settled["status"] == "pending") & settled["push_operation_key"].notna()
+        & (settled["last_error"] == "the push operation is still pending"))
+    result = settled.copy()
+    result["action"] = UNCHANGED
+    for document_type, group in settled[still].groupby("document_type"):
+        numbers = [str(n) for n in group["document_number"].dropna().tolist()]
+        found = await read_back_by_number(client, ctx.company_id, document_type, numbers)
+        for index, row in group.iterrows():
+            matches = found.get(str(row["document_number"]), [])
+            if matches:
+                result.loc[index, ["status", "platform_id", "last_error", "settled_at"]] = [
+                    "success", matches[0]["id"], None, utc_now()]
+                if row["content_hash"] != row.get("previous_hash") and KINDS[document_type].updatable:
+                    result.loc[index, "action"] = UPDATE
+            else:
+                result.loc[index, "action"] = CREATE
+    return result
+
+
+async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd.DataFrame,
+                         *, concurrency: int = 10) -> tuple[PushOutcome, pd.DataFrame]:
+    """Push one phase's documents of one company idempotently; returns counts and the final rows.
+
+    ``documents`` is the transform's output (company_id, document_type, source_id, document_number,
+    currency, total_amount, payload, content_hash).
+    """
+    outcome = PushOutcome()
+    if documents.empty:
+        return outcome, documents
+    existing = ledger.load(ctx.company_id, documents["document_type"].unique())
+    plan = plan_pushes(documents, existing)
+    outcome.planned = plan["action"].value_counts().to_dict()
+    if ctx.dry_run:
+        return outcome, plan
+
+    outcome.unchanged = int((plan["action"] == UNCHANGED).sum())
+    outcome.changed_after_push = plan.loc[plan["action"] == CHANGED_AFTER_PUSH, "source_id"].tolist()
+
+    resolved = await _resolve_unknown(client, ctx, plan[plan["action"] == RESOLVE])
+    if len(resolved):
+        ledger.write(_with_run(resolved[resolved["action"] == UNCHANGED], ctx))
+        plan.loc[resolved.index, "action"] = resolved["action"]
+        plan.loc[resolved.index, "platform_id"] = resolved["platform_id"]
+
+    to_send = plan[plan["action"].isin([CREATE, UPDATE])]
+    finished = plan[~plan["action"].isin([CREATE, UPDATE])]
+    final_rows = [finished]
+    if len(to_send):
+        sent = await _send_all(client, ctx, to_send, ledger, outcome, concurrency)
+        settled = await _settle(client, ctx, sent)
+        # A TimedOut operation may have written anyway: look once more before reporting it.
+        timed_out = settled[settled["status"] == "timed_out"]
+        if len(timed_out):
+            for document_type, group in timed_out.groupby("document_type"):
+                found = await read_back_by_number(client, ctx.company_id, document_type,
+                                                  [str(n) for n in group["document_number"].dropna()])
+                for index, row in group.iterrows():
+                    matches = found.get(str(row["document_number"]), [])
+                    if matches:
+                        settled.loc[index, ["status", "platform_id", "last_error"]] = ["success", matches[0]["id"], None]
+        ledger.write(_with_run(settled, ctx))
+        final_rows.append(settled)
+    final = pd.concat([f for f in final_rows if len(f)], ignore_index=True) if any(len(f) for f in final_rows) \
+        else plan.iloc[0:0]
+    for status, count in _final_status_counts(final).items():
+        outcome.by_status[status] = outcome.by_status.get(status, 0) + count
+    return outcome, final
+
+
+def _final_status_counts(final: pd.DataFrame) -> dict[str, int]:
+    status = final.get("status")
+    if status is None:
+        status = final["previous_status"]
+    status = status.where(status.notna(), final.get("previous_status"))
+    unchanged = final["action"].isin([UNCHANGED])
+    status = status.where(~unchanged | status.notna(), "success")
+    return status.fillna("pending").value_counts().to_dict()
