@@ -52,15 +52,15 @@ test: lint airflow-init
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: airflow-init
-	$(BIN)/python -m sample_data.demo
+	$(BIN)/python -m local_stack demo
 
 sync: airflow-init
 	@test -n "$(DATE)" || (echo "usage: make sync DATE=YYYY-MM-DD"; exit 2)
-	$(BIN)/python -m sample_data.local sync $(DATE)
+	$(BIN)/python -m local_stack sync $(DATE)
 
 backfill: airflow-init
 	@test -n "$(FROM)" -a -n "$(TO)" || (echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2)
-	$(BIN)/python -m sample_data.local backfill $(FROM) $(TO)
+	$(BIN)/python -m local_stack backfill $(FROM) $(TO)
 
 sandbox: $(VENV)/.installed
 	@mkdir -p $(STATE)
