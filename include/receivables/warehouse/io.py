@@ -1,0 +1,539 @@
+"""Bulk reads and writes between warehouse tables and pandas DataFrames, fast on each dialect.
+
+    >>> invoices = read_frame(engine, ar_invoices, where={"company_id": "c1"})
+    >>> for chunk in read_frame(engine, ar_invoice_lines, chunksize=100_000): ...
+    >>> write_frame(engine, ar_push_ledger, ledger_rows, mode="upsert")
+    >>> replace_rows(engine, ar_rejects, rejects, where={"business_date": day})
+
+Frames carry explicit dtypes taken from the table definition, never guessed from the data:
+
+=============  ===================================================================
+column type    pandas dtype
+=============  ===================================================================
+NUMERIC        ``object`` of ``decimal.Decimal`` (None for NULL), never floats
+DATE           ``datetime64[us]`` (midnight, naive)
+TIMESTAMP      ``datetime64[us]`` (naive, UTC)
+TEXT / CHAR    ``string``
+INTEGER        ``Int64``
+BOOLEAN        ``bool`` for NOT NULL columns, ``boolean`` otherwise
+=============  ===================================================================
+
+PostgreSQL reads stream ``COPY (SELECT …) TO STDOUT`` through a pipe into pyarrow's CSV reader (explicit
+column types), and writes ``COPY`` into a temporary table followed by ``INSERT … SELECT`` (``ON CONFLICT
+DO UPDATE`` for upserts). NUMERIC columns cross the pipe as text and become ``Decimal`` from their exact
+digits: the columns are unscaled, so a fixed-scale ``decimal128`` could not hold every stored value.
+SQLite reads through a plain cursor and writes with ``executemany``. Each write call is one transaction.
+Identifiers come only from the ``Table`` objects; values are always parameters (or COPY data).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import threading
+import uuid
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql import Select
+
+from receivables.warehouse.engine import begin_write
+from receivables.warehouse.types import InputNumeric, Money, to_decimal
+
+T = TypeVar("T")
+Kind = Literal["decimal", "date", "timestamp", "integer", "boolean", "text", "float", "raw"]
+WriteMode = Literal["append", "upsert"]
+
+_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite storage format: keeps text order = time order
+_WRITE_BATCH_ROWS = 50_000
+_COPY_BLOCK_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class _Col:
+    name: str
+    kind: Kind
+    nullable: bool
+
+
+def _kind(type_: sa.types.TypeEngine[Any]) -> Kind:
+    if isinstance(type_, Money | InputNumeric):
+        return "decimal"
+    if isinstance(type_, sa.Float):
+        return "float"
+    if isinstance(type_, sa.Numeric):
+        return "decimal"
+    if isinstance(type_, sa.DateTime):
+        return "timestamp"
+    if isinstance(type_, sa.Date):
+        return "date"
+    if isinstance(type_, sa.Boolean):
+        return "boolean"
+    if isinstance(type_, sa.Integer):
+        return "integer"
+    if isinstance(type_, sa.String):
+        return "text"
+    return "raw"
+
+
+def _describe(stmt: Select[Any]) -> list[_Col]:
+    cols = []
+    for c in stmt.selected_columns:
+        nullable = getattr(c, "nullable", True)
+        cols.append(_Col(c.key or c.name, _kind(c.type), bool(nullable)))
+    return cols
+
+
+def _conditions(columns: Any, where: Mapping[str, Any] | None) -> list[Any]:
+    """``where`` as SQL conditions: equality, ``IN`` for a list/tuple/set, ``IS NULL`` for None."""
+    conditions = []
+    for name, value in (where or {}).items():
+        if name not in columns:
+            raise ValueError(f"unknown column {name!r} in where")
+        column = columns[name]
+        if value is None:
+            conditions.append(column.is_(None))
+        elif isinstance(value, list | tuple | set | frozenset):
+            conditions.append(column.in_(list(value)))
+        else:
+            conditions.append(column == value)
+    return conditions
+
+
+def _build_select(source: sa.Table | Select[Any], where: Mapping[str, Any] | None) -> Select[Any]:
+    if isinstance(source, sa.Table):
+        stmt = sa.select(source)
+        return stmt.where(*_conditions(source.c, where)) if where else stmt
+    return source.where(*_conditions(source.selected_columns, where)) if where else source
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def read_frame(
+    engine: Engine,
+    table: sa.Table | Select[Any],
+    *,
+    where: Mapping[str, Any] | None = None,
+    chunksize: int | None = None,
+) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """Read a table (or a Core ``Select``) into a DataFrame with the dtypes of the module docstring.
+
+    With ``chunksize`` an iterator of DataFrames of at most that many rows is returned instead, and memory
+    stays bounded by the chunk; an empty result then yields nothing.
+    """
+    stmt = _build_select(table, where)
+    cols = _describe(stmt)
+    if chunksize is not None:
+        if chunksize < 1:
+            raise ValueError("chunksize must be at least 1")
+        return _read_chunks(engine, stmt, cols, chunksize)
+    frames = list(_read_chunks(engine, stmt, cols, None))
+    if not frames:
+        return _to_frame(cols, [[] for _ in cols])
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None) -> Iterator[pd.DataFrame]:
+    # Raw driver values: our converters below do the typing column-wise, not a Python call per cell.
+    raw_stmt = stmt.with_only_columns(
+        *[sa.type_coerce(c, sa.types.NullType()).label(col.name) for c, col in zip(stmt.selected_columns, cols, strict=True)],
+        maintain_column_froms=True,
+    )
+    if engine.dialect.name == "postgresql":
+        yield from _pg_chunks(engine, raw_stmt, cols, chunksize)
+    else:
+        yield from _cursor_chunks(engine, raw_stmt, cols, chunksize)
+
+
+def _cursor_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None) -> Iterator[pd.DataFrame]:
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=chunksize or 50_000).execute(stmt)
+        if chunksize is None:
+            rows = result.all()
+            if rows:
+                yield _to_frame(cols, [list(c) for c in zip(*rows, strict=True)])
+            return
+        for rows in result.partitions(chunksize):
+            yield _to_frame(cols, [list(c) for c in zip(*rows, strict=True)])
+
+
+def _arrow_type(kind: Kind) -> pa.DataType:
+    return {"integer": pa.int64(), "boolean": pa.bool_(), "float": pa.float64()}.get(kind, pa.string())
+
+
+def _pg_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None) -> Iterator[pd.DataFrame]:
+    compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+    stopping = threading.Event()
+
+    def produce() -> None:
+        raw = None
+        try:
+            with os.fdopen(write_fd, "wb") as sink:
+                raw = engine.raw_connection()
+                cursor = raw.cursor()
+                cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+                query = cursor.mogrify(str(compiled), compiled.params).decode()
+                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", sink)
+                cursor.close()
+        except BaseException as exc:  # handed to the reading side below
+            if not stopping.is_set():
+                failure.append(exc)
+        finally:
+            if raw is not None:
+                raw.rollback()
+                raw.close()
+
+    producer = threading.Thread(target=produce, name="warehouse-copy-out", daemon=True)
+    producer.start()
+    source = os.fdopen(read_fd, "rb")
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(column_names=[c.name for c in cols], block_size=_COPY_BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c.name: _arrow_type(c.kind) for c in cols},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,  # "" is an empty string, an unquoted nothing is NULL
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        source.close()
+        producer.join()
+        if failure:
+            raise failure[0] from None
+        if "Empty CSV" in str(exc):
+            return
+        raise
+    try:
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for batch in reader:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while chunksize is not None and pending_rows >= chunksize:
+                table = pa.Table.from_batches(pending)
+                yield _arrow_to_frame(cols, table.slice(0, chunksize))
+                rest = table.slice(chunksize)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+        if pending_rows:
+            yield _arrow_to_frame(cols, pa.Table.from_batches(pending))
+    finally:
+        stopping.set()
+        source.close()  # a writer blocked on a full pipe now fails with EPIPE and ends
+        producer.join()
+    if failure:
+        raise failure[0]
+
+
+def _arrow_to_frame(cols: list[_Col], table: pa.Table) -> pd.DataFrame:
+    values: list[Any] = []
+    for col, array in zip(cols, table.columns, strict=True):
+        if col.kind == "integer":
+            values.append(array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+        elif col.kind == "boolean":
+            values.append(array.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
+        else:
+            values.append(array.to_pylist())
+    return _to_frame(cols, values)
+
+
+def _to_frame(cols: list[_Col], values: Sequence[Any]) -> pd.DataFrame:
+    data = {col.name: _convert(col, column) for col, column in zip(cols, values, strict=True)}
+    return pd.DataFrame(data, columns=[c.name for c in cols])
+
+
+def _convert(col: _Col, values: Any) -> pd.Series:
+    """One column of raw driver values (list or Series) as a Series of the column's dtype."""
+    if col.kind == "decimal":
+        return pd.Series(_decimals(values), dtype=object)
+    if col.kind == "text":
+        return pd.Series(values, dtype="string")
+    if col.kind == "integer":
+        return pd.Series(values, dtype="Int64")
+    if col.kind == "float":
+        return pd.Series(values, dtype="float64")
+    if col.kind == "boolean":
+        series = pd.Series(values, dtype="boolean")
+        return series.astype(bool) if not col.nullable and not series.isna().any() else series
+    if col.kind == "date":
+        return _datetimes(values).dt.normalize()
+    if col.kind == "timestamp":
+        return _datetimes(values)
+    return pd.Series(values, dtype=object)
+
+
+def _decimals(values: Any) -> list[Any]:
+    """Stored amounts as ``Decimal``; amounts repeat a lot (quantities, zero discounts), so convert each once."""
+    cache: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        converted = cache.get(value)
+        if converted is None:
+            converted = cache[value] = to_decimal(value)
+        out.append(converted)
+    return out
+
+
+def _datetimes(values: Any) -> pd.Series:
+    """Dates/timestamps (text, date or datetime objects) as naive UTC ``datetime64[us]``."""
+    series = pd.Series(values, dtype=object)
+    if series.empty:
+        return pd.Series(series, dtype="datetime64[us]")
+    sample = series.dropna()
+    if not sample.empty and all(isinstance(v, date) and not isinstance(v, datetime) for v in sample.head(1)):
+        series = series.map(lambda v: None if v is None else datetime(v.year, v.month, v.day))
+    parsed = pd.to_datetime(series, format="ISO8601", utc=True)
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+
+def _in_transaction(target: Engine | Connection, fn: Callable[[Connection], T]) -> T:
+    if isinstance(target, Connection):
+        return fn(target)
+    with begin_write(target) as conn:
+        return fn(conn)
+
+
+def execute_in_transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    """Run ``fn(connection)`` in one write transaction; the write functions below accept that connection."""
+    with begin_write(engine) as conn:
+        return fn(conn)
+
+
+def write_frame(
+    engine: Engine | Connection,
+    table: sa.Table,
+    df: pd.DataFrame,
+    *,
+    mode: WriteMode = "append",
+    key_columns: Sequence[str] | None = None,
+) -> int:
+    """Insert ``df`` into ``table`` (``append``) or insert-or-update it by key (``upsert``); return the row count.
+
+    ``df`` holds a subset of the table's columns (others take their defaults). For ``upsert`` the key is
+    the primary key unless ``key_columns`` names a unique key; keys must be unique within ``df``. Given a
+    ``Connection``, the write joins that connection's transaction.
+    """
+    if mode not in ("append", "upsert"):
+        raise ValueError(f"mode must be 'append' or 'upsert', got {mode!r}")
+    columns = _frame_columns(table, df)
+    keys = list(key_columns or [c.name for c in table.primary_key])
+    if mode == "upsert":
+        if not keys:
+            raise ValueError(f"{table.name} has no primary key: pass key_columns for an upsert")
+        missing = [k for k in keys if k not in df.columns]
+        if missing:
+            raise ValueError(f"upsert into {table.name} needs the key columns {missing}")
+        duplicated = df.duplicated(subset=keys)
+        if duplicated.any():
+            raise ValueError(f"{int(duplicated.sum())} rows repeat a key of {table.name} ({', '.join(keys)})")
+    if df.empty:
+        return 0
+    return _in_transaction(engine, lambda conn: _write(conn, table, df, columns, mode, keys))
+
+
+def delete_rows(engine: Engine | Connection, table: sa.Table, where: Mapping[str, Any]) -> int:
+    """Delete the rows of ``table`` matching ``where`` (all keys must match); return how many went.
+
+    An empty ``where`` is refused: emptying a table is never what a caller of this means.
+    """
+    if not where:
+        raise ValueError("delete_rows needs a non-empty where")
+    stmt = sa.delete(table).where(*_conditions(table.c, where))
+    return _in_transaction(engine, lambda conn: conn.execute(stmt).rowcount)
+
+
+def replace_rows(engine: Engine | Connection, table: sa.Table, df: pd.DataFrame, *, where: Mapping[str, Any]) -> int:
+    """Replace the rows matching ``where`` by ``df`` in one transaction (how a rerun replaces a day's rows).
+
+    If the insert fails, the old rows stay. Returns the number of rows inserted.
+    """
+    if not where:
+        raise ValueError("replace_rows needs a non-empty where")
+    columns = _frame_columns(table, df)
+
+    def replace(conn: Connection) -> int:
+        conn.execute(sa.delete(table).where(*_conditions(table.c, where)))
+        return 0 if df.empty else _write(conn, table, df, columns, "append", [])
+
+    return _in_transaction(engine, replace)
+
+
+def _frame_columns(table: sa.Table, df: pd.DataFrame) -> list[sa.Column[Any]]:
+    unknown = [str(c) for c in df.columns if c not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {unknown}")
+    return [table.c[name] for name in df.columns]
+
+
+def _write(
+    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+) -> int:
+    if conn.dialect.name == "postgresql":
+        return _pg_write(conn, table, df, columns, mode, keys)
+    return _sqlite_write(conn, table, df, columns, mode, keys)
+
+
+@contextmanager
+def _driver_errors(conn: Connection, statement: str) -> Generator[None]:
+    """Raise driver errors from raw-cursor work as SQLAlchemy's (IntegrityError, …), values hidden."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
+
+
+def _quoted(conn: Connection, table: sa.Table, columns: list[sa.Column[Any]]) -> tuple[str, list[str]]:
+    preparer = conn.dialect.identifier_preparer
+    return preparer.format_table(table), [preparer.quote(c.name) for c in columns]
+
+
+def _conflict_clause(conn: Connection, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]) -> str:
+    if mode != "upsert":
+        return ""
+    quote = conn.dialect.identifier_preparer.quote
+    updates = [c.name for c in columns if c.name not in keys]
+    target = ", ".join(quote(k) for k in keys)
+    if not updates:
+        return f" ON CONFLICT ({target}) DO NOTHING"
+    assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in updates)
+    return f" ON CONFLICT ({target}) DO UPDATE SET {assignments}"
+
+
+def _sqlite_write(
+    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+) -> int:
+    name, quoted = _quoted(conn, table, columns)
+    placeholders = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({placeholders})"
+    sql += _conflict_clause(conn, columns, mode, keys)
+    values = [_db_values(col, df[col.name], "sqlite") for col in columns]
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        with _driver_errors(conn, sql):
+            for start in range(0, len(df), _WRITE_BATCH_ROWS):
+                batch = zip(*(v[start : start + _WRITE_BATCH_ROWS] for v in values), strict=True)
+                cursor.executemany(sql, batch)
+    finally:
+        cursor.close()
+    return len(df)
+
+
+def _pg_write(
+    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+) -> int:
+    name, quoted = _quoted(conn, table, columns)
+    column_list = ", ".join(quoted)
+    stage = f"_rs_stage_{uuid.uuid4().hex[:16]}"
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {column_list} FROM {name} WITH NO DATA")
+    values = [_db_values(col, df[col.name], "postgresql") for col in columns]
+    copy_sql = f"COPY {stage} ({column_list}) FROM STDIN WITH (FORMAT csv, NULL 'nan')"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        with _driver_errors(conn, copy_sql):
+            for start in range(0, len(df), _WRITE_BATCH_ROWS):
+                buffer = io.StringIO()
+                # Strings are always quoted, so the unquoted NaN float is an unambiguous NULL marker.
+                csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(
+                    zip(*(v[start : start + _WRITE_BATCH_ROWS] for v in values), strict=True)
+                )
+                buffer.seek(0)
+                cursor.copy_expert(copy_sql, buffer)
+    finally:
+        cursor.close()
+    conflict = _conflict_clause(conn, columns, mode, keys)
+    result = conn.exec_driver_sql(f"INSERT INTO {name} ({column_list}) SELECT {column_list} FROM {stage}{conflict}")
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+    return result.rowcount if mode == "append" else len(df)
+
+
+_NULL = math.nan  # what _db_values puts for NULL: None for SQLite, this marker in PostgreSQL COPY CSV
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _db_values(column: sa.Column[Any], series: pd.Series, dialect: str) -> list[Any]:
+    """One DataFrame column as driver values for ``column``: exact text for money, ISO text for dates."""
+    null: Any = None if dialect == "sqlite" else _NULL
+    kind = _kind(column.type)
+    if kind in ("date", "timestamp"):
+        return _datetime_texts(series, kind, null)
+    out: list[Any] = []
+    if kind == "decimal":
+        for v in series.tolist():
+            out.append(null if _missing(v) else str(to_decimal(v)))
+    elif kind == "integer":
+        for v in series.tolist():
+            out.append(null if _missing(v) else int(v))
+    elif kind == "boolean":
+        for v in series.tolist():
+            out.append(null if _missing(v) else (int(bool(v)) if dialect == "sqlite" else ("t" if v else "f")))
+    elif kind == "float":
+        out = [None if _missing(v) else float(v) for v in series.tolist()]
+        if dialect != "sqlite":
+            out = [null if v is None else v for v in out]
+    else:
+        for v in series.tolist():
+            out.append(null if _missing(v) else (v if isinstance(v, str) else str(v)))
+    return out
+
+
+def _datetime_texts(series: pd.Series, kind: Kind, null: Any) -> list[Any]:
+    if series.empty:
+        return []
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    if not pd.api.types.is_datetime64_dtype(series.dtype):
+        converted = []
+        for v in series.tolist():
+            if _missing(v):
+                converted.append(None)
+            elif isinstance(v, date) and not isinstance(v, datetime):
+                converted.append(datetime(v.year, v.month, v.day))
+            else:  # datetime, pd.Timestamp or ISO text such as Codat's "2026-11-20T10:00:00Z"
+                stamp = pd.Timestamp(v)
+                converted.append(stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp)
+        series = pd.Series(converted, dtype="datetime64[us]")
+    array = series.to_numpy(dtype="datetime64[us]")
+    texts = np.datetime_as_string(array, unit="D" if kind == "date" else "us")
+    if kind == "timestamp":
+        texts = np.char.replace(texts, "T", " ")
+    mask = np.isnat(array)
+    return [null if m else t for t, m in zip(texts.tolist(), mask.tolist(), strict=True)]
+
+
+__all__ = [
+    "delete_rows",
+    "execute_in_transaction",
+    "read_frame",
+    "replace_rows",
+    "write_frame",
+]

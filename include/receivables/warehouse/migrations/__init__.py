@@ -1,0 +1,108 @@
+"""Versioned, explicit schema changes for the tables the pipeline owns (the outputs).
+
+Each change is a module ``vNNNN_<name>.py`` in this package with an ``upgrade(connection)`` function.
+:func:`migrate` applies the pending ones in version order, each in its own transaction together with
+its row in ``ar_schema_version``, so a failed step leaves the warehouse at the previous version.
+
+    >>> applied = migrate(engine)      # e.g. [1] on a fresh warehouse, [] afterwards
+
+Two workers may call :func:`migrate` at once: on PostgreSQL each step runs under a transaction-scoped
+advisory lock, on SQLite under ``BEGIN IMMEDIATE``; the loser of the race re-reads the version table
+inside the lock and skips what the winner applied.
+
+Input tables belong to the data team and are never migrated; :func:`create_input_tables` makes them for
+the demo, tests and the sample-data generator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from receivables.warehouse.engine import begin_write
+from receivables.warehouse.schema import INPUT_TABLES, ar_schema_version, metadata
+
+log = logging.getLogger(__name__)
+
+# Arbitrary constant naming "receivables-sync schema migrations" among the server's advisory locks.
+ADVISORY_LOCK_ID = 0x52_53_4D_49_47  # "RSMIG"
+
+_MODULE_NAME = re.compile(r"^v(\d{4})_(\w+)$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema change."""
+
+    version: int
+    name: str
+    upgrade: Callable[[Connection], None]
+
+
+def available_migrations() -> list[Migration]:
+    """Every ``vNNNN_*`` module of this package, in version order."""
+    found: list[Migration] = []
+    for info in pkgutil.iter_modules(__path__):
+        match = _MODULE_NAME.match(info.name)
+        if not match:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found.append(Migration(int(match.group(1)), match.group(2), module.upgrade))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version number: {versions}")
+    return found
+
+
+def applied_versions(engine: Engine) -> list[int]:
+    """Versions already applied to this warehouse (empty when it was never migrated)."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(ar_schema_version.name):
+            return []
+        return sorted(conn.execute(sa.select(ar_schema_version.c.version)).scalars())
+
+
+def migrate(engine: Engine, migrations: list[Migration] | None = None) -> list[int]:
+    """Apply the pending migrations in order; return the versions this call applied."""
+    steps = available_migrations() if migrations is None else sorted(migrations, key=lambda m: m.version)
+    applied: list[int] = []
+    for step in steps:
+        with begin_write(engine) as conn:
+            _lock(conn)
+            metadata.create_all(conn, tables=[ar_schema_version], checkfirst=True)
+            done = conn.execute(
+                sa.select(ar_schema_version.c.version).where(ar_schema_version.c.version == step.version)
+            ).first()
+            if done:
+                continue
+            log.info("applying warehouse migration %04d_%s", step.version, step.name)
+            step.upgrade(conn)
+            conn.execute(
+                sa.insert(ar_schema_version).values(
+                    version=step.version, name=step.name, applied_at=datetime.now(UTC).replace(tzinfo=None)
+                )
+            )
+            applied.append(step.version)
+    return applied
+
+
+def _lock(conn: Connection) -> None:
+    # SQLite: begin_write already holds the write lock (BEGIN IMMEDIATE).
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_ID})
+
+
+def create_input_tables(engine: Engine) -> None:
+    """Create the data team's input tables that are missing (demo, tests and sample data only)."""
+    with begin_write(engine) as conn:
+        _lock(conn)
+        metadata.create_all(conn, tables=list(INPUT_TABLES), checkfirst=True)

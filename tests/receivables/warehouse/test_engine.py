@@ -1,0 +1,75 @@
+"""Warehouse settings from Airflow connections and URLs; engines per dialect; no password leaks."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from receivables.warehouse import WarehouseSettings, create_warehouse_engine
+
+
+def test_postgres_connection_maps_schema_to_database_and_uses_psycopg2():
+    s = WarehouseSettings.from_connection(
+        "postgres", host="db.internal", port=5433, login="etl", password="s3cret!", schema="warehouse",
+        extra={"search_path": "finance"},
+    )
+    assert s.url.drivername == "postgresql+psycopg2"
+    assert (s.url.host, s.url.port, s.url.username, s.url.database) == ("db.internal", 5433, "etl", "warehouse")
+    assert s.url.password == "s3cret!"
+    assert s.search_path == "finance"
+
+
+def test_postgres_extras_reach_libpq_and_sqlite_refuses_unknown_ones(tmp_path):
+    s = WarehouseSettings.from_connection("postgres", host="h", schema="w", extra={"sslmode": "require",
+                                                                                   "pool_size": 3})
+    assert s.connect_options == {"sslmode": "require"} and s.pool_size == 3
+    with pytest.raises(ValueError, match="sslmode"):
+        WarehouseSettings.from_connection("sqlite", host=str(tmp_path / "w.db"), extra={"sslmode": "require"})
+
+
+def test_password_never_in_repr_str_or_display_url():
+    s = WarehouseSettings.from_connection("postgres", host="h", login="u", password="s3cret!", schema="w")
+    for text in (repr(s), str(s), s.display_url(), f"{s}", repr(s.model_dump())):
+        assert "s3cret!" not in text
+    assert "***" in s.display_url()
+
+
+def test_sqlite_connection_needs_an_absolute_path(tmp_path):
+    s = WarehouseSettings.from_connection("sqlite", host=str(tmp_path / "w.db"))
+    assert s.url.render_as_string() == f"sqlite:///{tmp_path / 'w.db'}"
+    with pytest.raises(ValueError, match="absolute"):
+        WarehouseSettings.from_connection("sqlite", host="relative/w.db")
+    with pytest.raises(ValueError, match="unsupported"):
+        WarehouseSettings.from_connection("mysql", host="h")
+
+
+def test_from_url_round_trips_both_dialects(tmp_path):
+    pg = WarehouseSettings.from_url("postgresql+psycopg2://u:pw@h:5432/db")
+    assert (pg.dialect, pg.host, pg.port, pg.database, pg.password.get_secret_value()) == (
+        "postgresql", "h", 5432, "db", "pw")
+    lite = WarehouseSettings.from_url(f"sqlite:///{tmp_path}/w.db")
+    assert lite.dialect == "sqlite" and lite.host == f"{tmp_path}/w.db"
+    with pytest.raises(ValueError, match="file"):
+        WarehouseSettings.from_url("sqlite://")
+
+
+def test_sqlite_engine_uses_wal_busy_timeout_and_foreign_keys(tmp_path):
+    engine = create_warehouse_engine(
+        WarehouseSettings.from_connection("sqlite", host=str(tmp_path / "w.db"), extra={"busy_timeout_seconds": 7})
+    )
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 7000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_connection_error_message_hides_the_password():
+    s = WarehouseSettings.from_connection("postgres", host="127.0.0.1", port=1, login="u", password="s3cret!",
+                                          schema="w")
+    engine = create_warehouse_engine(s)
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        with engine.connect():
+            pass
+    assert "s3cret!" not in str(caught.value)
+    engine.dispose()

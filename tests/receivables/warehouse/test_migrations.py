@@ -1,0 +1,81 @@
+"""Versioned migrations: applied once, in order, atomically, and safely by two workers at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from receivables.warehouse import create_input_tables, create_warehouse_engine, migrate
+from receivables.warehouse.migrations import Migration, applied_versions, available_migrations
+from receivables.warehouse.schema import INPUT_TABLES, OUTPUT_TABLES
+
+
+def _tables(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names())
+
+
+def test_migrate_creates_the_output_tables_once(warehouse_settings):
+    engine = create_warehouse_engine(warehouse_settings)
+    try:
+        assert migrate(engine) == [m.version for m in available_migrations()]
+        assert migrate(engine) == []
+        tables = _tables(engine)
+        assert {t.name for t in OUTPUT_TABLES} | {"ar_schema_version"} <= tables
+        assert not tables & {t.name for t in INPUT_TABLES}  # inputs belong to the data team
+        assert applied_versions(engine) == [1]
+    finally:
+        engine.dispose()
+
+
+def test_two_workers_migrating_at_once_apply_each_version_once(warehouse_settings):
+    engines = [create_warehouse_engine(warehouse_settings) for _ in range(2)]
+    start = threading.Barrier(2)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def worker(engine):
+        start.wait()
+        try:
+            results.append(migrate(engine))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert not errors
+        assert sorted(v for r in results for v in r) == [1]
+        assert applied_versions(engines[0]) == [1]
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_a_failing_migration_leaves_the_previous_version(warehouse_engine):
+    def broken(conn):
+        conn.exec_driver_sql("CREATE TABLE ar_half_done (x INTEGER)")
+        raise RuntimeError("boom")
+
+    def fixed(conn):
+        conn.exec_driver_sql("CREATE TABLE ar_half_done (x INTEGER)")
+
+    steps = [*available_migrations(), Migration(2, "half_done", broken)]
+    with pytest.raises(RuntimeError, match="boom"):
+        migrate(warehouse_engine, steps)
+    assert applied_versions(warehouse_engine) == [1]
+    assert "ar_half_done" not in _tables(warehouse_engine)
+
+    assert migrate(warehouse_engine, [*available_migrations(), Migration(2, "half_done", fixed)]) == [2]
+    assert applied_versions(warehouse_engine) == [1, 2]
+
+
+def test_create_input_tables_is_idempotent(warehouse_engine):
+    create_input_tables(warehouse_engine)
+    create_input_tables(warehouse_engine)
+    assert {t.name for t in INPUT_TABLES} <= _tables(warehouse_engine)
