@@ -1,0 +1,561 @@
+"""The sandbox's state: companies, records, push operations and idempotency entries.
+
+Everything lives in in-memory indexes (dicts keyed by id, so lookups are O(1)) and is written through to
+a SQLite file, so a restarted server sees the same state. Push operations settle lazily: any request
+that touches a company first finalises that company's operations whose push delay has passed.
+
+    >>> store = Store(None, push_delay=0)
+    >>> company = store.create_company("Acme", "GBP")
+    >>> len(store.list_records(company["id"], "accounts")) > 10
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from codat_sandbox import query as codat_query
+from codat_sandbox import seed, validation
+
+PUSH_TYPES = ("customers", "invoices", "creditNotes", "payments", "directCosts")
+UPDATABLE_TYPES = ("customers", "invoices", "creditNotes")
+READ_TYPES = ("accounts", "taxRates", "trackingCategories", "customers", "invoices", "creditNotes", "payments",
+              "directCosts", "bankAccounts")
+IDEMPOTENCY_TTL_SECONDS = 90 * 60
+_READ_ONLY = ("id", "modifiedDate", "sourceModifiedDate", "metadata")
+_VALIDATOR_NAMES = {"customers": "Customer", "invoices": "Invoice", "creditNotes": "CreditNote",
+                    "payments": "Payment", "directCosts": "DirectCost"}
+
+
+def iso(ts: float) -> str:
+    """Server time as Codat writes it: ISO 8601, milliseconds, ``Z``."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class NotFound(LookupError):
+    """A company, connection, record or operation that does not exist (HTTP 404)."""
+
+
+@dataclass
+class PendingPush:
+    """What the store needs to finish a push operation later (never shown to clients)."""
+
+    data_type: str
+    body: dict[str, Any]
+    record_id: str | None
+    force_update: bool
+    ready_at: float
+    fate: str = "normal"  # normal | timeout | timeout_no_write | pending_forever
+    timeout_at: float | None = None
+
+
+@dataclass
+class CachedResponse:
+    """A first response kept for ``Idempotency-Key`` replays."""
+
+    fingerprint: str
+    created_at: float
+    status: int = 0
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    done: bool = False
+
+
+class _Persistence:
+    """Write-through SQLite mirror of the in-memory state (or nothing, for ``path=None``)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.db = sqlite3.connect(path or ":memory:", isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS state (kind TEXT, company TEXT, part TEXT, id TEXT, body BLOB, "
+            "PRIMARY KEY (kind, company, part, id))"
+        )
+
+    def save(self, kind: str, company: str, part: str, record_id: str, body: Any) -> None:
+        self.db.execute(
+            "INSERT INTO state VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, company, part, id) "
+            "DO UPDATE SET body = excluded.body",
+            (kind, company, part, record_id, orjson.dumps(body)),
+        )
+
+    def delete(self, kind: str, company: str, part: str, record_id: str) -> None:
+        self.db.execute("DELETE FROM state WHERE kind=? AND company=? AND part=? AND id=?",
+                        (kind, company, part, record_id))
+
+    def load(self) -> list[tuple[str, str, str, str, Any]]:
+        rows = self.db.execute("SELECT kind, company, part, id, body FROM state ORDER BY rowid").fetchall()
+        return [(kind, company, part, rid, orjson.loads(body)) for kind, company, part, rid, body in rows]
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM state")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _CompanyView:
+    """The :class:`validation.CompanyView` of one company in the store."""
+
+    def __init__(self, records: dict[str, dict[str, dict[str, Any]]], base_currency: str) -> None:
+        self.records = records
+        self.base_currency = base_currency
+
+    def get(self, data_type: str, record_id: str) -> dict[str, Any] | None:
+        return self.records.get(data_type, {}).get(record_id)
+
+
+class Store:
+    """All sandbox state, with O(1) lookups and lazy settlement of push operations."""
+
+    def __init__(self, path: str | None, push_delay: float = 0.05, clock: Callable[[], float] = time.time) -> None:
+        self.push_delay = push_delay
+        self.clock = clock
+        self._db = _Persistence(path)
+        self._listing_cache: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+        self._reset_memory()
+        self._load()
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def _reset_memory(self) -> None:
+        self.companies: dict[str, dict[str, Any]] = {}
+        self.company_settings: dict[str, dict[str, Any]] = {}
+        self.connections: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        self.versions: dict[tuple[str, str], int] = {}
+        self.operations: dict[str, dict[str, dict[str, Any]]] = {}
+        self.pending: dict[str, PendingPush] = {}
+        self.queue: dict[str, deque[str]] = {}
+        self.forever: dict[str, set[str]] = {}
+        self.idempotency: dict[tuple[str, str], CachedResponse] = {}
+        self._listing_cache.clear()
+
+    def _load(self) -> None:
+        for kind, company, part, record_id, body in self._db.load():
+            if kind == "company":
+                self._install_company(body["company"], body["settings"], body["connection"])
+            elif kind == "record":
+                self.records[company].setdefault(part, {})[record_id] = body
+            elif kind == "op":
+                self.operations[company][record_id] = body["operation"]
+                if body.get("pending"):
+                    self._enqueue(company, record_id, PendingPush(**body["pending"]))
+            elif kind == "idem":
+                cached = CachedResponse(body["fingerprint"], body["created_at"], body["status"],
+                                        body["body"].encode(), [tuple(h) for h in body["headers"]], True)
+                self.idempotency[(company, record_id)] = cached
+
+    def reset(self) -> None:
+        """Forget everything (admin ``POST /admin/reset``)."""
+        self._db.clear()
+        self._reset_memory()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def now(self) -> float:
+        return self.clock()
+
+    # ---- companies -------------------------------------------------------------------------------
+    def _install_company(self, company: dict[str, Any], settings: dict[str, Any], connection: dict[str, Any]) -> None:
+        company_id = company["id"]
+        self.companies[company_id] = company
+        self.company_settings[company_id] = settings
+        self.connections[company_id] = connection
+        self.records.setdefault(company_id, {t: {} for t in READ_TYPES})
+        self.operations.setdefault(company_id, {})
+        self.queue.setdefault(company_id, deque())
+        self.forever.setdefault(company_id, set())
+
+    def create_company(self, name: str, base_currency: str, platform: str = "Xero",
+                       company_id: str | None = None) -> dict[str, Any]:
+        """A company with one Linked connection and its seeded reference data (idempotent per id)."""
+        company_id = company_id or str(uuid.uuid4())
+        if company_id in self.companies:
+            return self.company_with_connections(company_id)
+        now = iso(self.now())
+        connection_id = seed.connection_id(company_id)
+        connection = {
+            "id": connection_id, "integrationId": seed.stable_id(platform, "integration"),
+            "integrationKey": platform[:4].lower().ljust(4, "x"), "sourceId": seed.stable_id(platform, "source"),
+            "sourceType": "Accounting", "platformName": platform,
+            "linkUrl": f"https://link-api.codat.io/companies/{company_id}/connections/{connection_id}/start",
+            "status": "Linked", "lastSync": now, "created": now, "dataConnectionErrors": [],
+        }
+        company = {
+            "id": company_id, "name": name, "description": None,
+            "redirect": f"https://link.codat.io/company/{company_id}", "lastSync": now, "created": now,
+            "createdByUserName": "sandbox", "products": ["accounting"], "tags": {},
+            "referenceParentCompany": None, "referenceSubsidiaryCompanies": [],
+        }
+        settings = {"baseCurrency": base_currency, "platform": platform}
+        self._install_company(company, settings, connection)
+        self._db.save("company", company_id, "", company_id,
+                      {"company": company, "settings": settings, "connection": connection})
+        for data_type, records in seed.reference_data(company_id, base_currency, now).items():
+            for record in records:
+                self._save_record(company_id, data_type, record)
+        return self.company_with_connections(company_id)
+
+    def company_with_connections(self, company_id: str) -> dict[str, Any]:
+        company = self.company(company_id)
+        return {**company, "dataConnections": [self.connections[company_id]]}
+
+    def company(self, company_id: str) -> dict[str, Any]:
+        try:
+            return self.companies[company_id]
+        except KeyError:
+            raise NotFound(f"Company '{company_id}' was not found.") from None
+
+    def base_currency(self, company_id: str) -> str:
+        return self.company_settings[company_id]["baseCurrency"]
+
+    def connection(self, company_id: str, connection_id: str) -> dict[str, Any]:
+        self.company(company_id)
+        connection = self.connections[company_id]
+        if connection["id"] != connection_id:
+            raise NotFound(f"Connection '{connection_id}' was not found for company '{company_id}'.")
+        return connection
+
+    # ---- records ---------------------------------------------------------------------------------
+    def _save_record(self, company_id: str, data_type: str, record: dict[str, Any]) -> None:
+        self.records[company_id][data_type][record["id"]] = record
+        key = (company_id, data_type)
+        self.versions[key] = self.versions.get(key, 0) + 1
+        self._db.save("record", company_id, data_type, record["id"], record)
+
+    def _touch(self, record: dict[str, Any]) -> None:
+        stamp = iso(self.now())
+        record["modifiedDate"] = stamp
+        record["sourceModifiedDate"] = stamp
+
+    def list_records(self, company_id: str, data_type: str) -> list[dict[str, Any]]:
+        self.company(company_id)
+        return list(self.records[company_id][data_type].values())
+
+    def get_record(self, company_id: str, data_type: str, record_id: str) -> dict[str, Any]:
+        self.company(company_id)
+        record = self.records[company_id][data_type].get(record_id)
+        if record is None:
+            raise NotFound(f"No {data_type} record with id '{record_id}'.")
+        return record
+
+    def query(self, company_id: str, data_type: str, query: str | None, order_by: str | None) -> list[dict[str, Any]]:
+        """Filtered, ordered records; cached per collection version so paging stays O(page)."""
+        self.company(company_id)
+        if data_type == "pushOperations":
+            source: dict[str, dict[str, Any]] = self.operations[company_id]
+        else:
+            source = self.records[company_id][data_type]
+        key = (company_id, data_type, query or "", order_by or "", self.versions.get((company_id, data_type), 0))
+        cached = self._listing_cache.get(key)
+        if cached is not None:
+            self._listing_cache.move_to_end(key)
+            return cached
+        result = codat_query.sort_records(codat_query.filter_records(source.values(), query), order_by)
+        self._listing_cache[key] = result
+        if len(self._listing_cache) > 32:
+            self._listing_cache.popitem(last=False)
+        return result
+
+    def insert_raw(self, company_id: str, data_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Admin: store a record as given (plus id, dates and metadata), no validation."""
+        self.company(company_id)
+        if data_type not in self.records[company_id]:
+            raise NotFound(f"Unknown data type '{data_type}'.")
+        record = copy.deepcopy(body)
+        record.setdefault("id", str(uuid.uuid4()))
+        record.setdefault("metadata", {"isDeleted": False})
+        self._touch(record)
+        self._save_record(company_id, data_type, record)
+        return record
+
+    def patch_raw(self, company_id: str, data_type: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Admin: overwrite top-level fields of a record (to make it diverge from the warehouse)."""
+        record = self.get_record(company_id, data_type, record_id)
+        record.update(copy.deepcopy({k: v for k, v in fields.items() if k != "id"}))
+        self._touch(record)
+        self._save_record(company_id, data_type, record)
+        return record
+
+    def delete_raw(self, company_id: str, data_type: str, record_id: str) -> dict[str, Any]:
+        """Admin: mark a record deleted in the platform (it keeps its status, §6)."""
+        return self.patch_raw(company_id, data_type, record_id, {"metadata": {"isDeleted": True}})
+
+    # ---- push operations -------------------------------------------------------------------------
+    def _enqueue(self, company_id: str, key: str, pending: PendingPush) -> None:
+        self.pending[key] = pending
+        if pending.fate == "pending_forever":
+            self.forever[company_id].add(key)
+        else:
+            self.queue[company_id].append(key)
+
+    def _save_operation(self, company_id: str, key: str) -> None:
+        pending = self.pending.get(key)
+        self.versions[(company_id, "pushOperations")] = self.versions.get((company_id, "pushOperations"), 0) + 1
+        self._db.save("op", company_id, "", key, {
+            "operation": self.operations[company_id][key],
+            "pending": pending.__dict__ if pending else None,
+        })
+
+    def submit_push(self, company_id: str, connection_id: str, data_type: str, body: dict[str, Any],
+                    record_id: str | None = None, timeout_minutes: int | None = None,
+                    force_update: bool = False, fate: str = "normal") -> dict[str, Any]:
+        """Record a push operation (``Pending``); it settles after the push delay."""
+        self.connection(company_id, connection_id)
+        if record_id is not None:
+            existing = self.records[company_id][data_type].get(record_id)
+            if existing is None:
+                raise NotFound(f"No {data_type} record with id '{record_id}'.")
+        now = self.now()
+        key = str(uuid.uuid4())
+        operation = {
+            "changes": [], "dataType": data_type, "companyId": company_id, "pushOperationKey": key,
+            "dataConnectionKey": connection_id, "requestedOnUtc": iso(now), "timeoutInMinutes": timeout_minutes,
+            "status": "Pending", "statusCode": 202, "errorMessage": None,
+            "validation": {"errors": [], "warnings": []},
+        }
+        self.operations[company_id][key] = operation
+        timeout_at = now + timeout_minutes * 60 if timeout_minutes else None
+        self._enqueue(company_id, key, PendingPush(data_type, body, record_id, force_update,
+                                                   now + self.push_delay, fate, timeout_at))
+        if self.push_delay <= 0 and fate != "pending_forever":
+            self.settle(company_id)  # saves the operation once, already final
+        else:
+            self._save_operation(company_id, key)
+        return operation
+
+    def settle(self, company_id: str) -> None:
+        """Finalise this company's operations whose delay has passed, oldest first."""
+        queue = self.queue.get(company_id)
+        if queue is None:
+            return
+        now = self.now()
+        while queue:
+            key = queue[0]
+            pending = self.pending.get(key)
+            if pending is None:
+                queue.popleft()
+                continue
+            if pending.ready_at > now:
+                break
+            queue.popleft()
+            self._finalise(company_id, key, pending)
+        for key in [k for k in self.forever[company_id]
+                    if self.pending[k].timeout_at is not None and self.pending[k].timeout_at <= now]:
+            self.forever[company_id].discard(key)
+            self._complete(company_id, key, "TimedOut", 504, errorMessage="The push operation timed out.")
+
+    def _complete(self, company_id: str, key: str, status: str, status_code: int, **fields: Any) -> None:
+        operation = self.operations[company_id][key]
+        operation.update(status=status, statusCode=status_code, completedOnUtc=iso(self.now()), **fields)
+        self.pending.pop(key, None)
+        self._save_operation(company_id, key)
+
+    def _finalise(self, company_id: str, key: str, pending: PendingPush) -> None:
+        if pending.fate == "timeout_no_write":
+            self._complete(company_id, key, "TimedOut", 504, errorMessage="The push operation timed out.")
+            return
+        errors = self._validate(company_id, pending)
+        if errors:
+            name = _VALIDATOR_NAMES[pending.data_type]
+            self._complete(company_id, key, "Failed", 400,
+                           errorMessage=f"Push failed for {name}: see validation for more information",
+                           validation={"errors": errors, "warnings": []})
+            return
+        record = self._apply(company_id, pending)
+        if pending.fate == "timeout":
+            # The write landed but the client is told only that the outcome is unknown.
+            self._complete(company_id, key, "TimedOut", 504, errorMessage="The push operation timed out.")
+            return
+        change = "Modified" if pending.record_id else "Created"
+        self._complete(company_id, key, "Success", 200, changes=[{
+            "type": change, "recordRef": {"id": record["id"], "dataType": pending.data_type}, "attachmentId": None,
+        }])
+
+    def _validate(self, company_id: str, pending: PendingPush) -> list[dict[str, Any]]:
+        view = _CompanyView(self.records[company_id], self.base_currency(company_id))
+        body, creating = pending.body, pending.record_id is None
+        name = _VALIDATOR_NAMES[pending.data_type]
+        if not isinstance(body, dict):
+            return [{"itemId": None, "message": "The body must be a JSON object.", "validatorName": name}]
+        if not creating:
+            existing = self.records[company_id][pending.data_type][pending.record_id]
+            if validation.is_deleted(existing):
+                return [{"itemId": pending.record_id, "message": "The record has been deleted.", "validatorName": name}]
+            sent = body.get("sourceModifiedDate")
+            if sent and not pending.force_update and sent != existing.get("sourceModifiedDate"):
+                return [{"itemId": "sourceModifiedDate", "validatorName": name,
+                         "message": "The record was modified in the platform since it was last pulled; pull "
+                                    "the data again or set forceUpdate=true."}]
+        if pending.data_type == "customers":
+            return validation.validate_customer(body, view)
+        if pending.data_type == "invoices":
+            errors = validation.validate_invoice(body, view, creating)
+        elif pending.data_type == "creditNotes":
+            errors = validation.validate_credit_note(body, view, creating)
+        elif pending.data_type == "payments":
+            return validation.validate_payment(body, view)
+        else:
+            return validation.validate_direct_cost(body, view)
+        if not creating and not errors:
+            existing = self.records[company_id][pending.data_type][pending.record_id]
+            errors = self._check_settled_amount(existing, body, pending.data_type, name)
+        return errors
+
+    @staticmethod
+    def _settled_field(data_type: str) -> str:
+        return "amountDue" if data_type == "invoices" else "remainingCredit"
+
+    def _check_settled_amount(self, existing: dict[str, Any], body: dict[str, Any], data_type: str,
+                              name: str) -> list[dict[str, Any]]:
+        settled = float(existing.get("totalAmount") or 0) - float(existing.get(self._settled_field(data_type)) or 0)
+        remaining = float(body["totalAmount"]) - settled
+        if remaining < -validation.tolerance(existing.get("currency")):
+            return [{"itemId": "totalAmount", "validatorName": name,
+                     "message": f"totalAmount {body['totalAmount']:g} is less than the {settled:g} already "
+                                f"paid or allocated; {self._settled_field(data_type)} would be negative."}]
+        return []
+
+    # ---- effects of a successful push ------------------------------------------------------------
+    def _apply(self, company_id: str, pending: PendingPush) -> dict[str, Any]:
+        data_type, body = pending.data_type, pending.body
+        # The body was parsed for this request alone, so the record may share its nested objects.
+        record = {k: v for k, v in body.items() if k not in _READ_ONLY}
+        record["metadata"] = {"isDeleted": False}
+        existing = self.records[company_id][data_type].get(pending.record_id) if pending.record_id else None
+        record["id"] = existing["id"] if existing else str(uuid.uuid4())
+        if data_type in ("invoices", "creditNotes", "payments", "directCosts"):
+            record.setdefault("currency", self.base_currency(company_id))
+        if data_type in ("invoices", "creditNotes"):
+            self._derive_balance(record, existing, data_type)
+        self._touch(record)
+        self._save_record(company_id, data_type, record)
+        if data_type == "payments":
+            self._apply_payment(company_id, record)
+        return record
+
+    def _derive_balance(self, record: dict[str, Any], existing: dict[str, Any] | None, data_type: str) -> None:
+        """amountDue / remainingCredit and status follow from what has been paid or allocated."""
+        balance_field = self._settled_field(data_type)
+        settled = 0.0
+        if existing is not None:
+            settled = float(existing.get("totalAmount") or 0) - float(existing.get(balance_field) or 0)
+            record["paymentAllocations"] = existing.get("paymentAllocations", [])
+        else:
+            record["paymentAllocations"] = []
+        total = float(record.get("totalAmount") or 0)
+        record[balance_field] = round(total - settled, 6)
+        self._derive_status(record, balance_field, settled)
+
+    @staticmethod
+    def _derive_status(record: dict[str, Any], balance_field: str, settled: float) -> None:
+        if record.get("status") in ("Draft", "Void"):
+            return
+        tol = validation.tolerance(record.get("currency"))
+        if settled <= tol:
+            record["status"] = "Submitted"
+        elif record[balance_field] <= tol:
+            record[balance_field] = 0
+            record["status"] = "Paid"
+        else:
+            record["status"] = "PartiallyPaid"
+
+    def _apply_payment(self, company_id: str, payment: dict[str, Any]) -> None:
+        for line in payment.get("lines") or []:
+            for link in line.get("links") or []:
+                kind = link.get("type")
+                if kind not in ("Invoice", "CreditNote"):
+                    continue
+                data_type = "invoices" if kind == "Invoice" else "creditNotes"
+                document = self.records[company_id][data_type][link["id"]]
+                balance_field = self._settled_field(data_type)
+                amount = abs(float(link["amount"]))
+                document[balance_field] = round(float(document[balance_field]) - amount, 6)
+                settled = float(document.get("totalAmount") or 0) - document[balance_field]
+                self._derive_status(document, balance_field, settled)
+                document.setdefault("paymentAllocations", []).append({
+                    "payment": {
+                        "id": payment["id"], "note": payment.get("note"), "reference": payment.get("reference"),
+                        "accountRef": payment.get("accountRef"), "currency": payment.get("currency"),
+                        "currencyRate": payment.get("currencyRate"), "paidOnDate": payment.get("date"),
+                        "totalAmount": payment.get("totalAmount"),
+                    },
+                    "allocation": {"currency": document.get("currency"), "currencyRate": link.get("currencyRate"),
+                                   "allocatedOnDate": payment.get("date"), "totalAmount": amount},
+                })
+                if document.get("status") == "Paid":
+                    document["paidOnDate" if data_type == "invoices" else "allocatedOnDate"] = payment.get("date")
+                self._touch(document)
+                self._save_record(company_id, data_type, document)
+
+    # ---- operation reads and admin -----------------------------------------------------------------
+    def operation(self, company_id: str, key: str) -> dict[str, Any]:
+        self.company(company_id)
+        operation = self.operations[company_id].get(key)
+        if operation is None:
+            raise NotFound(f"Push operation '{key}' was not found.")
+        return operation
+
+    def force_operation_status(self, key: str, status: str) -> dict[str, Any]:
+        """Admin: set an operation's status (e.g. to simulate a stuck or lost operation)."""
+        codes = {"Pending": 202, "Success": 200, "Failed": 400, "TimedOut": 504}
+        if status not in codes:
+            raise ValueError(f"status must be one of {', '.join(codes)}")
+        for company_id, operations in self.operations.items():
+            if key in operations:
+                if status == "Pending":
+                    operations[key].update(status="Pending", statusCode=202)
+                    operations[key].pop("completedOnUtc", None)
+                    self._save_operation(company_id, key)
+                else:
+                    self.forever[company_id].discard(key)
+                    self._complete(company_id, key, status, codes[status])
+                return operations[key]
+        raise NotFound(f"Push operation '{key}' was not found.")
+
+    # ---- idempotency -----------------------------------------------------------------------------
+    def idempotency_lookup(self, scope: str, key: str) -> CachedResponse | None:
+        cached = self.idempotency.get((scope, key))
+        if cached is not None and cached.done and self.now() - cached.created_at >= IDEMPOTENCY_TTL_SECONDS:
+            self.idempotency_forget(scope, key)
+            return None
+        return cached
+
+    def idempotency_begin(self, scope: str, key: str, fingerprint: str) -> CachedResponse:
+        cached = CachedResponse(fingerprint=fingerprint, created_at=self.now())
+        self.idempotency[(scope, key)] = cached
+        return cached
+
+    def idempotency_finish(self, scope: str, key: str, status: int, body: bytes,
+                           headers: list[tuple[str, str]]) -> None:
+        cached = self.idempotency[(scope, key)]
+        cached.status, cached.body, cached.headers, cached.done = status, body, headers, True
+        self._db.save("idem", scope, "", key, {
+            "fingerprint": cached.fingerprint, "created_at": cached.created_at, "status": status,
+            "body": body.decode(), "headers": headers, "done": True,
+        })
+
+    def idempotency_forget(self, scope: str, key: str) -> None:
+        self.idempotency.pop((scope, key), None)
+        self._db.delete("idem", scope, "", key)
+
+    def age_idempotency(self, seconds: float) -> int:
+        """Admin: make every cached response ``seconds`` older; returns how many there are."""
+        for (scope, key), cached in self.idempotency.items():
+            cached.created_at -= seconds
+            if cached.done:
+                self.idempotency_finish(scope, key, cached.status, cached.body, cached.headers)
+        return len(self.idempotency)
