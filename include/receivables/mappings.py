@@ -1,0 +1,231 @@
+"""The mapping check: is every row of ``ar_mappings`` usable against the platform's reference data?
+
+A mapping is what the user picked in their mapping screen (WAREHOUSE.md ``ar_mappings``). It is a
+configuration error when it points at a record the platform does not have, at an archived or deleted
+one, or at the wrong kind of record. :func:`check_mappings` lists those errors; :func:`resolve_mappings`
+turns the mappings plus the errors into a :class:`MappingLookup` that validation and transform use.
+
+    >>> issues = check_mappings(mappings, accounts, bank_accounts, tax_rates, tracking_categories)
+    >>> lookup = resolve_mappings(mappings, issues)
+    >>> lookup.resolve(lines["company_id"], "income_account", lines["revenue_code"])  # vectorised
+
+Decisions:
+- ``fee_account`` must be an **Expense** account. A contra-revenue (Income) account would net fees
+  against sales, but a fee is pushed as a direct cost, which platforms expect on an expense account.
+- ``payment_account`` must be an account with ``is_bank_account`` true (CONTRACT §11.10); the
+  ``ar_ref_bank_accounts`` table is consulted only for a better message when the id is a bank account
+  record but not a usable ledger account.
+- A tax rate needs an effective (or, failing that, total) rate, otherwise no tax can be computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+KINDS = ("income_account", "fee_account", "payment_account", "tax_rate", "tracking_category")
+ISSUE_COLUMNS = ["company_id", "kind", "source_code", "platform_id", "rule", "message"]
+DEFAULT_CODE = "*"
+
+# What the user sees, per kind, as the thing to pick.
+_WHAT_TO_CHOOSE = {
+    "income_account": "an active Income account",
+    "fee_account": "an active Expense account",
+    "payment_account": "an active bank account",
+    "tax_rate": "an active tax rate",
+    "tracking_category": "an active tracking category with no sub-categories",
+}
+
+
+def _truthy(series: pd.Series) -> pd.Series:
+    """A boolean column where NULL counts as False."""
+    return series.astype("boolean").fillna(False).astype(bool)
+
+
+def _reference(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    """The columns of one ``ar_ref_*`` frame that the check needs, one row per (company, platform id)."""
+    cols = ["company_id", "platform_id", "name", "status", "is_deleted", *extra]
+    ref = frame.reindex(columns=cols).drop_duplicates(["company_id", "platform_id"], keep="last")
+    ref = ref.astype({"company_id": object, "platform_id": object})
+    ref["archived"] = ref["status"].astype(object).eq("Archived") | _truthy(ref["is_deleted"])
+    return ref
+
+
+def _wrong_kind_reason(kind: str, row: pd.Series) -> str | None:
+    """Why the referenced record cannot serve as ``kind`` (None when it can)."""
+    if kind == "income_account":
+        if row["type"] != "Income":
+            return f"is a {row['type'] or 'untyped'} account, not an Income account"
+    elif kind == "fee_account":
+        if row["type"] != "Expense":
+            return f"is a {row['type'] or 'untyped'} account, not an Expense account"
+    elif kind == "payment_account":
+        is_bank = pd.notna(row["is_bank_account"]) and bool(row["is_bank_account"])
+        if not is_bank:
+            return "is not a bank account (is_bank_account is false)"
+    elif kind == "tracking_category":
+        if pd.notna(row["has_children"]) and bool(row["has_children"]):
+            return "is a parent category; lines may only use a category without sub-categories"
+    elif kind == "tax_rate":
+        if pd.isna(row["effective_tax_rate"]) and pd.isna(row["total_tax_rate"]):
+            return "has neither an effective nor a total tax rate"
+    return None
+
+
+def check_mappings(
+    mappings: pd.DataFrame,
+    accounts: pd.DataFrame,
+    bank_accounts: pd.DataFrame,
+    tax_rates: pd.DataFrame,
+    tracking_categories: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per unusable mapping: company_id, kind, source_code, platform_id, rule, message.
+
+    Rules: ``mapping_kind_unknown``, ``mapping_target_missing``, ``mapping_target_archived``,
+    ``mapping_wrong_kind``. A mapping raises at most one issue (the first of that order).
+    """
+    refs = {
+        "account": _reference(accounts, ["nominal_code", "type", "currency", "is_bank_account"]),
+        "tax_rate": _reference(tax_rates, ["code", "effective_tax_rate", "total_tax_rate"]),
+        "tracking_category": _reference(tracking_categories, ["parent_id", "has_children"]),
+    }
+    bank_ids = set(
+        zip(bank_accounts.get("company_id", []), bank_accounts.get("platform_id", []), strict=False)
+    )
+    target_table = {
+        "income_account": "account",
+        "fee_account": "account",
+        "payment_account": "account",
+        "tax_rate": "tax_rate",
+        "tracking_category": "tracking_category",
+    }
+    maps = mappings.reindex(columns=["company_id", "kind", "source_code", "platform_id"]).astype(object)
+    maps = maps.where(maps.notna(), None)
+    issues: list[dict] = []
+
+    def add(row: pd.Series, rule: str, what: str) -> None:
+        kind = row["kind"]
+        todo = (
+            f"choose {_WHAT_TO_CHOOSE[kind]} for it in the mapping screen"
+            if kind in _WHAT_TO_CHOOSE
+            else f"use one of {', '.join(KINDS)}"
+        )
+        issues.append(
+            {
+                "company_id": row["company_id"],
+                "kind": kind,
+                "source_code": row["source_code"],
+                "platform_id": row["platform_id"],
+                "rule": rule,
+                "message": (
+                    f"company {row['company_id']}: {kind} mapping for code '{row['source_code']}' "
+                    f"-> platform id '{row['platform_id']}' {what}; {todo}"
+                ),
+            }
+        )
+
+    for kind, group in maps.groupby("kind", sort=True, dropna=False):
+        if kind not in target_table:
+            for _, row in group.iterrows():
+                add(row, "mapping_kind_unknown", f"has an unknown kind '{kind}'")
+            continue
+        ref = refs[target_table[kind]]
+        joined = group.merge(ref, on=["company_id", "platform_id"], how="left", indicator=True)
+        for _, row in joined.iterrows():
+            if row["_merge"] == "left_only" or row["platform_id"] is None:
+                where = "the chart of accounts" if target_table[kind] == "account" else "the platform"
+                hint = ""
+                if kind == "payment_account" and (row["company_id"], row["platform_id"]) in bank_ids:
+                    hint = " (it is a bank account record, but not one of the ledger's accounts)"
+                add(row, "mapping_target_missing", f"does not exist in {where}{hint}")
+            elif row["archived"]:
+                state = "is deleted" if bool(_truthy(pd.Series([row["is_deleted"]]))[0]) else "is archived"
+                add(row, "mapping_target_archived", f"points at '{row['name']}', which {state}")
+            else:
+                reason = _wrong_kind_reason(kind, row)
+                if reason:
+                    add(row, "mapping_wrong_kind", f"points at '{row['name']}', which {reason}")
+    return pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Vectorised answer of :meth:`MappingLookup.resolve`, aligned with the codes asked about.
+
+    ``platform_id`` is None where unmapped; ``broken`` marks mappings that exist but were flagged;
+    ``issue`` carries the flagged mapping's message; ``used_code`` is the code that matched (or ``*``).
+    """
+
+    platform_id: pd.Series
+    broken: pd.Series
+    issue: pd.Series
+    used_code: pd.Series
+
+    @property
+    def unmapped(self) -> pd.Series:
+        """Rows with neither their own mapping nor a ``*`` default."""
+        return self.platform_id.isna() & ~self.broken
+
+
+class MappingLookup:
+    """Per company and kind, source code -> platform id, with the ``*`` default and broken marks.
+
+    >>> lookup.platform_id("c1", "tax_rate", "VAT20")
+    'tr-1'
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        # columns: company_id, kind, source_code, platform_id, broken (bool), issue (message or None)
+        self.table = table.reset_index(drop=True)
+        self._index = {
+            (r.company_id, r.kind, r.source_code): (r.platform_id, bool(r.broken), r.issue)
+            for r in self.table.itertuples(index=False)
+        }
+
+    def _entry(self, company_id: str, kind: str, code: object) -> tuple[object, bool, object, object]:
+        if code is not None and not (isinstance(code, float) and pd.isna(code)) and code is not pd.NA:
+            hit = self._index.get((company_id, kind, code))
+            if hit is not None:
+                return (*hit, code)
+        hit = self._index.get((company_id, kind, DEFAULT_CODE))
+        if hit is not None:
+            return (*hit, DEFAULT_CODE)
+        return None, False, None, None
+
+    def platform_id(self, company_id: str, kind: str, code: object) -> str | None:
+        """The usable platform id for ``code`` (or the ``*`` default); None if unmapped or broken."""
+        pid, broken, _, _ = self._entry(company_id, kind, code)
+        return None if broken else pid
+
+    def is_broken(self, company_id: str, kind: str, code: object) -> bool:
+        """Whether the mapping that ``code`` resolves to exists but was flagged by the check."""
+        return self._entry(company_id, kind, code)[1]
+
+    def resolve(self, company_ids: pd.Series, kind: str, codes: pd.Series) -> Resolution:
+        """Resolve many (company, code) pairs of one kind at once; results keep ``codes``' index."""
+        # Few distinct pairs in practice: resolve each once, then broadcast.
+        keys = list(zip(company_ids.astype(object), codes.astype(object).where(codes.notna(), None),
+                        strict=True))
+        cache = {k: self._entry(k[0], kind, k[1]) for k in set(keys)}
+        entries = [cache[k] for k in keys]
+        idx = codes.index
+
+        def col(i: int) -> pd.Series:
+            return pd.Series([e[i] for e in entries], index=idx, dtype=object)
+
+        broken = pd.Series([e[1] for e in entries], index=idx, dtype=bool)
+        pid = col(0).where(~broken, None)
+        return Resolution(platform_id=pid, broken=broken, issue=col(2), used_code=col(3))
+
+
+def resolve_mappings(mappings: pd.DataFrame, issues: pd.DataFrame) -> MappingLookup:
+    """Build the :class:`MappingLookup` from ``ar_mappings`` rows and :func:`check_mappings`' issues."""
+    cols = ["company_id", "kind", "source_code", "platform_id"]
+    table = mappings.reindex(columns=cols).astype(object)
+    table = table.where(table.notna(), None)
+    flagged = issues.reindex(columns=[*cols[:3], "message"]).astype(object).drop_duplicates(cols[:3])
+    table = table.merge(flagged, on=cols[:3], how="left")
+    table["broken"] = table["message"].notna()
+    table["issue"] = table["message"].where(table["broken"], None)
+    return MappingLookup(table[[*cols, "broken", "issue"]])

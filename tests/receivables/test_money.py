@@ -1,0 +1,126 @@
+"""Money rules: ISO 4217 minor units, half-up rounding, minor-unit conversion, line arithmetic."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from receivables.money import (
+    MAX_ABS_AMOUNT,
+    decimal_places,
+    from_minor,
+    from_minor_series,
+    is_finite_amount,
+    is_iso4217,
+    line_amounts,
+    minor_units,
+    minor_units_series,
+    round_half_up,
+    round_series,
+    to_minor,
+    to_minor_series,
+)
+
+D = Decimal
+
+
+@pytest.mark.parametrize(("code", "units"), [("GBP", 2), ("USD", 2), ("EUR", 2), ("JPY", 0), ("KRW", 0),
+                                             ("ISK", 0), ("CLP", 0), ("VND", 0), ("XOF", 0), ("XAF", 0),
+                                             ("UGX", 0), ("PYG", 0), ("BHD", 3), ("KWD", 3), ("OMR", 3),
+                                             ("JOD", 3), ("TND", 3), ("IQD", 3), ("LYD", 3), ("CLF", 4)])
+def test_minor_units_follow_iso_4217(code, units):
+    assert is_iso4217(code)
+    assert minor_units(code) == units
+
+
+@pytest.mark.parametrize("code", ["gbp", "GBX", "XXX", "XAU", "", None, "GB", "HRK", 123])
+def test_non_currencies_are_not_iso_4217(code):
+    assert not is_iso4217(code)
+
+
+@pytest.mark.parametrize(("value", "currency", "expected"), [
+    ("2.675", "GBP", "2.68"),  # the float 2.675 would round down; Decimal half-up does not
+    ("0.005", "GBP", "0.01"),
+    ("-0.005", "GBP", "-0.01"),  # ties away from zero
+    ("0.004999", "GBP", "0.00"),
+    ("1500.5", "JPY", "1501"),
+    ("-1500.5", "JPY", "-1501"),
+    ("1.2345", "BHD", "1.235"),
+    ("1.2344", "BHD", "1.234"),
+    ("12", "GBP", "12.00"),
+])
+def test_round_half_up_to_the_currency(value, currency, expected):
+    got = round_half_up(D(value), currency)
+    assert str(got) == expected
+
+
+def test_minor_unit_conversion_both_ways():
+    assert to_minor(D("12.345"), "GBP") == 1235
+    assert to_minor(D("1500"), "JPY") == 1500
+    assert to_minor(D("-0.0005"), "BHD") == -1
+    assert str(from_minor(12345, "BHD")) == "12.345"
+    assert str(from_minor(7, "GBP")) == "0.07"
+    assert str(from_minor(1500, "JPY")) == "1500"
+    big = 10**20 + 7  # beyond int64: stays exact
+    assert to_minor(from_minor(big, "GBP"), "GBP") == big
+
+
+def test_vectorised_helpers_agree_with_the_scalar_rules():
+    values = pd.Series([D("1.005"), D("2.5"), D("0.1235")], dtype=object)
+    currencies = pd.Series(["GBP", "JPY", "BHD"])
+    assert [str(v) for v in round_series(values, currencies)] == ["1.01", "3", "0.124"]
+    assert to_minor_series(values, currencies).tolist() == [101, 3, 124]
+    assert [str(v) for v in from_minor_series(pd.Series([101, 3, 124]), currencies)] == ["1.01", "3", "0.124"]
+    assert minor_units_series(currencies).tolist() == [2, 0, 3]
+
+
+def test_line_amounts_round_each_figure_and_add_up():
+    subs, taxes, totals = line_amounts([D(3), D(1)], [D("0.335"), D("10")], [D(0), D("0.50")], [D(20), None],
+                                       ["GBP", "GBP"])
+    assert [str(x) for x in subs] == ["1.01", "9.50"]
+    assert [str(x) for x in taxes] == ["0.20", "0.00"]
+    assert [str(x) for x in totals] == ["1.21", "9.50"]
+
+
+def test_bad_numbers_are_recognised():
+    assert not is_finite_amount(None)
+    assert not is_finite_amount(float("nan"))
+    assert not is_finite_amount(float("inf"))
+    assert not is_finite_amount(D("NaN"))
+    assert not is_finite_amount(D("-Infinity"))
+    assert not is_finite_amount(pd.NA)
+    assert is_finite_amount(D("1E+30")) and D("1E+30") >= MAX_ABS_AMOUNT
+    assert decimal_places(D("1.500")) == 1 and decimal_places(D("1E+3")) == 0
+
+
+money = st.decimals(min_value=D("-1e12"), max_value=D("1e12"), places=6, allow_nan=False, allow_infinity=False)
+currencies = st.sampled_from(["GBP", "JPY", "BHD", "USD", "KWD", "KRW"])
+
+
+@given(money, currencies)
+def test_rounding_is_half_up_and_never_off_by_more_than_half_a_unit(value, currency):
+    rounded = round_half_up(value, currency)
+    unit = D(1).scaleb(-minor_units(currency))
+    assert abs(rounded - value) <= unit / 2
+    if abs(rounded - value) == unit / 2:  # a tie goes away from zero
+        assert abs(rounded) > abs(value)
+    assert decimal_places(rounded) <= minor_units(currency)
+    assert round_half_up(rounded, currency) == rounded
+
+
+@given(money, currencies)
+def test_minor_units_round_trip(value, currency):
+    rounded = round_half_up(value, currency)
+    assert from_minor(to_minor(value, currency), currency) == rounded
+
+
+@given(st.decimals(min_value=D("-1e6"), max_value=D("1e6"), places=4), st.sampled_from([D(0), D(20), D(21),
+                                                                                          D("5.5")]), currencies)
+def test_line_total_is_subtotal_plus_tax_to_the_minor_unit(unit, rate, currency):
+    subs, taxes, totals = line_amounts([D(3)], [unit], [D(0)], [rate], [currency])
+    assert totals[0] == subs[0] + taxes[0]
+    assert decimal_places(totals[0]) <= minor_units(currency)
