@@ -112,7 +112,8 @@ def read_context(engine, company_id: str, ledger: pd.DataFrame) -> Context:
         frames.append(pd.DataFrame({
             "company_id": docs["company_id"].astype(str), "document_type": document_type,
             "source_id": docs[id_col].astype(str), "document_number": docs[number_col],
-            "customer_id": docs["customer_id"], "currency": docs["currency"], "status": docs["status"],
+            "customer_id": docs["customer_id"], "currency": docs["currency"],
+            "currency_rate": docs["currency_rate"], "status": docs["status"],
             "due_date": docs["due_date"] if "due_date" in docs else pd.NaT,
             "total_amount": [totals.get(k) for k in keys],
             # Not in the platform: either rejected or never pushed; its number is still free there.
@@ -148,15 +149,17 @@ def _all_allocations(engine, company_id: str) -> pd.DataFrame:
     ], ignore_index=True)
 
 
-def open_amounts(context: Context, ledger: pd.DataFrame) -> pd.DataFrame:
+def open_amounts(context: Context, ledger: pd.DataFrame, today: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """What is open on each pushed invoice/credit note before today's allocations (platform view).
 
     Total as pushed minus the allocations the platform already applied (those whose payment or
-    allocation is ``success`` in the ledger).
+    allocation is ``success`` in the ledger), leaving out today's own documents (``today``: keys of
+    the batch's payments and allocations) — on a rerun they are already applied, and counting them
+    would make them overdraw their own targets.
     """
     known = context.known_documents.dropna(subset=["total_amount"])
     applied_keys = set(zip(ledger.loc[ledger["status"] == "success", "document_type"],
-                           ledger.loc[ledger["status"] == "success", "source_id"], strict=True))
+                           ledger.loc[ledger["status"] == "success", "source_id"], strict=True)) - set(today)
     alloc = context.all_allocations
     applied = alloc[[k in applied_keys for k in zip(alloc["document_type"], alloc["source_id"], strict=True)]]
     used = applied.groupby(["target_type", "target_id"])["amount"].agg(lambda s: sum(s, start=0))
@@ -227,7 +230,8 @@ class CompanySync:
             batch.frames, companies=context.companies, mappings=context.lookup, tax_rates=context.tax_rates,
             known_documents=context.known_documents[~context.known_documents["source_id"].isin(
                 self._batch_ids(batch))],
-            open_amounts=open_amounts(context, ledger), platform_ids=self.ledger.platform_ids(self.company_id),
+            open_amounts=open_amounts(context, ledger, self._allocating_keys(batch)),
+            platform_ids=self.ledger.platform_ids(self.company_id),
             known_customers=context.known_customers)
         rejects = pd.concat([checked.rejects, self._manual_rejects(checked.needs_manual_action)], ignore_index=True)
         self.result.rejected = len(checked.rejects)
@@ -332,7 +336,7 @@ class CompanySync:
         if len(payments):
             blocked = self._blocked_payments(payments, allocations, have)
             ready = ~payments["payment_id"].astype(str).isin(blocked)
-            reasons = payments["payment_id"].astype(str).map(blocked).fillna("")
+            reasons = payments["payment_id"].astype(str).map(lambda pid: blocked.get(pid, ""))
             waiting.append(_waiting(payments, "payment", ~ready, reasons))
             ready_ids = set(payments.loc[ready, "payment_id"].astype(str))
             ready_allocs = allocations[allocations["payment_id"].astype(str).isin(ready_ids)] if len(allocations) else allocations
@@ -356,7 +360,8 @@ class CompanySync:
                               + " to reach the platform"}))
             if ready.any():
                 payloads.append(transform.credit_note_allocations_to_payloads(
-                    cn_allocations[ready], documents=context.known_documents, platform_ids=ids))
+                    cn_allocations[ready], documents=context.known_documents, companies=context.companies,
+                    platform_ids=ids))
         self._record_waiting(waiting)
         payloads = [p for p in payloads if len(p)]
         if not payloads:
@@ -434,6 +439,14 @@ class CompanySync:
         return pd.DataFrame({
             "company_id": manual["company_id"], "document_type": manual["document_type"],
             "source_id": manual["source_id"], "rule": "needs_manual_action", "message": manual["reason"]})
+
+    @staticmethod
+    def _allocating_keys(batch: extract.Batch) -> set[tuple[str, str]]:
+        """Ledger keys of the batch's payments and credit-note allocations."""
+        cna = batch["ar_credit_note_allocations"]
+        return ({("payment", p) for p in batch["ar_payments"]["payment_id"].astype(str)}
+                | {("credit_note_allocation", f"{c}:{i}") for c, i in
+                   zip(cna["credit_note_id"].astype(str), cna["invoice_id"].astype(str), strict=True)})
 
     def _batch_ids(self, batch: extract.Batch) -> set[str]:
         return set(batch["ar_invoices"]["invoice_id"].astype(str)) | set(

@@ -492,13 +492,16 @@ def credit_note_allocations_to_payloads(
     allocations: pd.DataFrame,
     *,
     documents: pd.DataFrame,
+    companies: pd.DataFrame,
     platform_ids: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """``ar_credit_note_allocations`` -> zero-total Payments linking Invoice -X and CreditNote +X.
 
-    ``documents`` gives each credit note's customer_id and currency (the ``known_documents`` frame of
-    validation: company_id, document_type, source_id, customer_id, currency). The source_id is
-    ``<credit_note_id>:<invoice_id>`` and is also sent as the ``reference`` so the record can be found.
+    ``documents`` gives each credit note's customer_id, currency and currency_rate (the
+    ``known_documents`` frame of validation). The payment is in the credit note's currency and carries
+    its rate (1 in the base currency): the platform refuses a foreign-currency payment without one.
+    The source_id is ``<credit_note_id>:<invoice_id>`` and is also sent as the ``reference`` so the
+    record can be found.
     """
     if allocations.empty:
         return _empty()
@@ -507,9 +510,10 @@ def credit_note_allocations_to_payloads(
     a = _sorted(a, ["company_id", "source_id"])
     docs = documents[documents["document_type"] == "credit_note"]
     doc_info = {
-        (c, s): (cust, cur)
-        for c, s, cust, cur in zip(_objects(docs["company_id"]), _objects(docs["source_id"]),
-                                   _objects(docs["customer_id"]), _objects(docs["currency"]), strict=True)
+        (c, s): (cust, cur, rate)
+        for c, s, cust, cur, rate in zip(_objects(docs["company_id"]), _objects(docs["source_id"]),
+                                         _objects(docs["customer_id"]), _objects(docs["currency"]),
+                                         _objects(docs["currency_rate"]), strict=True)
     }
     pids = _platform_id_index(platform_ids)
     comp = _objects(a["company_id"])
@@ -517,10 +521,11 @@ def credit_note_allocations_to_payloads(
     cn_ids = _objects(a["credit_note_id"])
     inv_ids = _objects(a["invoice_id"])
     problems: list[str] = []
-    currencies, customers = [], []
+    currencies, customers, doc_rates = [], [], []
     for c, cn, s in zip(comp, cn_ids, src, strict=True):
-        cust, cur = doc_info.get((c, cn), (None, None))
+        cust, cur, rate = doc_info.get((c, cn), (None, None, None))
         currencies.append(cur)
+        doc_rates.append(rate)
         cust_pid = pids.get((c, "customer", cust))
         customers.append(cust_pid)
         if cur is None or cust_pid is None:
@@ -534,6 +539,7 @@ def credit_note_allocations_to_payloads(
     if problems:
         raise UnresolvedReferenceError(problems)
     dates = _date_text(a["allocated_on"])
+    rates = _rates_json(currencies, doc_rates, comp, _base_currencies(companies))
     payloads = []
     totals = []
     for i in range(len(a)):
@@ -544,6 +550,7 @@ def credit_note_allocations_to_payloads(
             "customerRef": {"id": customers[i]},
             "date": dates[i],
             "currency": currencies[i],
+            "currencyRate": rates[i],
             "totalAmount": money_json(zero),
             "reference": src[i],
             "lines": [{"amount": money_json(zero), "links": [

@@ -189,7 +189,8 @@ def payments(frame, allocations, companies, lookup, platform_ids) -> list[dict]:
     return out
 
 
-def credit_note_allocations(frame, documents, platform_ids) -> list[dict]:
+def credit_note_allocations(frame, documents, companies, platform_ids) -> list[dict]:
+    base = dict(zip(companies["company_id"], companies["base_currency"], strict=True))
     ids = _ids(platform_ids)
     out = []
     frame = frame.assign(source_id=frame["credit_note_id"] + ":" + frame["invoice_id"])
@@ -204,6 +205,7 @@ def credit_note_allocations(frame, documents, platform_ids) -> list[dict]:
             "customerRef": {"id": ids[(comp, "customer", cn["customer_id"])]},
             "date": _date(a["allocated_on"]),
             "currency": cur,
+            "currencyRate": _rate(cn, base),
             "totalAmount": num(zero),
             "reference": a["source_id"],
             "lines": [{"amount": num(zero), "links": [

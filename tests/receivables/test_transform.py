@@ -178,11 +178,13 @@ def make_batch(seed: int, n_docs: int = 60) -> dict[str, pd.DataFrame]:
     documents = pd.concat([
         pd.DataFrame({"company_id": [r["company_id"] for r in cns], "document_type": "credit_note",
                       "source_id": [r["credit_note_id"] for r in cns],
-                      "customer_id": [r["customer_id"] for r in cns], "currency": [r["currency"] for r in cns]}),
+                      "customer_id": [r["customer_id"] for r in cns], "currency": [r["currency"] for r in cns],
+                      "currency_rate": [r.get("currency_rate") for r in cns]}),
         pd.DataFrame({"company_id": [r["company_id"] for r in invoices], "document_type": "invoice",
                       "source_id": [r["invoice_id"] for r in invoices],
                       "customer_id": [r["customer_id"] for r in invoices],
-                      "currency": [r["currency"] for r in invoices]}),
+                      "currency": [r["currency"] for r in invoices],
+                      "currency_rate": [r.get("currency_rate") for r in invoices]}),
     ], ignore_index=True)
     return {
         "ar_customers": frame(customers, dates=dates),
@@ -232,8 +234,9 @@ def test_every_payload_equals_the_per_row_reference(seed, refdata, lookup):
         (payments_to_payloads(b["ar_payments"], b["ar_payment_allocations"], **kw),
          ref.payments(b["ar_payments"], b["ar_payment_allocations"], COMPANIES, lookup, b["platform_ids"])),
         (credit_note_allocations_to_payloads(b["ar_credit_note_allocations"], documents=b["documents"],
-                                             platform_ids=b["platform_ids"]),
-         ref.credit_note_allocations(b["ar_credit_note_allocations"], b["documents"], b["platform_ids"])),
+                                             companies=COMPANIES, platform_ids=b["platform_ids"]),
+         ref.credit_note_allocations(b["ar_credit_note_allocations"], b["documents"], COMPANIES,
+                                     b["platform_ids"])),
         (fees_to_payloads(b["ar_payments"], companies=COMPANIES, mappings=lookup),
          ref.fees(b["ar_payments"], COMPANIES, lookup)),
     ]
@@ -436,13 +439,13 @@ def test_credit_note_allocation_is_a_zero_payment_linking_both_documents():
                     "allocated_on": "2026-03-05", "updated_at": "2026-03-05 10:00"}],
                   numeric=("amount",), dates=("allocated_on", "updated_at"))
     docs = frame([{"company_id": "c-bhd", "document_type": "credit_note", "source_id": "cn_1", "customer_id": "cu",
-                   "currency": "BHD"}])
+                   "currency": "BHD", "currency_rate": None}])
     ids = frame([{"company_id": "c-bhd", "document_type": t, "source_id": s, "platform_id": p}
                  for t, s, p in [("customer", "cu", "PC"), ("invoice", "inv_1", "PI"), ("credit_note", "cn_1", "PN")]])
-    out = credit_note_allocations_to_payloads(alloc, documents=docs, platform_ids=ids)
+    out = credit_note_allocations_to_payloads(alloc, documents=docs, companies=COMPANIES, platform_ids=ids)
     assert out.loc[0, "source_id"] == "cn_1:inv_1" and out.loc[0, "document_type"] == "credit_note_allocation"
     assert out.loc[0, "payload"] == (
-        b'{"customerRef":{"id":"PC"},"date":"2026-03-05T00:00:00","currency":"BHD","totalAmount":0.000,'
+        b'{"customerRef":{"id":"PC"},"date":"2026-03-05T00:00:00","currency":"BHD","currencyRate":1,"totalAmount":0.000,'
         b'"reference":"cn_1:inv_1","lines":[{"amount":0.000,"links":[{"type":"Invoice","id":"PI","amount":-12.346},'
         b'{"type":"CreditNote","id":"PN","amount":12.346}]}]}'
     )

@@ -379,7 +379,7 @@ def test_whatever_is_accepted_can_be_transformed(lookup, refdata, seed):
     assert len(payments) == len(acc["ar_payments"]) > 0
     fees_to_payloads(acc["ar_payments"], companies=COMPANIES, mappings=lookup)
     credit_note_allocations_to_payloads(acc["ar_credit_note_allocations"], documents=batch["documents"],
-                                        platform_ids=batch["platform_ids"])
+                                        companies=COMPANIES, platform_ids=batch["platform_ids"])
 
 
 def test_allocations_to_a_draft_invoice_wait_until_it_is_submitted(lookup, refdata):

@@ -13,6 +13,7 @@ globally, and both keep connections alive in a pool.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
@@ -38,6 +39,10 @@ from receivables.codat.models import (
 from receivables.codat.query import Expr
 from receivables.codat.retry import RetryPolicy
 from receivables.settings import CodatSettings
+
+# httpx logs every request at INFO; a night has hundreds of thousands. Task logs carry our own
+# per-phase counts instead (receivables.sync), and httpx warnings still show.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
