@@ -95,7 +95,9 @@ def run_reference(env: dict[str, str]) -> int:
 
 
 def run_sync_day(day: str, env: dict[str, str], *, dry_run: bool = False) -> int:
-    conf = json.dumps({"dry_run": dry_run})
+    # The day is passed explicitly: a manual run's data interval ends at its logical date, so without
+    # this `dags test … D` would cover the day before D.
+    conf = json.dumps({"business_date": day, "dry_run": dry_run})
     code, seconds, log = airflow(["dags", "test", "receivables_sync", day, "--conf", conf], env, f"sync_{day}")
     say(f"  receivables_sync {day}: {'ok' if code == 0 else 'FAILED'} in {seconds:.1f}s (log: {_rel(log)})")
     if code == 0:
