@@ -129,8 +129,9 @@ def pull_reference_data(client, engine, *, company_id: str, connection_id: str, 
                         data_types: Iterable[str] | None = None, full: bool = False) -> dict[str, int]:
     """Pull each reference type for one company into the warehouse; returns records fetched per type.
 
-    Incremental on ``modifiedDate`` (``>=`` the last watermark: a record modified in the same instant
-    as the watermark is fetched again and upserted, never missed).
+    Incremental on ``modifiedDate``: records strictly newer than the newest ``modifiedDate`` seen so
+    far (Codat's own incremental-pull example). ``>=`` would re-fetch every record sharing the
+    watermark's instant on every run — a whole chart of accounts created in one go.
     """
     wanted = set(data_types) if data_types else {r.data_type for r in REFERENCE_TYPES}
     watermarks = io.read_frame(engine, schema.metadata.tables["ar_sync_state"], where={"company_id": company_id})
@@ -140,7 +141,7 @@ def pull_reference_data(client, engine, *, company_id: str, connection_id: str, 
         if ref.data_type not in wanted:
             continue
         mark = None if full else marks.get(ref.data_type)
-        query = str(Q("modifiedDate") >= mark) if mark else None
+        query = str(Q("modifiedDate") > mark) if mark else None
         records = list(client.iter_records(
             company_id, ref.data_type, connection_id=connection_id if ref.connection_scoped else None,
             query=query, order_by="modifiedDate",
