@@ -32,7 +32,15 @@ def utc_now() -> datetime:
 
 
 class CompanyFailed(RuntimeError):
-    """One company's work cannot go on; the message says what to do. Other companies are unaffected."""
+    """One company's work cannot go on; the message says what to do. Other companies are unaffected.
+
+    ``retryable`` is False when waiting cannot help (a refused key, an unknown company): the task
+    then fails at once instead of retrying.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 # -- planning -------------------------------------------------------------------------------------
@@ -84,7 +92,8 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
         fetched = extract.pull_reference_data(client, engine, company_id=company_id,
                                               connection_id=company["connection_id"], now=utc_now(), full=full)
     except CodatError as exc:
-        raise CompanyFailed(_connection_advice(company, exc)) from exc
+        permanent = exc.status_code in (400, 401, 402, 403, 404)
+        raise CompanyFailed(_connection_advice(company, exc), retryable=not permanent) from exc
     issues = check_company_mappings(engine, company_id)
     if len(issues):
         log.warning("company %s: %d broken mapping(s) — documents using them will be rejected:\n  %s",

@@ -7,6 +7,7 @@ Heavy imports happen inside the task bodies, so parsing a DAG file stays cheap.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk import Asset, get_current_context, task
@@ -67,8 +68,23 @@ def refresh_reference(company: dict[str, Any]) -> dict[str, Any]:
     """Pull one company's reference data (incremental) and check its mappings against it."""
     from receivables import jobs
 
-    with _codat_hook().get_conn() as client:
+    with _codat_hook().get_conn() as client, _no_retry_when_permanent():
         return jobs.refresh_reference(client, _warehouse(), company)
+
+
+@contextmanager
+def _no_retry_when_permanent():
+    """A company failure that waiting cannot fix (bad key, unknown company) fails without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from receivables.jobs import CompanyFailed
+
+    try:
+        yield
+    except CompanyFailed as exc:
+        if not exc.retryable:
+            raise AirflowFailException(str(exc)) from exc
+        raise
 
 
 @task(pool=API_POOL, multiple_outputs=False)
