@@ -54,8 +54,7 @@ def local_connections(*, fresh: bool = False, force_local: bool = False) -> Gene
         if not env.get(CODAT_ENV):
             key_file = state / "sandbox.key"
             key = key_file.read_text().strip() if key_file.exists() and not fresh else None
-            sandbox = SandboxProcess.start(state / "sandbox.sqlite", admin=True, api_key=key,
-                                           log_path=state / "logs" / "sandbox.log" if _mkdir(state / "logs") else None)
+            sandbox = SandboxProcess(state / "sandbox", state=str(state / "sandbox.sqlite"), api_key=key).start()
             key_file.write_text(sandbox.api_key)
             key_file.chmod(0o600)
             env[CODAT_ENV] = json.dumps({"conn_type": "http", "host": sandbox.base_url, "password": sandbox.api_key})
@@ -64,11 +63,6 @@ def local_connections(*, fresh: bool = False, force_local: bool = False) -> Gene
     finally:
         if sandbox is not None:
             sandbox.stop()
-
-
-def _mkdir(path: Path) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    return True
 
 
 def airflow(args: list[str], env: dict[str, str], log_name: str) -> tuple[int, float, Path]:

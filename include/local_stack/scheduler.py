@@ -1,0 +1,502 @@
+"""Run Airflow's own backfill on this machine: a short-lived scheduler, API server and DAG processor.
+
+An Airflow 3 backfill is a row in the metadata database that a *running scheduler* turns into DAG runs;
+``airflow backfill create`` alone runs nothing. So ``make backfill`` starts, for the length of the
+backfill, the three processes Airflow 3.3 needs to really run tasks here (checked with 3.3.2):
+
+- ``airflow api-server`` — tasks report to its Execution API (``[core] execution_api_server_url``) with
+  JWTs signed by ``[api_auth] jwt_secret``, so both settings must match in every process;
+- ``airflow dag-processor`` — parses the DAG files and serialises them (the scheduler only reads those);
+- ``airflow scheduler`` with the ``LocalExecutor`` — it runs the tasks in its own worker processes.
+  LocalExecutor works with the SQLite metadata database in 3.3 (tasks no longer write to the database
+  themselves, they go through the API server), so the repository's SQLite ``AIRFLOW_HOME`` is enough.
+
+Everything is set through ``AIRFLOW__…`` environment variables on the child processes only, with fresh free
+ports and a fresh JWT secret per backfill, so nothing leaks into the user's ``airflow.cfg`` and two
+backfills on one machine do not collide. ``[scheduler] use_job_schedule`` is off: unpausing the DAG must
+not start an unrequested "latest interval" run, only the backfill's own runs.
+
+Re-runs: the backfill uses ``reprocess_behavior="completed"`` by default — a day that already ran (with
+``make sync`` or an earlier backfill, successfully or not) is cleared and run again under this backfill.
+The pipeline is idempotent, so a repeat is safe, and it is visible: the day is printed like any other.
+(``"failed"`` would rerun only failed days, ``"none"`` would skip every day that has a run.)
+
+    code = run_backfill("receivables_sync", "2026-11-18", "2026-11-20", env, log_dir=Path(".state/logs"))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPROCESS_CHOICES = ("none", "failed", "completed")
+FINISHED_STATES = frozenset({"success", "failed"})
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+# The backfill talks to the API server as this user; its password is random per run and never logged.
+API_USER = "rs_backfill"
+POLL_SECONDS = 2.0
+# Scheduler first, so it launches no new task while the others go; the API server last, for running tasks.
+STOP_ORDER = ("scheduler", "dag-processor", "api-server")
+LOCKED_RETRIES = 5
+LOCKED_RETRY_SECONDS = 3.0
+
+
+class AirflowStackError(RuntimeError):
+    """An Airflow process would not start, stay up, or accept the backfill (the message names the log)."""
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """How one business day of a backfill ended: the run's final state and how long the run took."""
+
+    day: str
+    state: str
+    seconds: float | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "success"
+
+    def line(self) -> str:
+        took = f" in {self.seconds:.1f}s" if self.seconds is not None else ""
+        return f"  {self.day}: {self.state}{took}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def day_outcome(run: dict) -> DayOutcome:
+    """The printable outcome of one DAG run as the REST API returns it (``/dags/{id}/dagRuns``)."""
+    started, ended = _parse_time(run.get("start_date")), _parse_time(run.get("end_date"))
+    seconds = (ended - started).total_seconds() if started and ended else None
+    return DayOutcome(day=str(run["logical_date"])[:10], state=str(run["state"]), seconds=seconds)
+
+
+class Scheduler:
+    """The Airflow processes a backfill needs, started together and always stopped together.
+
+        with Scheduler(env, log_dir=Path("logs")) as airflow:
+            outcomes = airflow.backfill("receivables_sync", "2026-11-18", "2026-11-20")
+
+    Each process runs in its own process group with its output in ``log_dir/<name>.log``; ``stop()``
+    (or leaving the ``with`` block, also on Ctrl-C) ends the groups and anything they spawned.
+    """
+
+    def __init__(self, env: dict[str, str], *, log_dir: Path, parallelism: int = 4,
+                 startup_timeout: float = 180.0, migrate: bool = True) -> None:
+        self.log_dir = Path(log_dir)
+        self.parallelism = parallelism
+        self.startup_timeout = startup_timeout
+        self.migrate = migrate
+        self.airflow_bin = str(Path(sys.executable).with_name("airflow"))
+        self.port = 0
+        self._base_env = dict(env)
+        self._env: dict[str, str] = {}
+        self._secret_dir: Path | None = None
+        self._password = ""
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._client: httpx.Client | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> Scheduler:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._env = self._process_env()
+        if self.migrate:
+            self._run_cli(["db", "migrate"], "db-migrate")
+        # Scheduler last: by the time it looks for work, the API server is there for its tasks.
+        self._spawn("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.port)])
+        self._spawn("dag-processor", ["dag-processor"])
+        self._spawn("scheduler", ["scheduler"])
+        self._wait_healthy()
+        self._client = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=30.0,
+                                    headers={"Authorization": f"Bearer {self._token()}"})
+        return self
+
+    def stop(self) -> None:
+        """End every process this started (scheduler first, so it launches no new task), then clean up."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        interrupted = False
+        order = sorted(self._processes, key=lambda name: STOP_ORDER.index(name) if name in STOP_ORDER else 0)
+        for name in order:
+            # A second Ctrl-C while stopping only skips the grace period; every group is still killed.
+            interrupted |= _stop_group(self._processes.pop(name), grace=0 if interrupted else 30.0)
+        if self._secret_dir is not None:
+            shutil.rmtree(self._secret_dir, ignore_errors=True)
+            self._secret_dir = None
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> Scheduler:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:  # never show the password or the JWT secret
+        return f"Scheduler(base_url={self.base_url!r}, processes={sorted(self._processes)})"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self._processes.values()]
+
+    def _process_env(self) -> dict[str, str]:
+        self.port = free_port()
+        self._secret_dir = Path(tempfile.mkdtemp(prefix="rs-backfill-"))
+        self._password = secrets.token_urlsafe(24)
+        passwords = self._secret_dir / "passwords.json"
+        passwords.write_text(json.dumps({API_USER: self._password}))
+        passwords.chmod(0o600)
+        env = dict(self._base_env)
+        env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        env.update({
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{API_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            # Only the backfill's runs: no "latest interval" run when the DAG gets unpaused.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            # The scheduler serves task logs on a port; the default 8793 may be taken by another Airflow.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        })
+        return env
+
+    def _run_cli(self, args: list[str], log_name: str) -> None:
+        log_path = self.log_dir / f"{log_name}.log"
+        with open(log_path, "w") as log:
+            code = subprocess.call([self.airflow_bin, *args], env=self._env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        if code != 0:
+            raise AirflowStackError(f"`airflow {' '.join(args)}` failed with code {code} (log: {log_path})")
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        with open(self.log_dir / f"{name}.log", "w") as log:
+            self._processes[name] = subprocess.Popen(
+                [self.airflow_bin, *args], env=self._env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _check_alive(self) -> None:
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise AirflowStackError(f"airflow {name} exited with code {process.returncode} "
+                                        f"(log: {self.log_dir / f'{name}.log'})")
+
+    def _wait_healthy(self) -> None:
+        """Until the API server answers and reports the database, scheduler and DAG processor healthy."""
+        deadline = time.monotonic() + self.startup_timeout
+        health: dict = {}
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5.0).json()
+            except (httpx.HTTPError, ValueError):
+                health = {}
+            parts = ("metadatabase", "scheduler", "dag_processor")
+            if health and all((health.get(part) or {}).get("status") == "healthy" for part in parts):
+                return
+            time.sleep(1.0)
+        raise AirflowStackError(f"Airflow did not become healthy within {self.startup_timeout:.0f}s "
+                                f"(last health: {health or 'no answer'}; logs in {self.log_dir})")
+
+    def _token(self) -> str:
+        response = httpx.post(f"{self.base_url}/auth/token", timeout=10.0,
+                              json={"username": API_USER, "password": self._password})
+        if response.status_code not in (200, 201):
+            raise AirflowStackError(f"the API server refused the backfill user ({response.status_code})")
+        return response.json()["access_token"]
+
+    # -- REST calls --------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        if self._client is None:
+            raise AirflowStackError("the Airflow processes are not running (use start() or `with`)")
+        return self._client.request(method, path, **kwargs)
+
+    def _json(self, method: str, path: str, what: str, **kwargs) -> dict:
+        response = self._call(method, path, **kwargs)
+        for _ in range(LOCKED_RETRIES):
+            # 503 = "database is locked": SQLite lets one writer in at a time and the scheduler and DAG
+            # processor write all the time; the request changed nothing, so asking again is safe.
+            if response.status_code != 503:
+                break
+            time.sleep(LOCKED_RETRY_SECONDS)
+            response = self._call(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise AirflowStackError(f"{what} failed: HTTP {response.status_code} {response.text[:500]}")
+        return response.json()
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180.0) -> dict:
+        """The DAG as the API server knows it, once the DAG processor has parsed and serialised it."""
+        deadline = time.monotonic() + timeout
+        errors_seen_at: float | None = None
+        while time.monotonic() < deadline:
+            self._check_alive()
+            response = self._call("GET", f"/dags/{dag_id}")
+            if response.status_code == 200:
+                return response.json()
+            errors = self._json("GET", "/importErrors", "reading import errors").get("import_errors", [])
+            if errors:
+                # A broken DAG file stays broken: give the processor one more pass, then say why.
+                errors_seen_at = errors_seen_at or time.monotonic()
+                if time.monotonic() - errors_seen_at > 15:
+                    files = "; ".join(f"{e.get('filename')}: {str(e.get('stack_trace', '')).strip()[-300:]}"
+                                      for e in errors)
+                    raise AirflowStackError(f"DAG {dag_id!r} was not found; import errors: {files}")
+            time.sleep(POLL_SECONDS)
+        raise AirflowStackError(f"DAG {dag_id!r} was not parsed within {timeout:.0f}s "
+                                f"(log: {self.log_dir / 'dag-processor.log'})")
+
+    def check_pools(self, dag_id: str) -> None:
+        """Refuse to start when a task's pool is missing: its tasks would wait for it forever."""
+        tasks = self._json("GET", f"/dags/{dag_id}/tasks", "reading the DAG's tasks")["tasks"]
+        missing = sorted({task["pool"] for task in tasks if task.get("pool")
+                          and self._call("GET", f"/pools/{task['pool']}").status_code == 404})
+        if missing:
+            raise AirflowStackError(f"{dag_id} uses pool(s) {', '.join(missing)} that do not exist in this "
+                                    f"Airflow; create them first (`make airflow-init` or `airflow pools set`)")
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._json("PATCH", f"/dags/{dag_id}", "pausing/unpausing the DAG", json={"is_paused": paused})
+
+    def backfill(self, dag_id: str, start: str, end: str, *, reprocess: str = "completed",
+                 timeout_s: float = 3600, report: Callable[[str], None] = print) -> list[DayOutcome]:
+        """Backfill [start, end] one day at a time in date order; the outcome of every day, in order.
+
+        Prints (through ``report``) one line per day as it finishes. The DAG is unpaused for the backfill
+        and put back as it was afterwards. On timeout or interruption the backfill is cancelled.
+        """
+        if reprocess not in REPROCESS_CHOICES:
+            raise ValueError(f"reprocess must be one of {REPROCESS_CHOICES}, not {reprocess!r}")
+        body = {"dag_id": dag_id, "from_date": _midnight(start), "to_date": _midnight(end),
+                "run_backwards": False, "max_active_runs": 1, "reprocess_behavior": reprocess}
+        dag = self.wait_for_dag(dag_id)
+        self.check_pools(dag_id)
+        planned = self._json("POST", "/backfills/dry_run", "planning the backfill", json=body)["backfills"]
+        logical_dates = sorted(str(item["logical_date"]) for item in planned if item.get("logical_date"))
+        if not logical_dates:
+            report(f"  nothing to run for {dag_id} between {start} and {end}")
+            return []
+        was_paused = bool(dag.get("is_paused"))
+        if was_paused:
+            self.set_paused(dag_id, False)
+        backfill_id: int | None = None
+        try:
+            backfill_id = self._create_backfill(body, report)
+            return self._follow(dag_id, logical_dates, timeout_s, report)
+        finally:
+            if self._client is not None:
+                if backfill_id is not None:
+                    # Done: closes it now rather than at the scheduler's next 30 s sweep (the processes
+                    # stop before that). Interrupted: cancels the days not started yet.
+                    self._cancel(backfill_id)
+                if was_paused:
+                    self.set_paused(dag_id, True)
+
+    def _create_backfill(self, body: dict, report: Callable[[str], None]) -> int:
+        """Create the backfill (its runs are queued at once); its id.
+
+        On SQLite the creation can hit "database is locked" (503) while the scheduler writes; Airflow
+        then removes the half-made backfill, best effort, so a leftover may answer the retry with 409.
+        """
+        response: httpx.Response | None = None
+        for _ in range(LOCKED_RETRIES):
+            self._close_finished_backfills(body["dag_id"], report)
+            response = self._call("POST", "/backfills", json=body)
+            if response.status_code in (200, 201):
+                return int(response.json()["id"])
+            if response.status_code not in (409, 503):
+                break
+            time.sleep(LOCKED_RETRY_SECONDS)
+        raise AirflowStackError(f"creating the backfill failed: HTTP {response.status_code} "
+                                f"{response.text[:500]}")
+
+    def _cancel(self, backfill_id: int) -> None:
+        """Cancel (close) a backfill: its queued runs fail, finished ones stay; 409 = already complete."""
+        for _ in range(LOCKED_RETRIES):
+            if self._call("PUT", f"/backfills/{backfill_id}/cancel").status_code != 503:
+                return
+            time.sleep(LOCKED_RETRY_SECONDS)
+
+    def _close_finished_backfills(self, dag_id: str, report: Callable[[str], None]) -> None:
+        """Close earlier backfills of the DAG left open although none of its runs is still going.
+
+        Airflow allows one open backfill per DAG and marks a backfill complete only in a scheduler sweep
+        every 30 s; a backfill whose scheduler was stopped (killed) before that would block this one.
+        """
+        open_ids = [item["id"] for item in self._json("GET", "/backfills", "listing backfills",
+                                                      params={"dag_id": dag_id, "limit": 100})["backfills"]
+                    if item.get("completed_at") is None]
+        if not open_ids:
+            return
+        active = self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs",
+                            params={"state": ["queued", "running"], "limit": 1})["total_entries"]
+        if active:
+            raise AirflowStackError(f"{dag_id} already has {active} queued or running run(s) from another "
+                                    f"backfill or trigger; wait for them or mark them failed, then retry")
+        for backfill_id in open_ids:
+            self._cancel(backfill_id)
+            report(f"  closed earlier backfill #{backfill_id} of {dag_id} (all its runs had finished)")
+
+    def _follow(self, dag_id: str, logical_dates: list[str], timeout_s: float,
+                report: Callable[[str], None]) -> list[DayOutcome]:
+        """Poll the backfill's runs until each has finished, reporting days in date order as they end."""
+        deadline = time.monotonic() + timeout_s
+        params = {"logical_date_gte": logical_dates[0], "logical_date_lte": logical_dates[-1],
+                  "order_by": "logical_date", "limit": max(100, len(logical_dates))}
+        wanted = {_parse_time(value) for value in logical_dates}
+        outcomes: list[DayOutcome] = []
+        while True:
+            self._check_alive()
+            runs = self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs", params=params)
+            by_date = {_parse_time(run["logical_date"]): run for run in runs["dag_runs"]}
+            runs_in_order = [by_date.get(logical_date) for logical_date in sorted(wanted)]
+            # Report strictly in date order: day N is printed only after days before it.
+            while len(outcomes) < len(runs_in_order):
+                run = runs_in_order[len(outcomes)]
+                if run is None or run["state"] not in FINISHED_STATES:
+                    break
+                outcomes.append(day_outcome(run))
+                report(outcomes[-1].line())
+            if len(outcomes) == len(runs_in_order):
+                return outcomes
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the backfill of {dag_id} did not finish within {timeout_s:.0f}s; "
+                                   f"{len(outcomes)} of {len(runs_in_order)} days done")
+            time.sleep(POLL_SECONDS)
+
+
+def _midnight(day: str) -> str:
+    return f"{date.fromisoformat(day).isoformat()}T00:00:00Z"
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 30.0) -> bool:
+    """SIGTERM the process group, SIGKILL what is left after ``grace`` seconds; True if Ctrl-C cut the wait.
+
+    Task processes may start their own session, so the descendants seen before the SIGTERM are killed
+    one by one as well.
+    """
+    try:
+        family = [process.pid] + [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        family = [process.pid]
+    interrupted = False
+    if process.poll() is None:
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        except KeyboardInterrupt:
+            interrupted = True
+    _signal_group(process.pid, signal.SIGKILL)
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    return interrupted
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_backfill(dag_id: str, start: str, end: str, env: dict[str, str], *, log_dir: Path,
+                 timeout_s: float = 3600, reprocess: str = "completed", migrate: bool = True) -> int:
+    """``make backfill``: start Airflow, backfill [start, end] in date order, stop Airflow; 0 if every day succeeded.
+
+    Prints one line per day (state and duration) and where the logs are. Days already run are run
+    again (``reprocess="completed"``, see the module docstring). ``migrate`` runs ``airflow db migrate``
+    first (idempotent, a few seconds); pass False when the metadata database is known to be current.
+    """
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    if last < first:
+        print(f"backfill range is empty: {start} is after {end}", flush=True)
+        return 2
+    log_dir = Path(log_dir)
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    def terminate(signum, frame):  # SIGTERM ends the backfill the way Ctrl-C does: processes stopped
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate) if _in_main_thread() else None
+    try:
+        say(f"{dag_id} backfill {start} … {end}: starting Airflow (logs: {log_dir})")
+        with Scheduler(env, log_dir=log_dir, migrate=migrate) as airflow:
+            outcomes = airflow.backfill(dag_id, start, end, reprocess=reprocess, timeout_s=timeout_s,
+                                        report=say)
+    except (AirflowStackError, TimeoutError) as error:
+        say(f"  backfill FAILED: {error}")
+        return 1
+    except KeyboardInterrupt:
+        say("\ninterrupted: the backfill was cancelled and every Airflow process it started stopped; "
+            "rerunning the range is safe")
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    failed = [outcome.day for outcome in outcomes if not outcome.succeeded]
+    if failed:
+        say(f"  {len(failed)} of {len(outcomes)} days failed: {', '.join(failed)} "
+            f"(task logs under $AIRFLOW_HOME/logs; rerunning is safe)")
+        return 1
+    if not outcomes:
+        return 1
+    say(f"  all {len(outcomes)} days succeeded")
+    return 0
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
