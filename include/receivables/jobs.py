@@ -168,12 +168,14 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
 
 PLATFORM_TYPES = {"invoice": ("invoices", "invoiceNumber", "amountDue"),
                   "credit_note": ("creditNotes", "creditNoteNumber", "remainingCredit"),
-                  "payment": ("payments", "reference", None)}
+                  "payment": ("payments", "reference", None),
+                  # Platform fees are direct costs carrying the payment's reference.
+                  "fee": ("directCosts", "reference", None)}
 
 
 def platform_documents(client, company_id: str, synced_customers: set[str],
                        allocation_ids: set[str] = frozenset()) -> pd.DataFrame:
-    """Invoices, credit notes and payments the platform holds for a company, read back in pages.
+    """Invoices, credit notes, payments and fees the platform holds for a company, read back in pages.
 
     Credit-note allocations are zero-total payments in the platform; the ones we pushed
     (``allocation_ids``) are reported under their own document type.
