@@ -141,14 +141,20 @@ def days_between(start: str, end: str) -> list[str]:
 
 
 def backfill(start: str, end: str) -> int:
-    """Every business day in [start, end], in date order; stops at the first failed day."""
+    """Every business day in [start, end] through Airflow's own backfill, in date order.
+
+    A scheduler, API server and dag-processor are started for the duration (``local_stack.scheduler``)
+    and stopped afterwards; days that already ran are run again (safe: the pipeline is idempotent).
+    """
+    from local_stack.scheduler import run_backfill
+
     days = days_between(start, end)
     with local_connections() as env:
-        for day in days:
-            code = run_sync_day(day, env)
-            if code != 0:
-                return code
-    return 0
+        code = run_backfill("receivables_sync", start, end, env, log_dir=state_dir() / "logs" / "backfill")
+        if code == 0:
+            for day in days:
+                print_day_summary(day, env)
+        return code
 
 
 def _rel(path: Path) -> str:

@@ -10,6 +10,9 @@ backfill, the three processes Airflow 3.3 needs to really run tasks here (checke
 - ``airflow scheduler`` with the ``LocalExecutor`` — it runs the tasks in its own worker processes.
   LocalExecutor works with the SQLite metadata database in 3.3 (tasks no longer write to the database
   themselves, they go through the API server), so the repository's SQLite ``AIRFLOW_HOME`` is enough.
+  SQLite has one writer at a time, so creating a backfill can meet "database is locked" (HTTP 503);
+  that is retried here. Setting ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` to PostgreSQL in ``env`` works
+  the same way and avoids it.
 
 Everything is set through ``AIRFLOW__…`` environment variables on the child processes only, with fresh free
 ports and a fresh JWT secret per backfill, so nothing leaks into the user's ``airflow.cfg`` and two
@@ -20,6 +23,9 @@ Re-runs: the backfill uses ``reprocess_behavior="completed"`` by default — a d
 ``make sync`` or an earlier backfill, successfully or not) is cleared and run again under this backfill.
 The pipeline is idempotent, so a repeat is safe, and it is visible: the day is printed like any other.
 (``"failed"`` would rerun only failed days, ``"none"`` would skip every day that has a run.)
+
+Ctrl-C (or SIGTERM): the backfill is cancelled, a day cut off mid-run is marked failed, every process
+is stopped; running the same range again redoes the unfinished days in date order.
 
     code = run_backfill("receivables_sync", "2026-11-18", "2026-11-20", env, log_dir=Path(".state/logs"))
 """
@@ -35,11 +41,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import psutil
@@ -50,6 +58,7 @@ SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_mana
 # The backfill talks to the API server as this user; its password is random per run and never logged.
 API_USER = "rs_backfill"
 POLL_SECONDS = 2.0
+PAGE_LIMIT = 5000
 # Scheduler first, so it launches no new task while the others go; the API server last, for running tasks.
 STOP_ORDER = ("scheduler", "dag-processor", "api-server")
 LOCKED_RETRIES = 5
@@ -190,6 +199,8 @@ class Scheduler:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
+            # A backfill of a year is one page of DAG runs (the API caps pages at 100 by default).
+            "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": str(PAGE_LIMIT),
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{API_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
@@ -313,25 +324,53 @@ class Scheduler:
         dag = self.wait_for_dag(dag_id)
         self.check_pools(dag_id)
         planned = self._json("POST", "/backfills/dry_run", "planning the backfill", json=body)["backfills"]
-        logical_dates = sorted(str(item["logical_date"]) for item in planned if item.get("logical_date"))
-        if not logical_dates:
+        # A day still running from an interrupted run is not part of the new backfill (Airflow skips it
+        # as "in flight") but it is one of the days asked for: wait for it and report it too.
+        in_flight = self._runs(dag_id, body["from_date"], body["to_date"], states=["queued", "running"])
+        for run in in_flight:
+            report(f"  {str(run['logical_date'])[:10]}: already {run['state']} before this backfill; "
+                   f"waiting for it")
+        wanted = sorted({_parse_time(item["logical_date"]) for item in planned if item.get("logical_date")}
+                        | {_parse_time(run["logical_date"]) for run in in_flight})
+        if not wanted:
             report(f"  nothing to run for {dag_id} between {start} and {end}")
             return []
         was_paused = bool(dag.get("is_paused"))
         if was_paused:
             self.set_paused(dag_id, False)
         backfill_id: int | None = None
+        finished = False
         try:
             backfill_id = self._create_backfill(body, report)
-            return self._follow(dag_id, logical_dates, timeout_s, report)
+            outcomes = self._follow(dag_id, wanted, timeout_s, report)
+            finished = True
+            return outcomes
         finally:
             if self._client is not None:
                 if backfill_id is not None:
                     # Done: closes it now rather than at the scheduler's next 30 s sweep (the processes
-                    # stop before that). Interrupted: cancels the days not started yet.
+                    # stop before that). Interrupted: its days not started yet are failed.
                     self._cancel(backfill_id)
+                if not finished:
+                    # The scheduler is about to stop: a day cut off mid-run is marked failed, so the next
+                    # backfill reruns it in order instead of finding it half-done.
+                    self._fail_unfinished(dag_id, wanted, body)
                 if was_paused:
                     self.set_paused(dag_id, True)
+
+    def _runs(self, dag_id: str, first: str, last: str, states: list[str] | None = None) -> list[dict]:
+        """The DAG's runs with a logical date in [first, last], oldest first."""
+        params: dict = {"logical_date_gte": first, "logical_date_lte": last, "order_by": "logical_date",
+                        "limit": PAGE_LIMIT}
+        if states:
+            params["state"] = states
+        return self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs", params=params)["dag_runs"]
+
+    def _fail_unfinished(self, dag_id: str, wanted: list[datetime], body: dict) -> None:
+        for run in self._runs(dag_id, body["from_date"], body["to_date"], states=["queued", "running"]):
+            if _parse_time(run["logical_date"]) in wanted:
+                self._call("PATCH", f"/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}",
+                           json={"state": "failed"})
 
     def _create_backfill(self, body: dict, report: Callable[[str], None]) -> int:
         """Create the backfill (its runs are queued at once); its id.
@@ -365,7 +404,7 @@ class Scheduler:
         every 30 s; a backfill whose scheduler was stopped (killed) before that would block this one.
         """
         open_ids = [item["id"] for item in self._json("GET", "/backfills", "listing backfills",
-                                                      params={"dag_id": dag_id, "limit": 100})["backfills"]
+                                                      params={"dag_id": dag_id, "limit": PAGE_LIMIT})["backfills"]
                     if item.get("completed_at") is None]
         if not open_ids:
             return
@@ -378,31 +417,27 @@ class Scheduler:
             self._cancel(backfill_id)
             report(f"  closed earlier backfill #{backfill_id} of {dag_id} (all its runs had finished)")
 
-    def _follow(self, dag_id: str, logical_dates: list[str], timeout_s: float,
+    def _follow(self, dag_id: str, wanted: list[datetime], timeout_s: float,
                 report: Callable[[str], None]) -> list[DayOutcome]:
-        """Poll the backfill's runs until each has finished, reporting days in date order as they end."""
+        """Poll the runs of the wanted days until each has finished, reporting days in date order."""
         deadline = time.monotonic() + timeout_s
-        params = {"logical_date_gte": logical_dates[0], "logical_date_lte": logical_dates[-1],
-                  "order_by": "logical_date", "limit": max(100, len(logical_dates))}
-        wanted = {_parse_time(value) for value in logical_dates}
+        first, last = (value.isoformat() for value in (wanted[0], wanted[-1]))
         outcomes: list[DayOutcome] = []
         while True:
             self._check_alive()
-            runs = self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs", params=params)
-            by_date = {_parse_time(run["logical_date"]): run for run in runs["dag_runs"]}
-            runs_in_order = [by_date.get(logical_date) for logical_date in sorted(wanted)]
-            # Report strictly in date order: day N is printed only after days before it.
-            while len(outcomes) < len(runs_in_order):
-                run = runs_in_order[len(outcomes)]
+            by_date = {_parse_time(run["logical_date"]): run for run in self._runs(dag_id, first, last)}
+            # Report strictly in date order: day N is printed only after the days before it.
+            while len(outcomes) < len(wanted):
+                run = by_date.get(wanted[len(outcomes)])
                 if run is None or run["state"] not in FINISHED_STATES:
                     break
                 outcomes.append(day_outcome(run))
                 report(outcomes[-1].line())
-            if len(outcomes) == len(runs_in_order):
+            if len(outcomes) == len(wanted):
                 return outcomes
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the backfill of {dag_id} did not finish within {timeout_s:.0f}s; "
-                                   f"{len(outcomes)} of {len(runs_in_order)} days done")
+                                   f"{len(outcomes)} of {len(wanted)} days done")
             time.sleep(POLL_SECONDS)
 
 
@@ -475,7 +510,7 @@ def run_backfill(dag_id: str, start: str, end: str, env: dict[str, str], *, log_
         with Scheduler(env, log_dir=log_dir, migrate=migrate) as airflow:
             outcomes = airflow.backfill(dag_id, start, end, reprocess=reprocess, timeout_s=timeout_s,
                                         report=say)
-    except (AirflowStackError, TimeoutError) as error:
+    except (AirflowStackError, TimeoutError, httpx.HTTPError) as error:
         say(f"  backfill FAILED: {error}")
         return 1
     except KeyboardInterrupt:
@@ -497,6 +532,4 @@ def run_backfill(dag_id: str, start: str, end: str, env: dict[str, str], *, log_
 
 
 def _in_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
