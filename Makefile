@@ -46,7 +46,7 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 	@touch $@
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check dags plugins include tests benchmarks
+	$(BIN)/ruff check $(wildcard dags plugins include tests benchmarks)
 
 test: lint airflow-init
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
