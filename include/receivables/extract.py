@@ -125,41 +125,120 @@ def reference_frame(ref: ReferenceType, records: Iterable[Mapping[str, Any]], *,
     return pd.DataFrame(rows, columns=columns)
 
 
+class ChangedRecords:
+    """Records of one data type modified since the last watermark, and how to move the watermark on.
+
+    The caller stores the records first and then calls :meth:`advance`: a crash in between leaves the
+    old watermark, so the same records are fetched again next time — never skipped.
+    """
+
+    def __init__(self, engine, company_id: str, state_key: str, records: list[dict], previous: str | None) -> None:
+        self.engine, self.company_id, self.state_key = engine, company_id, state_key
+        self.records, self.previous = records, previous
+
+    @property
+    def newest(self) -> str | None:
+        return max((r["modifiedDate"] for r in self.records if r.get("modifiedDate")), default=self.previous)
+
+    def advance(self, now: datetime) -> None:
+        if self.newest and self.newest != self.previous:
+            io.write_frame(
+                self.engine, schema.metadata.tables["ar_sync_state"],
+                pd.DataFrame([{"company_id": self.company_id, "data_type": self.state_key,
+                               "watermark": self.newest, "updated_at": now}]),
+                mode="upsert", key_columns=["company_id", "data_type"],
+            )
+
+
+def fetch_changed(client, engine, *, company_id: str, data_type: str, state_key: str | None = None,
+                  connection_id: str | None = None, full: bool = False) -> ChangedRecords:
+    """Records strictly newer than the newest ``modifiedDate`` seen so far (all of them the first time).
+
+    Strictly newer, as in Codat's own incremental-pull example: ``>=`` would fetch every record sharing
+    the watermark's instant again on every run (a whole chart of accounts is created in one go).
+    ``state_key`` names the watermark in ``ar_sync_state`` (default: the data type).
+    """
+    key = state_key or data_type
+    state = io.read_frame(engine, schema.metadata.tables["ar_sync_state"],
+                          where={"company_id": company_id, "data_type": key})
+    previous = None if (full or state.empty) else state["watermark"].iloc[0]
+    query = str(Q("modifiedDate") > previous) if previous else None
+    records = list(client.iter_records(company_id, data_type, connection_id=connection_id, query=query,
+                                       order_by="modifiedDate"))
+    return ChangedRecords(engine, company_id, key, records, previous)
+
+
 def pull_reference_data(client, engine, *, company_id: str, connection_id: str, now: datetime,
                         data_types: Iterable[str] | None = None, full: bool = False) -> dict[str, int]:
-    """Pull each reference type for one company into the warehouse; returns records fetched per type.
-
-    Incremental on ``modifiedDate``: records strictly newer than the newest ``modifiedDate`` seen so
-    far (Codat's own incremental-pull example). ``>=`` would re-fetch every record sharing the
-    watermark's instant on every run — a whole chart of accounts created in one go.
-    """
+    """Pull each reference type for one company into the warehouse; returns records fetched per type."""
     wanted = set(data_types) if data_types else {r.data_type for r in REFERENCE_TYPES}
-    watermarks = io.read_frame(engine, schema.metadata.tables["ar_sync_state"], where={"company_id": company_id})
-    marks = dict(zip(watermarks["data_type"], watermarks["watermark"], strict=True)) if len(watermarks) else {}
     counts: dict[str, int] = {}
     for ref in REFERENCE_TYPES:
         if ref.data_type not in wanted:
             continue
-        mark = None if full else marks.get(ref.data_type)
-        query = str(Q("modifiedDate") > mark) if mark else None
-        records = list(client.iter_records(
-            company_id, ref.data_type, connection_id=connection_id if ref.connection_scoped else None,
-            query=query, order_by="modifiedDate",
-        ))
-        frame = reference_frame(ref, records, company_id=company_id, fetched_at=now)
+        changed = fetch_changed(client, engine, company_id=company_id, data_type=ref.data_type, full=full,
+                                connection_id=connection_id if ref.connection_scoped else None)
+        frame = reference_frame(ref, changed.records, company_id=company_id, fetched_at=now)
         if len(frame):
             io.write_frame(engine, ref.table, frame, mode="upsert", key_columns=["company_id", "platform_id"])
-        newest = max((r.get("modifiedDate") for r in records if r.get("modifiedDate")), default=mark)
-        if newest and newest != mark:
-            io.write_frame(
-                engine, schema.metadata.tables["ar_sync_state"],
-                pd.DataFrame([{"company_id": company_id, "data_type": ref.data_type, "watermark": newest,
-                               "updated_at": now}]),
-                mode="upsert", key_columns=["company_id", "data_type"],
-            )
-        counts[ref.data_type] = len(records)
-        log.info("company %s: %s — %d record(s) %s", company_id, ref.data_type, len(records),
-                 "since " + mark if mark else "(full pull)")
+        changed.advance(now)
+        counts[ref.data_type] = len(changed.records)
+        log.info("company %s: %s — %d record(s) %s", company_id, ref.data_type, len(changed.records),
+                 "since " + changed.previous if changed.previous else "(full pull)")
+    return counts
+
+
+# -- what the platform holds, for reconciliation ----------------------------------------------------
+
+# document type in the platform → (data type, the field carrying the source identity, the open balance)
+PLATFORM_DOCUMENTS = {
+    "invoices": ("invoiceNumber", "amountDue"),
+    "creditNotes": ("creditNoteNumber", "remainingCredit"),
+    "payments": ("reference", None),
+    # Platform fees are pushed as direct costs carrying the payment's reference.
+    "directCosts": ("reference", None),
+}
+
+
+def platform_document_frame(data_type: str, records: Iterable[Mapping[str, Any]], *, company_id: str,
+                            fetched_at: datetime) -> pd.DataFrame:
+    """Platform records → rows of ``ar_platform_documents`` (pure)."""
+    number_field, due_field = PLATFORM_DOCUMENTS[data_type]
+    rows = [
+        {
+            "company_id": company_id, "data_type": data_type, "platform_id": r["id"],
+            "document_number": r.get(number_field),
+            "customer_platform_id": (r.get("customerRef") or {}).get("id"),
+            "currency": r.get("currency"),
+            "total_amount": _decimal(r.get("totalAmount")),
+            "amount_due": _decimal(r.get(due_field)) if due_field else None,
+            "status": r.get("status"),
+            "is_deleted": _meta_deleted(r),
+            "due_date": _timestamp(r.get("dueDate")),
+            "modified_date": r.get("modifiedDate"),
+            "fetched_at": fetched_at,
+        }
+        for r in records if r.get("id")
+    ]
+    columns = [c.name for c in schema.metadata.tables["ar_platform_documents"].columns]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def refresh_platform_documents(client, engine, *, company_id: str, now: datetime) -> dict[str, int]:
+    """Bring ``ar_platform_documents`` up to date for one company: only what changed since last time.
+
+    Deletions arrive as changes too (``metadata.isDeleted`` with a new ``modifiedDate``).
+    """
+    table = schema.metadata.tables["ar_platform_documents"]
+    counts = {}
+    for data_type in PLATFORM_DOCUMENTS:
+        changed = fetch_changed(client, engine, company_id=company_id, data_type=data_type,
+                                state_key=f"platform:{data_type}")
+        frame = platform_document_frame(data_type, changed.records, company_id=company_id, fetched_at=now)
+        if len(frame):
+            io.write_frame(engine, table, frame, mode="upsert", key_columns=["company_id", "data_type", "platform_id"])
+        changed.advance(now)
+        counts[data_type] = len(changed.records)
     return counts
 
 

@@ -166,46 +166,35 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
 
 # -- reconciliation -------------------------------------------------------------------------------
 
-PLATFORM_TYPES = {"invoice": ("invoices", "invoiceNumber", "amountDue"),
-                  "credit_note": ("creditNotes", "creditNoteNumber", "remainingCredit"),
-                  "payment": ("payments", "reference", None),
-                  # Platform fees are direct costs carrying the payment's reference.
-                  "fee": ("directCosts", "reference", None)}
+# ar_platform_documents.data_type → the document type reconciliation speaks of
+PLATFORM_DOCUMENT_TYPES = {"invoices": "invoice", "creditNotes": "credit_note", "payments": "payment",
+                           "directCosts": "fee"}
+PLATFORM_COLUMNS = ["company_id", "document_type", "platform_id", "document_number", "customer_platform_id",
+                    "currency", "platform_total", "platform_amount_due", "platform_status", "is_deleted",
+                    "synced_customer", "due_date"]
 
 
-def platform_documents(client, company_id: str, synced_customers: set[str],
+def platform_documents(engine, company_id: str, synced_customers: set[str],
                        allocation_ids: set[str] = frozenset()) -> pd.DataFrame:
-    """Invoices, credit notes, payments and fees the platform holds for a company, read back in pages.
+    """What the platform holds for a company (``ar_platform_documents``), shaped for reconciliation.
 
     Credit-note allocations are zero-total payments in the platform; the ones we pushed
     (``allocation_ids``) are reported under their own document type.
     """
-    from decimal import Decimal
-
-    rows = []
-    for document_type, (data_type, number_field, due_field) in PLATFORM_TYPES.items():
-        for record in client.iter_records(company_id, data_type):
-            customer = (record.get("customerRef") or {}).get("id")
-            total = record.get("totalAmount")
-            due = record.get(due_field) if due_field else None
-            platform_type = ("credit_note_allocation" if document_type == "payment" and record.get("id") in allocation_ids
-                             else document_type)
-            rows.append({
-                "company_id": company_id, "document_type": platform_type, "platform_id": record.get("id"),
-                "document_number": record.get(number_field), "customer_platform_id": customer,
-                "currency": record.get("currency"),
-                "platform_total": None if total is None else Decimal(str(total)),
-                "platform_amount_due": None if due is None else Decimal(str(due)),
-                "platform_status": record.get("status"),
-                "is_deleted": bool((record.get("metadata") or {}).get("isDeleted")),
-                "synced_customer": customer in synced_customers,
-                "due_date": pd.to_datetime(record.get("dueDate")).tz_localize(None).normalize()
-                if record.get("dueDate") else pd.NaT,
-            })
-    return pd.DataFrame(rows, columns=["company_id", "document_type", "platform_id", "document_number",
-                                       "customer_platform_id", "currency", "platform_total",
-                                       "platform_amount_due", "platform_status", "is_deleted",
-                                       "synced_customer", "due_date"])
+    docs = io.read_frame(engine, T["ar_platform_documents"], where={"company_id": company_id})
+    document_type = docs["data_type"].map(PLATFORM_DOCUMENT_TYPES)
+    is_allocation = (document_type == "payment") & docs["platform_id"].isin(list(allocation_ids))
+    out = pd.DataFrame({
+        "company_id": docs["company_id"], "document_type": document_type.where(~is_allocation,
+                                                                             "credit_note_allocation"),
+        "platform_id": docs["platform_id"], "document_number": docs["document_number"],
+        "customer_platform_id": docs["customer_platform_id"], "currency": docs["currency"],
+        "platform_total": docs["total_amount"], "platform_amount_due": docs["amount_due"],
+        "platform_status": docs["status"], "is_deleted": docs["is_deleted"].astype(bool),
+        "synced_customer": docs["customer_platform_id"].isin(list(synced_customers)),
+        "due_date": docs["due_date"],
+    })
+    return out[PLATFORM_COLUMNS].reset_index(drop=True)
 
 
 def source_documents(engine, company_id: str, business_date: date, ledger: pd.DataFrame, *,
@@ -251,7 +240,9 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
     pushed = ledger[ledger["platform_id"].notna()]
     synced = set(pushed.loc[pushed["document_type"] == "customer", "platform_id"])
     allocations = set(pushed.loc[pushed["document_type"] == "credit_note_allocation", "platform_id"])
-    platform = platform_documents(client, company_id, synced, allocations)
+    fetched = extract.refresh_platform_documents(client, engine, company_id=company_id, now=utc_now())
+    log.info("company %s: read back %d changed platform record(s) %s", company_id, sum(fetched.values()), fetched)
+    platform = platform_documents(engine, company_id, synced, allocations)
     rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": company_id, "business_date": business_date})
     previous = io.read_frame(engine, T["ar_reconciliation"], where={"company_id": company_id})
     previous = previous[pd.to_datetime(previous["report_date"]).dt.date < business_date]
@@ -268,7 +259,7 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
     counts = result.rows["outcome"].value_counts().to_dict()
     log.info("company %s, %s: reconciled %d document(s) in %s — %s", company_id, business_date,
              len(result.rows), elapsed(started), counts)
-    return {"company_id": company_id, "outcomes": counts}
+    return {"company_id": company_id, "outcomes": counts, "read_back": fetched}
 
 
 def report_root(settings: SyncSettings):

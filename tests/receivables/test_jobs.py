@@ -37,7 +37,7 @@ def synced(tmp_path, sandbox, warehouse_engine):
 
     def reconcile():
         with CodatClient(codat) as client:
-            jobs.reconcile_company(client, warehouse_engine, company, settings=settings)
+            reconcile.last = jobs.reconcile_company(client, warehouse_engine, company, settings=settings)
         rows = io.read_frame(warehouse_engine, T["ar_reconciliation"], where={"report_date": DAY})
         return rows.sort_values(["document_type", "document_key"]).reset_index(drop=True)
 
@@ -83,7 +83,10 @@ def test_unknown_company_fails_with_advice(synced):
 def test_a_clean_sync_reconciles_as_matched_and_a_rerun_gives_the_same_rows(synced):
     first = synced["reconcile"]()
     assert set(first["outcome"]) == {"matched"}
+    assert synced["reconcile"].last["read_back"]["invoices"] > 0
     again = synced["reconcile"]()
+    # Nothing changed in the platform: the second read-back fetches no record at all.
+    assert sum(synced["reconcile"].last["read_back"].values()) == 0
     cols = ["document_type", "document_key", "outcome", "source_total", "platform_total", "exception_id"]
     assert again[cols].equals(first[cols])
 

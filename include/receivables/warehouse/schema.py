@@ -297,14 +297,36 @@ ar_sync_state = Table(
     Column("updated_at", Timestamp),
 )
 
+# What the platform holds, kept up to date incrementally (read back by modifiedDate) for reconciliation,
+# so a night reads what changed rather than every document ever pushed. Added in version 2.
+ar_platform_documents = Table(
+    "ar_platform_documents", metadata,
+    Column("company_id", Text, primary_key=True),
+    Column("data_type", Text, primary_key=True),  # invoices, creditNotes, payments, directCosts
+    Column("platform_id", Text, primary_key=True),
+    Column("document_number", Text),  # invoiceNumber / creditNoteNumber / reference
+    Column("customer_platform_id", Text),
+    Column("currency", Text),
+    Column("total_amount", Money),
+    Column("amount_due", Money),  # amountDue / remainingCredit
+    Column("status", Text),
+    Column("is_deleted", Boolean),
+    Column("due_date", Date),
+    Column("modified_date", Text),  # as the platform wrote it
+    Column("fetched_at", Timestamp),
+)
+
 REFERENCE_TABLES: tuple[Table, ...] = (
     ar_ref_accounts, ar_ref_bank_accounts, ar_ref_tax_rates, ar_ref_tracking_categories, ar_ref_customers,
 )
 
-OUTPUT_TABLES: tuple[Table, ...] = (
+# The tables of schema version 1 (frozen: later versions add tables in their own migrations).
+VERSION_1_TABLES: tuple[Table, ...] = (
     *REFERENCE_TABLES, ar_push_ledger, ar_rejects, ar_mapping_issues, ar_reconciliation,
     ar_reconciliation_summary, ar_sync_state,
 )
+
+OUTPUT_TABLES: tuple[Table, ...] = (*VERSION_1_TABLES, ar_platform_documents)
 
 ar_schema_version = Table(
     "ar_schema_version", metadata,

@@ -12,6 +12,9 @@ from receivables.warehouse.migrations import Migration, applied_versions, availa
 from receivables.warehouse.schema import INPUT_TABLES, OUTPUT_TABLES
 
 
+ALL_VERSIONS = [m.version for m in available_migrations()]
+
+
 def _tables(engine) -> set[str]:
     with engine.connect() as conn:
         return set(sa.inspect(conn).get_table_names())
@@ -25,7 +28,19 @@ def test_migrate_creates_the_output_tables_once(warehouse_settings):
         tables = _tables(engine)
         assert {t.name for t in OUTPUT_TABLES} | {"ar_schema_version"} <= tables
         assert not tables & {t.name for t in INPUT_TABLES}  # inputs belong to the data team
-        assert applied_versions(engine) == [1]
+        assert applied_versions(engine) == ALL_VERSIONS
+    finally:
+        engine.dispose()
+
+
+def test_a_version_1_warehouse_upgrades_to_the_latest(warehouse_settings):
+    engine = create_warehouse_engine(warehouse_settings)
+    try:
+        first = available_migrations()[:1]
+        assert migrate(engine, first) == [1]
+        assert "ar_platform_documents" not in _tables(engine)
+        assert migrate(engine) == ALL_VERSIONS[1:]
+        assert "ar_platform_documents" in _tables(engine)
     finally:
         engine.dispose()
 
@@ -50,8 +65,8 @@ def test_two_workers_migrating_at_once_apply_each_version_once(warehouse_setting
         t.join(timeout=60)
     try:
         assert not errors
-        assert sorted(v for r in results for v in r) == [1]
-        assert applied_versions(engines[0]) == [1]
+        assert sorted(v for r in results for v in r) == ALL_VERSIONS
+        assert applied_versions(engines[0]) == ALL_VERSIONS
     finally:
         for e in engines:
             e.dispose()
@@ -65,14 +80,15 @@ def test_a_failing_migration_leaves_the_previous_version(warehouse_engine):
     def fixed(conn):
         conn.exec_driver_sql("CREATE TABLE ar_half_done (x INTEGER)")
 
-    steps = [*available_migrations(), Migration(2, "half_done", broken)]
+    nxt = ALL_VERSIONS[-1] + 1
+    steps = [*available_migrations(), Migration(nxt, "half_done", broken)]
     with pytest.raises(RuntimeError, match="boom"):
         migrate(warehouse_engine, steps)
-    assert applied_versions(warehouse_engine) == [1]
+    assert applied_versions(warehouse_engine) == ALL_VERSIONS
     assert "ar_half_done" not in _tables(warehouse_engine)
 
-    assert migrate(warehouse_engine, [*available_migrations(), Migration(2, "half_done", fixed)]) == [2]
-    assert applied_versions(warehouse_engine) == [1, 2]
+    assert migrate(warehouse_engine, [*available_migrations(), Migration(nxt, "half_done", fixed)]) == [nxt]
+    assert applied_versions(warehouse_engine) == [*ALL_VERSIONS, nxt]
 
 
 def test_create_input_tables_is_idempotent(warehouse_engine):

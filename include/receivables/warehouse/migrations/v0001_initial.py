@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from receivables.warehouse.schema import OUTPUT_TABLES, metadata
+from receivables.warehouse.schema import VERSION_1_TABLES, metadata
 
 
 def upgrade(connection: Connection) -> None:
     """Create the output tables that do not exist yet."""
-    metadata.create_all(connection, tables=list(OUTPUT_TABLES), checkfirst=True)
+    metadata.create_all(connection, tables=list(VERSION_1_TABLES), checkfirst=True)
