@@ -62,8 +62,11 @@ backfill: airflow-init
 	@test -n "$(FROM)" -a -n "$(TO)" || (echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2)
 	$(BIN)/python -m local_stack backfill $(FROM) $(TO)
 
+# Same state (and, once the demo has run, the same API key) as the local stack, so what `make demo`
+# pushed can be browsed; --seed-demo adds three demo companies if they are not there yet.
 sandbox: $(VENV)/.installed
 	@mkdir -p $(STATE)
+	@if [ -s $(STATE)/sandbox.key ]; then export CODAT_SANDBOX_API_KEY="$$(cat $(STATE)/sandbox.key)"; fi; \
 	$(BIN)/python -m codat_sandbox serve --state $(STATE)/sandbox.sqlite --seed-demo 3
 
 bench: airflow-init
