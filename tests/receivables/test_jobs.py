@@ -7,6 +7,7 @@ purpose through the sandbox's admin API, and each change must show up as its own
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -126,3 +127,83 @@ def test_divergence_in_the_platform_shows_as_each_outcome(synced):
     html = open(report["html"]).read()
     assert "MANUAL-0001" in html and "amount_mismatch" in html
     assert report["alert"]["fire"]
+
+
+def _sync_day(synced, day):
+    plan = jobs.plan_run(synced["engine"], settings=synced["settings"], run_id=f"run-{day}",
+                         params={"business_date": day.isoformat()})
+    return jobs.sync_company(synced["codat"], synced["engine"], plan["companies"][0], settings=synced["settings"])
+
+
+def _touch(engine, table, key_col, key, day, **changes):
+    """Change a warehouse row the way the data team would: new values and a new updated_at."""
+    from datetime import datetime
+
+    import sqlalchemy as sa
+
+    tbl = T[table]
+    with engine.begin() as conn:
+        conn.execute(sa.update(tbl).where(tbl.c[key_col] == key).values(
+            updated_at=datetime.combine(day, datetime.min.time()).replace(hour=9), **changes))
+
+
+def test_a_changed_invoice_is_updated_in_place_and_a_changed_payment_is_reported(synced):
+    from datetime import timedelta
+
+    engine, cid, sandbox = synced["engine"], synced["company"]["company_id"], synced["sandbox"]
+    day2 = DAY + timedelta(days=1)
+    ledger = io.read_frame(engine, T["ar_push_ledger"], where={"company_id": cid})
+    invoice = ledger[ledger["document_type"] == "invoice"].sort_values("source_id").iloc[0]
+    payment = ledger[ledger["document_type"] == "payment"].sort_values("source_id").iloc[0]
+    count_before = len(sandbox.client().get(f"/companies/{cid}/data/invoices", params={"pageSize": 2000}).json()["results"])
+
+    lines = T["ar_invoice_lines"]
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:  # one more unit on the first line
+        conn.execute(sa.update(lines).where(lines.c.company_id == cid, lines.c.invoice_id == invoice["source_id"],
+                                            lines.c.line_no == 1).values(quantity=lines.c.quantity + 1))
+    _touch(engine, "ar_invoices", "invoice_id", invoice["source_id"], day2, note="corrected quantity")
+    _touch(engine, "ar_payments", "payment_id", payment["source_id"], day2, reference="CHANGED-REF")
+
+    result = _sync_day(synced, day2)
+
+    after = io.read_frame(engine, T["ar_push_ledger"], where={"company_id": cid}).set_index(["document_type", "source_id"])
+    updated = after.loc[("invoice", invoice["source_id"])]
+    assert updated["operation"] == "update" and updated["status"] == "success"
+    assert updated["platform_id"] == invoice["platform_id"], "an update keeps the platform record"
+    assert updated["source_total"] > invoice["source_total"]
+    platform = sandbox.client().get(f"/companies/{cid}/data/invoices/{invoice['platform_id']}").json()
+    assert Decimal(str(platform["totalAmount"])) == updated["source_total"]
+    count_after = len(sandbox.client().get(f"/companies/{cid}/data/invoices", params={"pageSize": 2000}).json()["results"])
+    assert count_after == count_before, "an update must not create a second invoice"
+
+    rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": cid, "business_date": day2})
+    changed = rejects[rejects["source_id"] == payment["source_id"]]
+    assert list(changed["rule"]) == ["changed_after_push"], result
+    assert after.loc[("payment", payment["source_id"]), "content_hash"] == payment["content_hash"]
+
+
+def test_an_existing_platform_customer_with_the_same_name_is_adopted_not_duplicated(tmp_path, sandbox, sqlite_engine):
+    from sample_data import SampleSpec, provision_companies, write_sample
+
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"adopt-{tmp_path.name}")
+    write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY,), invoices_per_day=4, seed=5), companies)
+    cid = companies[0].company_id
+    customer = io.read_frame(sqlite_engine, T["ar_customers"], where={"company_id": cid}).iloc[0]
+    existing = sandbox.admin.insert_record(cid, "customers", {"customerName": customer["name"], "status": "Active"})
+
+    codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key)
+    settings = SyncSettings(report_dir=str(tmp_path / "reports"))
+    company = jobs.plan_run(sqlite_engine, settings=settings, run_id="r", params={"business_date": DAY.isoformat()})[
+        "companies"][0]
+    with CodatClient(codat) as client:
+        jobs.refresh_reference(client, sqlite_engine, company)
+    jobs.sync_company(codat, sqlite_engine, company, settings=settings)
+
+    names = [c["customerName"] for c in
+             sandbox.client().get(f"/companies/{cid}/data/customers", params={"pageSize": 2000}).json()["results"]]
+    assert names.count(customer["name"]) == 1
+    row = io.read_frame(sqlite_engine, T["ar_push_ledger"],
+                        where={"company_id": cid, "document_type": "customer", "source_id": customer["customer_id"]})
+    assert row.iloc[0]["platform_id"] == existing["id"]
