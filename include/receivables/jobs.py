@@ -198,21 +198,27 @@ def platform_documents(engine, company_id: str, synced_customers: set[str],
 
 
 def source_documents(engine, company_id: str, business_date: date, ledger: pd.DataFrame, *,
-                     timezone: str = "UTC") -> pd.DataFrame:
-    """What the source says about every document the ledger knows for the company, as of the day.
+                     timezone: str = "UTC", amounts_as_of: date | None = None) -> pd.DataFrame:
+    """What the source says about the documents of day D's report (WAREHOUSE.md "ar_reconciliation").
 
-    ``source_amount_due`` of an invoice/credit note = its total minus every allocation in the
-    batches up to and including the day; ``in_batch`` marks documents pushed for this business day.
+    In scope: documents pushed for D (``in_batch``), and documents of D or earlier that are still
+    unresolved (last push not final) or open (an invoice or credit note with an amount still due).
+    Later days' documents never appear in an earlier day's report, so rerunning an old day gives the
+    report it gave the first time.
+
+    ``source_amount_due`` = total minus every allocation in the batches up to ``amounts_as_of`` (the
+    last day synced when an old day is rerun: the platform shows today's balances, not D's).
     """
     from receivables.batches import business_day_window
     from receivables.sync import read_context
 
     context = read_context(engine, company_id, ledger)
-    _, day_end = business_day_window(business_date, timezone)
+    _, as_of_end = business_day_window(max(business_date, amounts_as_of or business_date), timezone)
     alloc = context.all_allocations
-    alloc = alloc[pd.to_datetime(alloc["updated_at"]) < day_end]
+    alloc = alloc[pd.to_datetime(alloc["updated_at"]) < as_of_end]
     allocated = alloc.groupby(["target_type", "target_id"])["amount"].agg(lambda s: sum(s, start=0))
-    docs = ledger.copy()
+    pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
+    docs = ledger[pushed_on.isna() | (pushed_on <= business_date)].copy()
     known = context.known_documents.set_index(["document_type", "source_id"])
     keys = list(zip(docs["document_type"], docs["source_id"].astype(str), strict=True))
     docs["customer_id"] = [known["customer_id"].get(k) if k in known.index else None for k in keys]
@@ -222,8 +228,11 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
         for k, total in zip(keys, docs["source_total"], strict=True)
     ]
     docs["in_batch"] = pd.to_datetime(docs["business_date"]).dt.date == business_date
+    is_open = [due is not None and due != 0 for due in docs["source_amount_due"]]
+    unresolved = docs["status"] != "success"
+    docs = docs[docs["in_batch"] | unresolved | pd.Series(is_open, index=docs.index)]
     return docs[["company_id", "document_type", "source_id", "document_number", "customer_id", "currency",
-                 "source_total", "source_amount_due", "due_date", "in_batch"]]
+                 "source_total", "source_amount_due", "due_date", "in_batch"]].reset_index(drop=True)
 
 
 def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
@@ -246,10 +255,15 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
     rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": company_id, "business_date": business_date})
     previous = io.read_frame(engine, T["ar_reconciliation"], where={"company_id": company_id})
     previous = previous[pd.to_datetime(previous["report_date"]).dt.date < business_date]
+    pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
+    last_synced = pushed_on.max() if pushed_on.notna().any() else business_date
+    source = source_documents(engine, company_id, business_date, ledger, timezone=settings.timezone,
+                              amounts_as_of=last_synced)
+    # Later days' unresolved rows are not D's business; their successes still explain platform records.
+    ledger_as_of = ledger[(ledger["status"] == "success") | pushed_on.isna() | (pushed_on <= business_date)]
     result = reconcile(
-        report_date=business_date, run_id=company["run_id"],
-        source_docs=source_documents(engine, company_id, business_date, ledger, timezone=settings.timezone),
-        ledger=ledger, rejects=rejects,
+        report_date=business_date, run_id=company["run_id"], source_docs=source, ledger=ledger_as_of,
+        rejects=rejects,
         platform_docs=platform, previous_exceptions=previous[["exception_id", "first_seen_date"]].dropna(),
         tolerance_minor_units=settings.amount_tolerance_minor_units,
     )

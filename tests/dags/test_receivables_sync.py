@@ -7,33 +7,9 @@ day pushes nothing and leaves identical reports, and a dry run sends nothing.
 
 from __future__ import annotations
 
-from collections import Counter
-
-import httpx
 import pytest
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-
-
-def _platform_numbers(stack, company_id: str, data_type: str, field: str) -> Counter:
-    records = []
-    with httpx.Client(base_url=stack.sandbox.base_url, headers={"Authorization": stack.sandbox.auth_header}) as http:
-        page = 1
-        while True:
-            body = http.get(f"/companies/{company_id}/data/{data_type}",
-                            params={"page": page, "pageSize": 2000}).raise_for_status().json()
-            records += body["results"]
-            if "next" not in body["_links"]:
-                break
-            page += 1
-    return Counter(r.get(field) for r in records if not (r.get("metadata") or {}).get("isDeleted"))
-
-
-def _report_rows(stack, day):
-    rows = stack.table("ar_reconciliation", report_date=day)
-    keep = ["company_id", "document_type", "document_key", "outcome", "source_total", "platform_total",
-            "exception_id"]
-    return rows[keep].sort_values(keep[:3]).reset_index(drop=True)
 
 
 def test_nightly_sync_end_to_end_then_rerun_changes_nothing(e2e_stack):
@@ -62,14 +38,10 @@ def test_nightly_sync_end_to_end_then_rerun_changes_nothing(e2e_stack):
         assert found.get((bad.document_type, bad.source_id)) == bad.rule, bad
 
     # The platform holds exactly one invoice per pushed invoice, none for rejected ones.
-    for company in stack.companies:
-        numbers = _platform_numbers(stack, company.company_id, "invoices", "invoiceNumber")
-        mine = ledger[(ledger["company_id"] == company.company_id) & (ledger["document_type"] == "invoice")]
-        assert all(numbers[n] == 1 for n in mine["document_number"]), "an invoice was duplicated or lost"
-        assert set(numbers) == set(mine["document_number"])
+    stack.assert_one_platform_invoice_per_pushed_invoice()
 
     assert (ledger["status"] == "success").all(), ledger.loc[ledger["status"] != "success", ["source_id", "last_error"]]
-    report = _report_rows(stack, day2)
+    report = stack.report_rows(day2)
     assert set(report["outcome"]) <= {"matched", "rejected"}
     assert (stack.report_dir / day2.isoformat() / "reconciliation.html").exists()
 
@@ -77,7 +49,7 @@ def test_nightly_sync_end_to_end_then_rerun_changes_nothing(e2e_stack):
     posts_before = stack.post_count()
     assert stack.run_sync(day2).state == "success"
     assert stack.post_count() == posts_before
-    assert _report_rows(stack, day2).equals(report)
+    assert stack.report_rows(day2).equals(report)
     assert len(stack.table("ar_push_ledger")) == len(ledger)
 
 
