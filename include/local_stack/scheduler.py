@@ -14,6 +14,13 @@ backfill, the three processes Airflow 3.3 needs to really run tasks here (checke
   that is retried here. Setting ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` to PostgreSQL in ``env`` works
   the same way and avoids it.
 
+``executor="celery"`` runs the distributed setup of ``docker-compose.yaml`` on this machine instead: the
+scheduler hands tasks to the ``CeleryExecutor`` and a fourth process, ``airflow celery worker``, runs them
+(``worker_concurrency`` at a time). ``env`` must then name the broker (``AIRFLOW__CELERY__BROKER_URL``,
+e.g. a Redis database of its own) and a PostgreSQL metadata database; the Celery result backend defaults
+to that database (``AIRFLOW__CELERY__RESULT_BACKEND`` overrides it). The worker reports task instances
+under its own name (``Scheduler.worker_hostname``), so the REST API shows which tasks it ran.
+
 Everything is set through ``AIRFLOW__…`` environment variables on the child processes only, with fresh free
 ports and a fresh JWT secret per backfill, so nothing leaks into the user's ``airflow.cfg`` and two
 backfills on one machine do not collide. ``[scheduler] use_job_schedule`` is off: unpausing the DAG must
@@ -59,10 +66,23 @@ SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_mana
 API_USER = "rs_backfill"
 POLL_SECONDS = 2.0
 PAGE_LIMIT = 5000
-# Scheduler first, so it launches no new task while the others go; the API server last, for running tasks.
-STOP_ORDER = ("scheduler", "dag-processor", "api-server")
+# Scheduler first, so it launches no new task while the others go; then the Celery worker (it finishes
+# its running tasks on SIGTERM); the API server last, for running tasks.
+STOP_ORDER = ("scheduler", "celery-worker", "dag-processor", "api-server")
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+WORKER_HOSTNAME_ENV = "RS_WORKER_HOSTNAME"
+WORKER_READY_MARK = " ready."
 LOCKED_RETRIES = 5
 LOCKED_RETRY_SECONDS = 3.0
+
+
+def worker_hostname() -> str:
+    """The host name a task reports to Airflow: the Celery worker's own name when it set one.
+
+    Airflow's ``[core] hostname_callable`` for the worker this module starts, so task instances run by
+    a Celery worker are told apart from others on the same machine (the default is the machine's FQDN).
+    """
+    return os.environ.get(WORKER_HOSTNAME_ENV) or socket.getfqdn()
 
 
 class AirflowStackError(RuntimeError):
@@ -76,6 +96,7 @@ class DayOutcome:
     day: str
     state: str
     seconds: float | None
+    run_id: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -101,7 +122,8 @@ def day_outcome(run: dict) -> DayOutcome:
     """The printable outcome of one DAG run as the REST API returns it (``/dags/{id}/dagRuns``)."""
     started, ended = _parse_time(run.get("start_date")), _parse_time(run.get("end_date"))
     seconds = (ended - started).total_seconds() if started and ended else None
-    return DayOutcome(day=str(run["logical_date"])[:10], state=str(run["state"]), seconds=seconds)
+    return DayOutcome(day=str(run["logical_date"])[:10], state=str(run["state"]), seconds=seconds,
+                      run_id=str(run.get("dag_run_id") or ""))
 
 
 class Scheduler:
@@ -115,7 +137,18 @@ class Scheduler:
     """
 
     def __init__(self, env: dict[str, str], *, log_dir: Path, parallelism: int = 4,
-                 startup_timeout: float = 180.0, migrate: bool = True) -> None:
+                 startup_timeout: float = 180.0, migrate: bool = True, executor: str = "local",
+                 worker_concurrency: int = 2) -> None:
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {sorted(EXECUTORS)}, not {executor!r}")
+        if executor == "celery":
+            _check_celery_env(env)
+            if worker_concurrency < 1:
+                raise ValueError("worker_concurrency must be at least 1")
+        self.executor = executor
+        self.worker_concurrency = worker_concurrency
+        # Unique per Scheduler, so two workers on one machine (or one broker) never share a name.
+        self.worker_hostname = f"rs-celery-{secrets.token_hex(4)}.{socket.gethostname()}"
         self.log_dir = Path(log_dir)
         self.parallelism = parallelism
         self.startup_timeout = startup_timeout
@@ -140,6 +173,11 @@ class Scheduler:
         self._spawn("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.port)])
         self._spawn("dag-processor", ["dag-processor"])
         self._spawn("scheduler", ["scheduler"])
+        if self.executor == "celery":
+            self._spawn("celery-worker", ["celery", "worker", "--concurrency", str(self.worker_concurrency),
+                                          "--celery-hostname", self.worker_hostname,
+                                          "--without-gossip", "--without-mingle"],
+                        env=self._worker_env())
         self._wait_healthy()
         self._client = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=30.0,
                                     headers={"Authorization": f"Bearer {self._token()}"})
@@ -192,7 +230,7 @@ class Scheduler:
         env = dict(self._base_env)
         env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
         env.update({
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": EXECUTORS[self.executor],
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
@@ -221,11 +259,11 @@ class Scheduler:
         if code != 0:
             raise AirflowStackError(f"`airflow {' '.join(args)}` failed with code {code} (log: {log_path})")
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         with open(self.log_dir / f"{name}.log", "w") as log:
             self._processes[name] = subprocess.Popen(
-                [self.airflow_bin, *args], env=self._env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
+                [self.airflow_bin, *args], env={**self._env, **(env or {})}, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def _check_alive(self) -> None:
         for name, process in self._processes.items():
@@ -244,11 +282,29 @@ class Scheduler:
             except (httpx.HTTPError, ValueError):
                 health = {}
             parts = ("metadatabase", "scheduler", "dag_processor")
-            if health and all((health.get(part) or {}).get("status") == "healthy" for part in parts):
+            if (health and all((health.get(part) or {}).get("status") == "healthy" for part in parts)
+                    and self._worker_ready()):
                 return
             time.sleep(1.0)
         raise AirflowStackError(f"Airflow did not become healthy within {self.startup_timeout:.0f}s "
                                 f"(last health: {health or 'no answer'}; logs in {self.log_dir})")
+
+    def _worker_env(self) -> dict[str, str]:
+        """The worker's extra settings: its tasks report its name, found through this module."""
+        # The hostname callable is imported in every task process: make sure this package is importable.
+        include = str(Path(__file__).resolve().parents[1])
+        python_path = self._env.get("PYTHONPATH", "")
+        if include not in python_path.split(os.pathsep):
+            python_path = os.pathsep.join(part for part in (include, python_path) if part)
+        return {WORKER_HOSTNAME_ENV: self.worker_hostname, "PYTHONPATH": python_path,
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname"}
+
+    def _worker_ready(self) -> bool:
+        """True without a Celery worker; with one, once it says it is ready to take tasks."""
+        if "celery-worker" not in self._processes:
+            return True
+        log = self.log_dir / "celery-worker.log"
+        return log.exists() and f"{self.worker_hostname}{WORKER_READY_MARK}" in log.read_text(errors="replace")
 
     def _token(self) -> str:
         response = httpx.post(f"{self.base_url}/auth/token", timeout=10.0,
@@ -307,6 +363,14 @@ class Scheduler:
             raise AirflowStackError(f"{dag_id} uses pool(s) {', '.join(missing)} that do not exist in this "
                                     f"Airflow; create them first (`make airflow-init` or `airflow pools set`)")
 
+    def set_pool(self, name: str, slots: int, description: str = "") -> None:
+        """Create the pool, or resize it, so a fresh metadata database can run DAGs that use it."""
+        body = {"name": name, "slots": slots, "description": description}
+        if self._call("GET", f"/pools/{quote(name, safe='')}").status_code == 404:
+            self._json("POST", "/pools", f"creating pool {name}", json=body)
+        else:
+            self._json("PATCH", f"/pools/{quote(name, safe='')}", f"updating pool {name}", json=body)
+
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._json("PATCH", f"/dags/{dag_id}", "pausing/unpausing the DAG", json={"is_paused": paused})
 
@@ -357,6 +421,12 @@ class Scheduler:
                     self._fail_unfinished(dag_id, wanted, body)
                 if was_paused:
                     self.set_paused(dag_id, True)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        """Every task instance of one DAG run (mapped ones one per index), as the REST API returns them."""
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        return self._json("GET", path, "reading the task instances",
+                          params={"limit": PAGE_LIMIT})["task_instances"]
 
     def _runs(self, dag_id: str, first: str, last: str, states: list[str] | None = None) -> list[dict]:
         """The DAG's runs with a logical date in [first, last], oldest first."""
@@ -439,6 +509,20 @@ class Scheduler:
                 raise TimeoutError(f"the backfill of {dag_id} did not finish within {timeout_s:.0f}s; "
                                    f"{len(outcomes)} of {len(wanted)} days done")
             time.sleep(POLL_SECONDS)
+
+
+def _check_celery_env(env: dict[str, str]) -> None:
+    """Refuse a Celery setup that would silently use a default broker or a metadata DB it cannot share."""
+    if not env.get("AIRFLOW__CELERY__BROKER_URL"):
+        raise ValueError("executor='celery' needs AIRFLOW__CELERY__BROKER_URL in env "
+                         "(e.g. redis://127.0.0.1:6379/<a database of its own>)")
+    # The worker, the scheduler and the API server all write task state and Celery results into the
+    # metadata DB at once; Airflow supports the CeleryExecutor only on a server database, and this
+    # project runs PostgreSQL (SQLite is for the single-machine LocalExecutor).
+    metadata_url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    if not metadata_url.startswith("postgresql"):
+        raise ValueError("executor='celery' needs a PostgreSQL metadata database "
+                         "(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://…)")
 
 
 def _midnight(day: str) -> str:
