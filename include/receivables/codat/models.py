@@ -433,20 +433,12 @@ class InvoiceLineItem(CodatModel):
 CreditNoteLineItem = InvoiceLineItem
 
 
-class Invoice(PushModel):
-    """A sales invoice. ``payment_allocations`` and ``paid_on_date`` are read-only."""
-
-    read_only: ClassVar[frozenset[str]] = PushModel.read_only | {"payment_allocations", "paid_on_date"}
-    required_on_push: ClassVar[tuple[str, ...]] = (
-        "issue_date", "due_date", "total_tax_amount", "total_amount", "amount_due", "status")
+class SalesDocument(PushModel):
+    """What invoices and credit notes share: customer, dates, currency, lines, totals, status."""
 
     id: str | None = None
-    invoice_number: str | None = None
     customer_ref: CustomerRef | None = None
-    sales_order_refs: list[Any] | None = None
     issue_date: datetime | None = None
-    due_date: datetime | None = None
-    paid_on_date: datetime | None = None
     currency: str | None = None
     currency_rate: Decimal | None = None
     line_items: list[InvoiceLineItem] | None = None
@@ -458,7 +450,6 @@ class Invoice(PushModel):
     additional_tax_percentage: Decimal | None = None
     total_tax_amount: Decimal | None = None
     total_amount: Decimal | None = None
-    amount_due: Decimal | None = None
     discount_percentage: Decimal | None = None
     status: InvoiceStatus | None = None
     note: str | None = None
@@ -468,7 +459,21 @@ class Invoice(PushModel):
     source_modified_date: datetime | None = None
 
 
-class CreditNote(PushModel):
+class Invoice(SalesDocument):
+    """A sales invoice. ``payment_allocations`` and ``paid_on_date`` are read-only."""
+
+    read_only: ClassVar[frozenset[str]] = PushModel.read_only | {"payment_allocations", "paid_on_date"}
+    required_on_push: ClassVar[tuple[str, ...]] = (
+        "issue_date", "due_date", "total_tax_amount", "total_amount", "amount_due", "status")
+
+    invoice_number: str | None = None
+    sales_order_refs: list[Any] | None = None
+    due_date: datetime | None = None
+    paid_on_date: datetime | None = None
+    amount_due: Decimal | None = None
+
+
+class CreditNote(SalesDocument):
     """A sales credit note; on create send ``remaining_credit = total_amount`` (CONTRACT §2.2)."""
 
     read_only: ClassVar[frozenset[str]] = PushModel.read_only | {"payment_allocations", "allocated_on_date"}
@@ -476,30 +481,9 @@ class CreditNote(PushModel):
         "total_amount", "total_discount", "sub_total", "total_tax_amount", "discount_percentage",
         "remaining_credit", "status")
 
-    id: str | None = None
     credit_note_number: str | None = None
-    customer_ref: CustomerRef | None = None
-    withholding_tax: list[WithholdingTax] | None = None
-    total_amount: Decimal | None = None
-    total_discount: Decimal | None = None
-    sub_total: Decimal | None = None
-    additional_tax_amount: Decimal | None = None
-    additional_tax_percentage: Decimal | None = None
-    total_tax_amount: Decimal | None = None
-    discount_percentage: Decimal | None = None
     remaining_credit: Decimal | None = None
-    status: InvoiceStatus | None = None
-    issue_date: datetime | None = None
     allocated_on_date: datetime | None = None
-    currency: str | None = None
-    currency_rate: Decimal | None = None
-    line_items: list[InvoiceLineItem] | None = None
-    payment_allocations: list[PaymentAllocation] | None = None
-    note: str | None = None
-    metadata: Metadata | None = None
-    supplemental_data: SupplementalData | None = None
-    modified_date: datetime | None = None
-    source_modified_date: datetime | None = None
 
 
 # --------------------------------------------------------------------------------------- payments
