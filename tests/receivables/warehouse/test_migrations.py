@@ -11,7 +11,6 @@ from receivables.warehouse import create_input_tables, create_warehouse_engine, 
 from receivables.warehouse.migrations import Migration, applied_versions, available_migrations
 from receivables.warehouse.schema import INPUT_TABLES, OUTPUT_TABLES
 
-
 ALL_VERSIONS = [m.version for m in available_migrations()]
 
 
