@@ -12,6 +12,7 @@ request order injects the same faults.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -32,6 +33,8 @@ class FaultConfig:
       leaves ``Pending`` (until its ``timeoutInMinutes`` passes).
     - ``methods`` / ``data_types``: limit all of the above to these HTTP methods / data types
       (``None`` = all).
+    - ``duration_seconds``: the faults last this long after they are set, then stop by themselves
+      (a 429 storm or a 503 burst that passes); ``None`` = until replaced.
     """
 
     latency_ms: float = 0.0
@@ -48,6 +51,7 @@ class FaultConfig:
     pending_forever_rate: float = 0.0
     methods: list[str] | None = None
     data_types: list[str] | None = None
+    duration_seconds: float | None = None
     seed: int = 0
 
     @classmethod
@@ -66,6 +70,9 @@ class FaultConfig:
                     raise ValueError(f"{name} must be a number between 0 and 1")
             elif name.endswith("_ms") and (not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"{name} must be a non-negative number")
+        if config.duration_seconds is not None and (
+                not isinstance(config.duration_seconds, int | float) or config.duration_seconds <= 0):
+            raise ValueError("duration_seconds must be a positive number (or null for no end)")
         if config.methods is not None:
             config.methods = [m.upper() for m in config.methods]
         return config
@@ -77,15 +84,24 @@ class FaultConfig:
 class FaultInjector:
     """Decides, request by request, which configured fault (if any) applies."""
 
-    def __init__(self, config: FaultConfig | None = None) -> None:
+    def __init__(self, config: FaultConfig | None = None, clock=time.monotonic) -> None:
+        self.clock = clock
         self.configure(config or FaultConfig())
 
     def configure(self, config: FaultConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
+        self.started = self.clock()
+
+    def expired(self) -> bool:
+        """True once ``duration_seconds`` have passed since the faults were set."""
+        duration = self.config.duration_seconds
+        return duration is not None and self.clock() - self.started >= duration
 
     def applies(self, method: str, data_type: str | None) -> bool:
         config = self.config
+        if self.expired():
+            return False
         if config.methods is not None and method.upper() not in config.methods:
             return False
         return config.data_types is None or data_type in config.data_types

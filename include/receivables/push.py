@@ -228,11 +228,16 @@ async def read_back_by_number(client, company_id: str, document_type: str,
                               numbers: Sequence[str]) -> dict[str, list[dict]]:
     """Platform records of one type whose identity field equals one of ``numbers`` (few requests).
 
-    Numbers are OR-ed into queries kept well under Codat's 2048-character limit.
+    Numbers are OR-ed into queries kept well under Codat's 2048-character limit. Codat compares strings
+    case-insensitively, so the query also returns look-alikes (``INV-1`` for ``inv-1``); only an exact
+    match counts — taking a look-alike for the document would record as pushed a document the platform
+    does not hold.
     """
     kind = KINDS[document_type]
     found: dict[str, list[dict]] = {}
-    wanted = {n.casefold(): n for n in numbers if n}
+    wanted = {n for n in numbers if n}
+    # One query term per case-insensitive value: it returns every spelling.
+    terms = list({n.casefold(): n for n in sorted(wanted)}.values())
     chunk: list[str] = []
     length = 0
 
@@ -242,11 +247,10 @@ async def read_back_by_number(client, company_id: str, document_type: str,
             if (record.get("metadata") or {}).get("isDeleted"):
                 continue
             value = record.get(kind.number_field)
-            original = wanted.get(str(value).casefold()) if value is not None else None
-            if original is not None:
-                found.setdefault(original, []).append(record)
+            if value is not None and str(value) in wanted:
+                found.setdefault(str(value), []).append(record)
 
-    for number in wanted.values():
+    for number in terms:
         piece = len(kind.number_field) + len(number) + 8
         if chunk and length + piece > 1500:
             await run(chunk)
@@ -301,6 +305,7 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
             await send_one(index, row)
 
     queue_rows = list(rows.itertuples())
+    marked: set[int] = set()
     for begin in range(0, len(queue_rows), slice_size):
         if stop.is_set():
             break
@@ -315,11 +320,13 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
         marks["last_error"] = None
         marks["push_operation_key"] = None
         ledger.write(_with_run(marks, ctx))
+        marked.update(marks.index)
 
         await asyncio.gather(*(bounded(r.Index, r) for r in piece))
         done = [r.Index for r in piece if r.Index in results]
         if done:
             sent = rows.loc[done].copy()
+            sent["attempts"] = sent["attempts"] + 1
             for col in ("push_operation_key", "status", "last_error"):
                 sent[col] = [results[i].get(col) for i in done]
             sent["updated_at"] = utc_now()
@@ -330,6 +337,8 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
             log.info("company %s: sent %d/%d documents (%.0f/s)", ctx.company_id, outcome.sent, len(rows), rate)
 
     out = rows.copy()
+    # Keep the count the pending marks wrote: the final ledger write must not set it back.
+    out["attempts"] = [a + 1 if i in marked else a for i, a in zip(out.index, out["attempts"], strict=True)]
     out["push_operation_key"] = [results.get(i, {}).get("push_operation_key") for i in out.index]
     out["status"] = [results.get(i, {}).get("status", "pending") for i in out.index]
     out["last_error"] = [results.get(i, {}).get("last_error") for i in out.index]
@@ -443,7 +452,12 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
     outcome.unchanged = int((plan["action"] == UNCHANGED).sum())
     outcome.changed_after_push = plan.loc[plan["action"] == CHANGED_AFTER_PUSH, "source_id"].tolist()
 
-    resolved = await _resolve_unknown(client, ctx, plan[plan["action"] == RESOLVE])
+    try:
+        resolved = await _resolve_unknown(client, ctx, plan[plan["action"] == RESOLVE])
+    except CodatRateLimited as exc:
+        final = _stopped_by_rate_limit(ledger, ctx, plan, outcome, exc)
+        outcome.by_status = _final_status_counts(final)
+        return outcome, final
     if len(resolved):
         ledger.write(_with_run(resolved[resolved["action"] == UNCHANGED], ctx))
         plan.loc[resolved.index, "action"] = resolved["action"]
@@ -454,10 +468,10 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
     final_rows = [finished]
     if len(to_send):
         sent = await _send_all(client, ctx, to_send, ledger, outcome, concurrency)
-        settled = await _settle(client, ctx, sent)
-        # A TimedOut operation may have written anyway: look once more before reporting it.
-        timed_out = settled[settled["status"] == "timed_out"]
-        if len(timed_out):
+        try:
+            settled = await _settle(client, ctx, sent)
+            # A TimedOut operation may have written anyway: look once more before reporting it.
+            timed_out = settled[settled["status"] == "timed_out"]
             for document_type, group in timed_out.groupby("document_type"):
                 found = await read_back_by_number(client, ctx.company_id, document_type,
                                                   [str(n) for n in group["document_number"].dropna()])
@@ -465,6 +479,11 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
                     matches = found.get(str(row["document_number"]), [])
                     if matches:
                         settled.loc[index, ["status", "platform_id", "last_error"]] = ["success", matches[0]["id"], None]
+        except CodatRateLimited as exc:
+            # Sent but not confirmed: the rows stay pending with their operation keys; the next run
+            # settles them (or reads them back) before sending anything again.
+            _log_rate_limit_stop(ctx, outcome, exc)
+            settled = sent
         ledger.write(_with_run(settled, ctx))
         final_rows.append(settled)
     final = pd.concat([f for f in final_rows if len(f)], ignore_index=True) if any(len(f) for f in final_rows) \
@@ -472,6 +491,24 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
     for status, count in _final_status_counts(final).items():
         outcome.by_status[status] = outcome.by_status.get(status, 0) + count
     return outcome, final
+
+
+def _log_rate_limit_stop(ctx: PushContext, outcome: PushOutcome, exc: CodatRateLimited) -> None:
+    outcome.quota_exhausted = True
+    log.warning("company %s: the API's rate limit stopped the push (%s); what is not confirmed stays pending "
+                "for the next run", ctx.company_id, exc)
+
+
+def _stopped_by_rate_limit(ledger: Ledger, ctx: PushContext, plan: pd.DataFrame, outcome: PushOutcome,
+                           exc: CodatRateLimited) -> pd.DataFrame:
+    """Nothing could be checked or sent: record never-sent documents as pending, leave the rest as they are."""
+    _log_rate_limit_stop(ctx, outcome, exc)
+    fresh = plan[plan["previous_status"].isna()]
+    if len(fresh):
+        reason = "not sent: the API's daily request quota ran out; the next run sends it"
+        ledger.write(waiting_rows(fresh.assign(reason=reason)[LEDGER_KEY + ["document_number", "reason"]], ctx,
+                                  ledger.load(ctx.company_id)))
+    return plan.assign(status=plan["previous_status"].fillna("pending"))
 
 
 def _final_status_counts(final: pd.DataFrame) -> dict[str, int]:

@@ -114,7 +114,10 @@ def read_context(engine, company_id: str, ledger: pd.DataFrame) -> Context:
             "source_id": docs[id_col].astype(str), "document_number": docs[number_col],
             "customer_id": docs["customer_id"], "currency": docs["currency"],
             "currency_rate": docs["currency_rate"], "status": docs["status"],
-            "due_date": docs["due_date"] if "due_date" in docs else pd.NaT,
+            # datetime64[us] like the warehouse reads dates: a plain NaT would upcast to [ns] on concat,
+            # which overflows for far-future dates (a due date in 2999 is rejected, not a crash).
+            "due_date": docs["due_date"] if "due_date" in docs else pd.Series(
+                pd.NaT, index=docs.index, dtype="datetime64[us]"),
             "total_amount": [totals.get(k) for k in keys],
             # Not in the platform: either rejected or never pushed; its number is still free there.
             "rejected": [statuses.get(k) != "success" for k in keys],
@@ -224,6 +227,7 @@ class CompanySync:
         ledger = self.ledger.load(self.company_id)
         batch = extract.load_batch(self.engine, company_id=self.company_id, business_date=self.business_date,
                                    timezone=self.settings.timezone, carried_over=carried_over(ledger))
+        self._add_missing_customers(batch, ledger)
         self.result.batch = batch.counts()
         context = read_context(self.engine, self.company_id, ledger)
         checked = validate.validate_batch(
@@ -249,6 +253,25 @@ class CompanySync:
         log.info("company %s, business day %s: done in %.1fs — %s", self.company_id, self.business_date,
                  self.result.seconds, self._summary_line())
         return self.result
+
+    def _add_missing_customers(self, batch: extract.Batch, ledger: pd.DataFrame) -> None:
+        """Put the customers of the batch's documents that the platform does not hold into the batch.
+
+        A customer belongs to the batch of the day it last changed; a document of an earlier day (a
+        backfill, a rerun, a customer that failed before) would otherwise wait for it until that day
+        comes round again. Pulled in here, it is validated and pushed first like any batch customer.
+        """
+        referenced: set[str] = set()
+        for table in ("ar_invoices", "ar_credit_notes", "ar_payments"):
+            referenced |= set(batch[table]["customer_id"].astype(str))
+        pushed = ledger[(ledger["document_type"] == "customer") & (ledger["status"] == "success")]
+        missing = sorted(referenced - set(pushed["source_id"].astype(str))
+                         - set(batch["ar_customers"]["customer_id"].astype(str)))
+        if not missing:
+            return
+        extra = io.read_frame(self.engine, selects.by_ids(T["ar_customers"], self.company_id, "customer_id", missing))
+        if len(extra):
+            batch.frames["ar_customers"] = pd.concat([batch["ar_customers"], extra], ignore_index=True)
 
     async def _customers(self, accepted: Mapping[str, pd.DataFrame], context: Context) -> None:
         customers = accepted.get("ar_customers", pd.DataFrame())

@@ -192,7 +192,10 @@ def _sales_docs(batch: Mapping[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
             nd = pd.DataFrame({
                 "company_id": _obj(d["company_id"]), "document_type": kind, "source_id": _obj(d[id_col]),
                 "number": _obj(d[num_col]), "customer_id": _obj(d["customer_id"]),
-                "issue_date": d["issue_date"], "due_date": d["due_date"] if "due_date" in d else pd.NaT,
+                # No scalar NaT for credit notes: it would upcast the dates to [ns] on concat, which
+                # overflows for far-away dates (they must be rejected by invalid_date, not crash).
+                "issue_date": d["issue_date"], "due_date": d["due_date"] if "due_date" in d else pd.Series(
+                    pd.NaT, index=d.index, dtype="datetime64[us]"),
                 "currency": _obj(d["currency"]), "currency_rate": _num(d["currency_rate"]),
                 "status": _obj(d["status"]), "_row": range(len(d)),
             })

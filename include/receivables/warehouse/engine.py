@@ -12,6 +12,7 @@ before use. The password never appears in ``repr``/``str`` of the settings or in
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Generator, Mapping
@@ -23,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 Dialect = Literal["sqlite", "postgresql"]
+
+# A schema name in search_path: an unquoted PostgreSQL identifier, or $user.
+_SCHEMA_NAME = re.compile(r"\$user|[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 # Execution option read by the SQLite "begin" listener: writers lock the file up front.
 _IMMEDIATE = "receivables_sqlite_begin_immediate"
@@ -47,6 +51,20 @@ class WarehouseSettings(BaseModel):
     pool_size: int = Field(5, ge=1)
     # PostgreSQL only: further libpq parameters from the connection extra (sslmode, application_name, …).
     connect_options: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("search_path")
+    @classmethod
+    def _plain_schema_names(cls, value: str | None) -> str | None:
+        # It becomes a libpq ``options`` string (-csearch_path=...): anything but plain names could
+        # smuggle further server settings or SQL in, so only identifiers (and $user) pass.
+        if value is None or not value.strip():
+            return None
+        names = [name.strip() for name in value.split(",")]
+        bad = [name for name in names if not _SCHEMA_NAME.fullmatch(name)]
+        if bad:
+            raise ValueError(f"search_path must be a comma-separated list of plain schema names; "
+                             f"not allowed: {', '.join(repr(b) for b in bad)}")
+        return ", ".join(names)
 
     @field_validator("host")
     @classmethod
