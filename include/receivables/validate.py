@@ -329,26 +329,40 @@ def due_before_issue(docs: pd.DataFrame) -> pd.DataFrame:
                      lambda r: f"{r.label}: due_date {_day(r.due_date)} is before issue_date {_day(r.issue_date)}")
 
 
+def _number_key(value: object) -> str | None:
+    """How the platform tells numbers apart: its query language compares them case-insensitively
+    (CONTRACT §11.6), so ``INV-1`` and ``inv-1 `` are one number there; blank is no number at all."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text.casefold() if text else None
+
+
 def duplicate_document_number(docs: pd.DataFrame, known: pd.DataFrame, number_col: str = "number") -> pd.DataFrame:
-    """Another document of the same type and company (today's or earlier) carries the same number."""
+    """Another document of the same type and company (today's or earlier) carries the same number, or
+    the document has none. Numbers identify documents in the platform (read-back after an unknown
+    outcome finds them by number), so they must be present and unique, ignoring case and spaces."""
     if docs.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     today = docs[["company_id", "document_type", "source_id", number_col]].rename(columns={number_col: "number"})
     everyone = pd.concat([today, known[["company_id", "document_type", "source_id", "number"]]],
                          ignore_index=True).drop_duplicates(["company_id", "document_type", "source_id"])
-    everyone = everyone[everyone["number"].notna()]
     per_number: dict = {}
     for c, t, n, sid in zip(everyone["company_id"], everyone["document_type"], everyone["number"],
                             everyone["source_id"], strict=True):
-        per_number.setdefault((c, t, n), []).append(sid)
-    others = [[s for s in per_number.get((c, t, n), ()) if s != me]
-              for c, t, n, me in zip(docs["company_id"], docs["document_type"], docs[number_col], docs["source_id"],
+        key = _number_key(n)
+        if key is not None:
+            per_number.setdefault((c, t, key), []).append(sid)
+    keys = [_number_key(n) for n in docs[number_col]]
+    others = [[s for s in per_number.get((c, t, k), ()) if s != me] if k is not None else []
+              for c, t, k, me in zip(docs["company_id"], docs["document_type"], keys, docs["source_id"],
                                      strict=True)]
-    mask = pd.Series([bool(o) for o in others], index=docs.index) | docs[number_col].isna()
-    sub = docs.assign(_others=others, _num=docs[number_col])
+    missing = pd.Series([k is None for k in keys], index=docs.index)
+    mask = pd.Series([bool(o) for o in others], index=docs.index) | missing
+    sub = docs.assign(_others=others, _num=docs[number_col], _missing=missing)
     return _failures(sub, mask, "duplicate_document_number",
-                     lambda r: f"{r.label}: has no number" if r._num is None else
-                     f"{r.label}: number {r._num} is already used by {', '.join(map(str, r._others))}")
+                     lambda r: f"{r.label}: has no number" if r._missing else
+                     f"{r.label}: number {r._num!r} is already used by {', '.join(map(str, r._others))}")
 
 
 def no_lines(docs: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:

@@ -231,6 +231,25 @@ def test_duplicate_numbers_within_the_batch_and_against_earlier_days(lookup, ref
     assert got[("credit_note", "cn_1")][0] == "duplicate_document_number"
 
 
+def test_numbers_differing_only_in_case_or_spaces_are_duplicates(lookup, refdata):
+    # The platform compares numbers case-insensitively: read-back could not tell these two apart.
+    rows = base_rows()
+    first = rows["ar_invoices"][0]
+    rows["ar_invoices"].append(dict(first, invoice_id="inv_10", invoice_number=f" {first['invoice_number'].lower()} "))
+    rows["ar_invoice_lines"].append(dict(rows["ar_invoice_lines"][0], invoice_id="inv_10"))
+    got = rejected(run(rows, lookup, refdata))
+    assert got[("invoice", "inv_10")][0] == "duplicate_document_number"
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_number_is_no_number(lookup, refdata, blank):
+    rows = base_rows()
+    rows["ar_invoices"][0] = dict(rows["ar_invoices"][0], invoice_number=blank)
+    source_id = rows["ar_invoices"][0]["invoice_id"]
+    rule, message = rejected(run(rows, lookup, refdata))[("invoice", source_id)]
+    assert rule == "duplicate_document_number" and "has no number" in message
+
+
 def test_fee_without_usable_fee_account_is_rejected(refdata):
     maps = refdata["mappings"][refdata["mappings"]["kind"] != "fee_account"]
     lookup = resolve_mappings(maps, check_mappings(maps, refdata["accounts"], refdata["bank_accounts"],
