@@ -200,28 +200,14 @@ def waiting_rows(waiting: pd.DataFrame, ctx: PushContext, ledger: pd.DataFrame) 
 
 # -- talking to the platform ----------------------------------------------------------------------
 
-def _op_key(op) -> str:
-    return op.push_operation_key
-
-
 def _op_status(op) -> str:
     status = op.status
     return getattr(status, "value", status)
 
 
-def _op_record_id(op) -> str | None:
-    for change in op.changes or []:
-        ref = change.record_ref
-        if ref is not None and ref.id:
-            return ref.id
-    return None
-
-
 def _op_error(op) -> str:
-    messages = [item.message for item in ((op.validation.errors if op.validation else None) or []) if item.message]
-    if messages:
-        return "; ".join(messages)
-    return op.error_message or f"push operation ended {_op_status(op)}"
+    """The platform's validation messages, else its error message: what finance reads as the reason."""
+    return "; ".join(op.validation_messages()) or op.error_message or f"push operation ended {_op_status(op)}"
 
 
 async def read_back_by_number(client, company_id: str, document_type: str,
@@ -285,7 +271,7 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
                 idempotency_key=row.idempotency_key,
                 record_id=row.platform_id if row.action == UPDATE else None,
             )
-            results[index] = {"push_operation_key": _op_key(op), "status": "pending", "last_error": None,
+            results[index] = {"push_operation_key": op.push_operation_key, "status": "pending", "last_error": None,
                               "_op": op}
         except CodatRateLimited as exc:
             # Daily quota: stop sending; what is left stays pending and the next run finishes it.
@@ -378,7 +364,7 @@ async def _settle(client, ctx: PushContext, sent: pd.DataFrame) -> pd.DataFrame:
         if op_status == "Success":
             statuses.append("success")
             errors.append(None)
-            platform_ids.append(_op_record_id(op) or platform_id)
+            platform_ids.append(op.record_id or platform_id)
             settled.append(now)
         elif op_status == "Failed":
             statuses.append("failed")
