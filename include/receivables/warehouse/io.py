@@ -28,7 +28,6 @@ Identifiers come only from the ``Table`` objects; values are always parameters (
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import os
@@ -38,11 +37,13 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -250,9 +251,25 @@ def _arrow_to_frame(cols: list[_Col], table: pa.Table) -> pd.DataFrame:
             values.append(array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
         elif col.kind == "boolean":
             values.append(array.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
+        elif col.kind == "text":
+            values.append(pd.array(array, dtype="string"))  # Arrow-backed already: no Python objects
+        elif col.kind == "decimal":
+            values.append(_arrow_decimals(array))
         else:
             values.append(array.to_pylist())
     return _to_frame(cols, values)
+
+
+def _arrow_decimals(array: pa.ChunkedArray) -> np.ndarray:
+    """NUMERIC text as ``Decimal`` objects, converting each distinct value once (amounts repeat a lot)."""
+    encoded = pc.dictionary_encode(array).combine_chunks()
+    # PostgreSQL prints NUMERIC as plain decimal text (or NaN): Decimal() reads each exactly.
+    distinct = [Decimal(v) for v in encoded.dictionary.to_pylist()]
+    lookup = np.empty(len(distinct) + 1, dtype=object)
+    lookup[: len(distinct)] = distinct
+    lookup[-1] = None  # NULL
+    indices = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    return lookup[indices]
 
 
 def _to_frame(cols: list[_Col], values: Sequence[Any]) -> pd.DataFrame:
@@ -263,7 +280,7 @@ def _to_frame(cols: list[_Col], values: Sequence[Any]) -> pd.DataFrame:
 def _convert(col: _Col, values: Any) -> pd.Series:
     """One column of raw driver values (list or Series) as a Series of the column's dtype."""
     if col.kind == "decimal":
-        return pd.Series(_decimals(values), dtype=object)
+        return pd.Series(values if isinstance(values, np.ndarray) else _decimals(values), dtype=object)
     if col.kind == "text":
         return pd.Series(values, dtype="string")
     if col.kind == "integer":
@@ -450,27 +467,60 @@ def _pg_write(
 ) -> int:
     name, quoted = _quoted(conn, table, columns)
     column_list = ", ".join(quoted)
-    stage = f"_rs_stage_{uuid.uuid4().hex[:16]}"
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {column_list} FROM {name} WITH NO DATA")
-    values = [_db_values(col, df[col.name], "postgresql") for col in columns]
-    copy_sql = f"COPY {stage} ({column_list}) FROM STDIN WITH (FORMAT csv, NULL 'nan')"
+    # An append COPYs straight into the table (one transaction: a failure leaves nothing behind); an
+    # upsert needs the rows staged first so that INSERT … ON CONFLICT can decide per key.
+    target = name
+    if mode == "upsert":
+        target = f"_rs_stage_{uuid.uuid4().hex[:16]}"
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {target} ON COMMIT DROP AS SELECT {column_list} FROM {name} WITH NO DATA")
+    copy_sql = f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv)"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         with _driver_errors(conn, copy_sql):
             for start in range(0, len(df), _WRITE_BATCH_ROWS):
-                buffer = io.StringIO()
-                # Strings are always quoted, so the unquoted NaN float is an unambiguous NULL marker.
-                csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(
-                    zip(*(v[start : start + _WRITE_BATCH_ROWS] for v in values), strict=True)
-                )
-                buffer.seek(0)
-                cursor.copy_expert(copy_sql, buffer)
+                cursor.copy_expert(copy_sql, _copy_csv(columns, df.iloc[start : start + _WRITE_BATCH_ROWS]))
     finally:
         cursor.close()
+    if mode == "append":
+        return len(df)
     conflict = _conflict_clause(conn, columns, mode, keys)
-    result = conn.exec_driver_sql(f"INSERT INTO {name} ({column_list}) SELECT {column_list} FROM {stage}{conflict}")
-    conn.exec_driver_sql(f"DROP TABLE {stage}")
-    return result.rowcount if mode == "append" else len(df)
+    conn.exec_driver_sql(f"INSERT INTO {name} ({column_list}) SELECT {column_list} FROM {target}{conflict}")
+    conn.exec_driver_sql(f"DROP TABLE {target}")
+    return len(df)
+
+
+def _copy_csv(columns: list[sa.Column[Any]], df: pd.DataFrame) -> io.BytesIO:
+    """Rows as COPY CSV, written by pyarrow: strings always quoted, NULL an unquoted nothing."""
+    arrays = [_arrow_values(col, df[col.name]) for col in columns]
+    buffer = io.BytesIO()
+    table = pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, batch_size=8192))
+    buffer.seek(0)
+    return buffer
+
+
+def _arrow_values(column: sa.Column[Any], series: pd.Series) -> pa.Array:
+    """One DataFrame column as an Arrow array of the text PostgreSQL reads back exactly."""
+    kind = _kind(column.type)
+    if kind in ("date", "timestamp"):
+        if series.empty:
+            return pa.array([], pa.string())
+        texts, mask = _datetime_array(series, kind)
+        return pa.array(texts, type=pa.string(), mask=mask)
+    if kind == "text" and (isinstance(series.dtype, pd.StringDtype) or series.dtype == object):
+        try:
+            # Vectorised for the usual case (text values and missing markers); anything else below.
+            return pa.array(series, type=pa.string(), from_pandas=True)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass
+    values = _db_values(column, series, "sqlite")  # None for NULL, exact text for money
+    if kind == "integer":
+        return pa.array(values, type=pa.int64())
+    if kind == "boolean":
+        return pa.array([None if v is None else bool(v) for v in values], type=pa.bool_())
+    if kind == "float":
+        return pa.array([None if v is None else repr(v) for v in values], type=pa.string())
+    return pa.array(values, type=pa.string())
 
 
 _NULL = math.nan  # what _db_values puts for NULL: None for SQLite, this marker in PostgreSQL COPY CSV
@@ -509,6 +559,12 @@ def _db_values(column: sa.Column[Any], series: pd.Series, dialect: str) -> list[
 def _datetime_texts(series: pd.Series, kind: Kind, null: Any) -> list[Any]:
     if series.empty:
         return []
+    texts, mask = _datetime_array(series, kind)
+    return [null if m else t for t, m in zip(texts.tolist(), mask.tolist(), strict=True)]
+
+
+def _datetime_array(series: pd.Series, kind: Kind) -> tuple[np.ndarray, np.ndarray]:
+    """ISO texts (``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC) and the mask of NULLs."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
     if not pd.api.types.is_datetime64_dtype(series.dtype):
@@ -526,8 +582,7 @@ def _datetime_texts(series: pd.Series, kind: Kind, null: Any) -> list[Any]:
     texts = np.datetime_as_string(array, unit="D" if kind == "date" else "us")
     if kind == "timestamp":
         texts = np.char.replace(texts, "T", " ")
-    mask = np.isnat(array)
-    return [null if m else t for t, m in zip(texts.tolist(), mask.tolist(), strict=True)]
+    return texts, np.isnat(array)
 
 
 __all__ = [

@@ -1,0 +1,228 @@
+"""Targets 5 and 6 — a whole night end to end, and how it scales with volume.
+
+At ``--scale 1`` the night is 200,000 invoices, 50,000 credit notes and 100,000 payments over 100
+companies (plus the customers the sample generator creates for them), written to a fresh PostgreSQL
+warehouse and pushed to a sandbox process with 50 ms added to every request.
+
+The Airflow DAG ``receivables_sync`` is driven without Airflow, through the same job functions its
+tasks call (``receivables.jobs``): ``plan_run``, then per company the chain ``refresh_reference →
+sync_company → reconcile_company`` — each company's chain in its own fresh process, ``--workers``
+(default 8, the ``accounting_api`` pool's slots) at a time, as the scheduler runs mapped task groups —
+and finally ``publish_report``. The wall time counts from ``plan_run`` to the report; loading the sample
+data is set-up and reported separately. Peak RSS is per process: this one, each company process (its
+own peak) and the sandbox.
+
+    python -m benchmarks.bench_night --scale 1            # target 5
+    python -m benchmarks.bench_night --scales 0.25,0.5,1,2  # target 6
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from pydantic import SecretStr
+
+from benchmarks import data
+from benchmarks.harness import (
+    GIB,
+    ChildrenSampler,
+    Target,
+    header,
+    human_bytes,
+    parser,
+    peak_rss_self,
+    print_targets,
+)
+from local_stack.sandbox_process import SandboxProcess
+from sample_data import SampleSpec, provision_companies, write_sample
+
+FULL = {"companies": 100, "invoices": 200_000, "credit_notes": 50_000, "payments": 100_000}
+WALL_TARGET_SECONDS = 600
+RSS_TARGET = 1.5 * GIB
+
+
+@dataclass
+class NightResult:
+    """What one night did and cost."""
+
+    scale: float
+    companies: int
+    rows: dict[str, int]
+    load_seconds: float
+    wall_seconds: float
+    requests: int
+    peak_self: int
+    peak_company: int
+    peak_sandbox: int
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def documents(self) -> int:
+        return sum(self.rows.get(t, 0) for t in ("ar_customers", "ar_invoices", "ar_credit_notes", "ar_payments"))
+
+
+def company_chain(database: str, base_url: str, api_key: str, company: dict, report_dir: str) -> dict:
+    """One company's ``refresh_reference → sync_company → reconcile_company``, as its three tasks do."""
+    from receivables import jobs
+    from receivables.codat.client import CodatClient
+    from receivables.settings import CodatSettings, SyncSettings
+    from receivables.warehouse import create_warehouse_engine
+
+    codat = CodatSettings(base_url=base_url, api_key=SecretStr(api_key))
+    settings = SyncSettings(report_dir=report_dir)
+    engine = create_warehouse_engine(data.pg_settings(database))
+    seconds: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        with CodatClient(codat) as client:
+            jobs.refresh_reference(client, engine, company)
+        seconds["refresh_reference"] = time.perf_counter() - started
+        started = time.perf_counter()
+        synced = jobs.sync_company(codat, engine, company, settings=settings)
+        seconds["sync_company"] = time.perf_counter() - started
+        started = time.perf_counter()
+        with CodatClient(codat) as client:
+            reconciled = jobs.reconcile_company(client, engine, company, settings=settings)
+        seconds["reconcile_company"] = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    return {"company_id": company["company_id"], "peak_rss": peak_rss_self(), "seconds": seconds,
+            "outcomes": reconciled.get("outcomes", {}), "rejected": synced.get("rejected", 0)}
+
+
+def spec_for_scale(scale: float, companies: int = FULL["companies"]) -> SampleSpec:
+    per_company = max(1, round(FULL["invoices"] * scale / companies))
+    return SampleSpec(companies=companies, business_days=(data.BUSINESS_DAY,), invoices_per_day=per_company,
+                      credit_note_ratio=FULL["credit_notes"] / FULL["invoices"],
+                      payment_ratio=FULL["payments"] / FULL["invoices"])
+
+
+def run_night(scale: float, *, workers: int, latency_ms: float, companies: int = FULL["companies"]) -> NightResult:
+    from receivables import jobs
+    from receivables.settings import SyncSettings
+
+    spec = spec_for_scale(scale, companies)
+    with tempfile.TemporaryDirectory(prefix="rs-bench-night-") as tmp, \
+            data.scratch_database("night") as (database, engine):
+        sandbox = SandboxProcess(Path(tmp), state=str(Path(tmp) / "sandbox.sqlite")).start()
+        try:
+            started = time.perf_counter()
+            companies = provision_companies(sandbox.base_url, spec.companies, api_key=sandbox.api_key,
+                                            namespace="bench-night")
+            manifest = write_sample(engine, spec, companies)
+            load_seconds = time.perf_counter() - started
+            sandbox.admin.set_faults(latency_ms=latency_ms)
+            sandbox.admin.reset_stats()
+            settings = SyncSettings(report_dir=str(Path(tmp) / "reports"))
+            sandbox_ps = psutil.Process(sandbox.process.pid)
+            sandbox_peak = 0
+            with ChildrenSampler() as sampler:
+                started = time.perf_counter()
+                plan = jobs.plan_run(engine, settings=settings, run_id="bench_night",
+                                     params={"business_date": data.BUSINESS_DAY.isoformat()})
+                results, failed = [], []
+                chain_args = [(database, sandbox.base_url, sandbox.api_key, company, str(Path(tmp) / "reports"))
+                              for company in plan["companies"]]
+                if workers == 0:  # in this process, one company after another (quick checks)
+                    results = [company_chain(*a) for a in chain_args]
+                else:
+                    context = multiprocessing.get_context("spawn")
+                    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+                        futures = [(pool.submit(company_chain, *a), a[3]["company_id"]) for a in chain_args]
+                        for future, company_id in futures:
+                            try:
+                                results.append(future.result())
+                            except Exception as exc:  # noqa: BLE001 - reported per company, as Airflow would
+                                failed.append(f"{company_id}: {type(exc).__name__}: {exc}"[:300])
+                report_started = time.perf_counter()
+                jobs.publish_report(engine, plan, settings=settings)
+                report_seconds = time.perf_counter() - report_started
+                wall = time.perf_counter() - started
+                sandbox_peak = max(sandbox_ps.memory_info().rss, 0)
+            requests = sandbox.admin.stats()
+            api_requests = sum(n for route, n in requests["requests"].items() if " /admin" not in route)
+        finally:
+            sandbox.stop()
+    outcomes: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
+    for r in results:
+        outcomes.update(r["outcomes"])
+        phases.update(r["seconds"])
+    phases["publish_report"] = report_seconds
+    company_peak = max([r["peak_rss"] for r in results], default=0)
+    return NightResult(
+        scale=scale, companies=spec.companies, rows=dict(manifest.row_counts), load_seconds=load_seconds,
+        wall_seconds=wall, requests=api_requests, peak_self=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        peak_company=company_peak, peak_sandbox=max(sandbox_peak, sampler.peak_single - 0),
+        outcomes=dict(outcomes), failed=failed, phase_seconds=dict(phases))
+
+
+def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
+    rows = result.rows
+    print(f"\n### Night at scale {result.scale:g}: {result.companies} companies, {workers} company processes at a "
+          f"time, {latency_ms:g} ms latency\n")
+    print(f"- documents: {rows.get('ar_customers', 0):,} customers, {rows.get('ar_invoices', 0):,} invoices "
+          f"({rows.get('ar_invoice_lines', 0):,} lines), {rows.get('ar_credit_notes', 0):,} credit notes, "
+          f"{rows.get('ar_payments', 0):,} payments")
+    print(f"- sample data set-up (not in the wall time): {result.load_seconds:.0f}s")
+    print(f"- wall time plan → report: {result.wall_seconds:.0f}s ({result.documents / result.wall_seconds:,.0f} "
+          f"documents/s, {result.requests / result.wall_seconds:,.0f} API requests/s, {result.requests:,} requests)")
+    print("- task time summed over companies: " + ", ".join(
+        f"{k} {v:,.0f}s" for k, v in result.phase_seconds.items()))
+    print(f"- peak RSS: this process {human_bytes(result.peak_self)}, largest company process "
+          f"{human_bytes(result.peak_company)}, largest child incl. the sandbox {human_bytes(result.peak_sandbox)}")
+    print(f"- reconciliation outcomes: {result.outcomes}")
+    if result.failed:
+        print(f"- FAILED companies ({len(result.failed)}): " + "; ".join(result.failed[:3]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=0.02, help="1 = the full night of the issue (default 0.02)")
+    p.add_argument("--scales", help="comma-separated scales for the scaling table, e.g. 0.25,0.5,1,2")
+    p.add_argument("--workers", type=int, default=8,
+                   help="company processes at a time (default 8; 0 = in this process, one by one)")
+    p.add_argument("--companies", type=int, default=FULL["companies"], help="companies (default 100)")
+    p.add_argument("--latency-ms", type=float, default=50.0)
+    args = p.parse_args(argv)
+    scales = [float(s) for s in args.scales.split(",")] if args.scales else [args.scale]
+    header(f"Whole night — scale {', '.join(f'{s:g}' for s in scales)} of "
+           f"{FULL['invoices']:,} invoices, over {args.companies} companies", args)
+    results = []
+    for scale in scales:
+        result = run_night(scale, workers=args.workers, latency_ms=args.latency_ms, companies=args.companies)
+        print_night(result, args.workers, args.latency_ms)
+        results.append(result)
+    if len(results) > 1:
+        base = results[0]
+        print("\n### Scaling\n")
+        print("| scale | documents | wall s | s per 1k documents | × time vs first | × volume vs first "
+              "| company peak RSS | sandbox peak RSS |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in results:
+            print(f"| {r.scale:g} | {r.documents:,} | {r.wall_seconds:.0f} | {1000 * r.wall_seconds / r.documents:.2f} "
+                  f"| {r.wall_seconds / base.wall_seconds:.2f} | {r.documents / base.documents:.2f} "
+                  f"| {human_bytes(r.peak_company)} | {human_bytes(r.peak_sandbox)} |")
+    full = [r for r in results if r.scale == 1]
+    if full:
+        r = full[0]
+        print_targets([
+            Target("night wall seconds", r.wall_seconds, "<=", WALL_TARGET_SECONDS),
+            Target("peak RSS of any process GiB", max(r.peak_self, r.peak_company, r.peak_sandbox) / GIB, "<=",
+                   RSS_TARGET / GIB, "{:.2f}"),
+        ])
+    return 1 if any(r.failed for r in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

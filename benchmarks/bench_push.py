@@ -1,0 +1,244 @@
+"""Target 4 — push invoices to the sandbox: achieved requests/s against the bound, and against the SDK.
+
+One sandbox process (``python -m codat_sandbox serve``), ``--companies`` companies provisioned through its
+admin API, a PostgreSQL ledger, and the pipeline's own push (``receivables.push.push_documents`` with
+``AsyncCodatClient``: idempotent POSTs, per-company cap 10, settle by listing push operations). The
+companies push at the same time, each with its own event loop and client as its sync task has (here a
+thread per company rather than a process per company).
+
+1. customers are pushed first (invoices need them), untimed;
+2. **capacity**: half of the invoices are pushed with 0 ms added latency — the sandbox's own capacity
+   as the same client sees it;
+3. **achieved**: the other half with ``--latency-ms`` (50) added to every request, then every company's
+   invoices are read back in pages as reconciliation does; requests are counted by the sandbox
+   (``/admin/stats``);
+4. **SDK**: the official ``codat-accounting`` SDK (own virtualenv ``benchmarks/.venv-sdk``) pushes
+   ``--sdk-invoices`` further invoices one by one at the same latency, with its default retries.
+
+The bound is min(total concurrency / latency, capacity, rate limit); the sandbox has no requests/s
+limit (only 10 concurrent requests per company), so the rate-limit term does not bind.
+
+    python -m benchmarks.bench_push --invoices 20000 --companies 10
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pandas as pd
+from pydantic import SecretStr
+
+from benchmarks import data
+from benchmarks.harness import Run, Target, header, parser, print_table, print_targets
+from local_stack.sandbox_process import SandboxProcess
+from receivables import push, transform
+from receivables.codat.client import AsyncCodatClient
+from receivables.mappings import ISSUE_COLUMNS, resolve_mappings
+from receivables.settings import CodatSettings
+from receivables.warehouse import migrate
+from sample_data import company_rows, provision_companies
+
+HERE = Path(__file__).resolve().parent
+SDK_PYTHON = HERE / ".venv-sdk" / "bin" / "python"
+PER_COMPANY_CAP = 10
+BUSINESS_DAY = date(2026, 11, 20)
+
+
+class Sandbox:
+    """The sandbox process and its admin API (latency, request counts)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.process = SandboxProcess(workdir, push_delay_ms=50, state=str(workdir / "sandbox.sqlite")).start()
+
+    @property
+    def admin(self):
+        return self.process.admin
+
+    def set_latency(self, ms: float) -> None:
+        self.admin.set_faults(latency_ms=ms)
+
+    def reset_stats(self) -> None:
+        self.admin.reset_stats()
+
+    def api_requests(self) -> dict[str, int]:
+        """Requests per route since the last reset, without the admin API's own."""
+        return {route: n for route, n in self.admin.stats()["requests"].items() if " /admin" not in route}
+
+    def close(self) -> None:
+        self.process.stop()
+
+
+class Pusher:
+    """Pushes documents of many companies at once, each as its sync task does: its own event loop and
+    ``AsyncCodatClient`` (per-company cap 10), here one thread per company instead of one process."""
+
+    def __init__(self, sandbox: Sandbox, engine, companies) -> None:
+        self.settings = CodatSettings(base_url=sandbox.process.base_url, api_key=SecretStr(sandbox.process.api_key),
+                                      max_concurrency=PER_COMPANY_CAP, max_concurrency_per_company=PER_COMPANY_CAP)
+        self.ledger = push.Ledger(engine)
+        self.companies = {c.company_id: c for c in companies}
+
+    def _push_company(self, company_id: str, documents: pd.DataFrame) -> push.PushOutcome:
+        company = self.companies[company_id]
+        ctx = push.PushContext(company_id=company_id, connection_id=company.connection_id,
+                               business_date=BUSINESS_DAY, run_id="bench_push")
+
+        async def run():
+            async with AsyncCodatClient(self.settings) as client:
+                outcome, _ = await push.push_documents(client, self.ledger, ctx, documents,
+                                                       concurrency=PER_COMPANY_CAP)
+                return outcome
+        return asyncio.run(run())
+
+    def push(self, documents: pd.DataFrame) -> dict[str, int]:
+        groups = list(documents.groupby("company_id", sort=True))
+        statuses: dict[str, int] = {}
+        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
+            for outcome in pool.map(lambda group: self._push_company(*group), groups):
+                for status, n in outcome.by_status.items():
+                    statuses[status] = statuses.get(status, 0) + n
+        return statuses
+
+    def read_back(self, data_type: str) -> int:
+        async def count(client, company_id):
+            return sum([1 async for _ in client.iter_records(company_id, data_type)])
+
+        async def run():
+            async with AsyncCodatClient(self.settings) as client:
+                return await asyncio.gather(*(count(client, cid) for cid in self.companies))
+        return sum(asyncio.run(run()))
+
+    def platform_ids(self) -> pd.DataFrame:
+        return pd.concat([self.ledger.platform_ids(cid) for cid in self.companies], ignore_index=True)
+
+
+def invoice_payloads(batch, companies, tax_rates, platform_ids) -> pd.DataFrame:
+    company_frame, mapping_frame = company_rows(companies)
+    lookup = resolve_mappings(mapping_frame, pd.DataFrame(columns=ISSUE_COLUMNS))
+    return transform.invoices_to_payloads(batch["ar_invoices"], batch["ar_invoice_lines"], companies=company_frame,
+                                          mappings=lookup, tax_rates=tax_rates, platform_ids=platform_ids)
+
+
+def tax_rate_frame(companies) -> pd.DataFrame:
+    from datetime import datetime
+
+    from receivables import extract
+
+    taxes = extract.REFERENCE_TYPES[2]
+    return pd.concat([extract.reference_frame(taxes, data.reference_records(c)["taxRates"], company_id=c.company_id,
+                                              fetched_at=datetime(2026, 11, 20)) for c in companies], ignore_index=True)
+
+
+def split(documents: pd.DataFrame, sdk_share: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per company: the first half (capacity), the second half (achieved), and ``sdk_share`` held back."""
+    per_company = -(-sdk_share // documents["company_id"].nunique())  # ceil: at least one each when asked
+    held = documents.groupby("company_id", sort=False).tail(per_company) if sdk_share else documents.iloc[0:0]
+    rest = documents.drop(held.index)
+    order = rest.groupby("company_id", sort=False).cumcount()
+    size = rest.groupby("company_id", sort=False)["source_id"].transform("size")
+    first = order < size // 2
+    return rest[first], rest[~first], held
+
+
+def run_sdk(base_url: str, api_key: str, documents: pd.DataFrame, companies, workdir: Path) -> Run | None:
+    if documents.empty:
+        return None
+    if not SDK_PYTHON.exists():
+        print(f"\n(SDK baseline skipped: {SDK_PYTHON} is missing — python3.11 -m venv benchmarks/.venv-sdk && "
+              "benchmarks/.venv-sdk/bin/pip install codat-accounting==0.36.0)")
+        return None
+    connection = {c.company_id: c.connection_id for c in companies}
+    path = workdir / "sdk-invoices.jsonl"
+    with open(path, "wb") as f:
+        for cid, payload in zip(documents["company_id"], documents["payload"], strict=True):
+            f.write(orjson.dumps({"company_id": cid, "connection_id": connection[cid],
+                                  "payload": orjson.loads(payload)}) + b"\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"CODAT_API_KEY": api_key}
+    done = subprocess.run([str(SDK_PYTHON), str(HERE / "sdk_push.py"), base_url, str(path)], env=env,
+                          capture_output=True, text=True, timeout=3600, check=False)
+    if done.returncode != 0:
+        print(f"\n(SDK baseline failed: {done.stderr.strip().splitlines()[-1:]})")
+        return None
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run("codat-accounting SDK, one by one", result["seconds"], result["documents"], "docs",
+               extra={"accepted": result["accepted"], "requests": result["documents"]})
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--invoices", type=int, default=4_000, help="invoices in all (default 4,000)")
+    p.add_argument("--companies", type=int, default=10)
+    p.add_argument("--latency-ms", type=float, default=50.0)
+    p.add_argument("--sdk-invoices", type=int, default=50, help="invoices the SDK pushes (default 50; 0 skips the SDK)")
+    args = p.parse_args(argv)
+    header(f"Push — {args.invoices:,} invoices, {args.companies} companies, {args.latency_ms:g} ms latency", args)
+    with tempfile.TemporaryDirectory(prefix="rs-bench-push-") as tmp, data.scratch_database("push") as (_db, engine):
+        workdir = Path(tmp)
+        migrate(engine)
+        sandbox = Sandbox(workdir)
+        try:
+            companies = provision_companies(sandbox.process.base_url, args.companies,
+                                            api_key=sandbox.process.api_key, namespace="bench-push")
+            spec = data.spec_for(args.companies, invoices=args.invoices + args.sdk_invoices, payment_ratio=0.0)
+            batch = data.generated_batch(companies, spec)
+            pusher = Pusher(sandbox, engine, companies)
+            sandbox.set_latency(0)
+            customers = pusher.push(transform.customers_to_payloads(batch["ar_customers"]))
+            documents = invoice_payloads(batch, companies, tax_rate_frame(companies), pusher.platform_ids())
+            capacity_docs, achieved_docs, sdk_docs = split(documents, args.sdk_invoices)
+            runs = []
+            for label, docs, latency in (("capacity: ours at 0 ms", capacity_docs, 0.0),
+                                         (f"achieved: ours at {args.latency_ms:g} ms", achieved_docs, args.latency_ms)):
+                sandbox.set_latency(latency)
+                sandbox.reset_stats()
+                started = time.perf_counter()
+                statuses = pusher.push(docs)
+                seconds = time.perf_counter() - started
+                requests = sandbox.api_requests()
+                run = Run(label, seconds, sum(requests.values()), "requests",
+                          extra={"documents": len(docs), "docs/s": round(len(docs) / seconds), "ledger": statuses})
+                runs.append(run)
+            sandbox.reset_stats()
+            read_started = time.perf_counter()
+            on_platform = pusher.read_back("invoices")
+            read_seconds = time.perf_counter() - read_started
+            read_requests = sum(sandbox.api_requests().values())
+            sdk = run_sdk(sandbox.process.base_url, sandbox.process.api_key, sdk_docs, companies, workdir)
+        finally:
+            sandbox.close()
+    capacity, achieved = runs
+    achieved.extra["read-back"] = f"{read_requests} requests for {on_platform} invoices in {read_seconds:.1f}s"
+    concurrency = PER_COMPANY_CAP * args.companies
+    by_latency = concurrency / (args.latency_ms / 1000) if args.latency_ms else float("inf")
+    bound = min(by_latency, capacity.rate)
+    per_document = (achieved.items + read_requests) / achieved.extra["documents"]
+    print(f"\ncustomers pushed first: {customers}")
+    print_table("Push (requests counted by the sandbox: push, settle; docs/s in the notes)", runs,
+                baseline="capacity: ours at 0 ms")
+    print(f"\nbound = min(concurrency {concurrency} / {args.latency_ms:g} ms = {by_latency:,.0f} req/s, "
+          f"capacity {capacity.rate:,.0f} req/s, rate limit: none) = {bound:,.0f} req/s")
+    targets = [
+        Target("achieved req/s ÷ bound", achieved.rate / bound, ">=", 0.9, "{:.2f}"),
+        Target("requests per document (push + settle + read-back)", per_document, "<=", 1.1, "{:.3f}"),
+    ]
+    if sdk is not None:
+        docs_rate = achieved.extra["documents"] / achieved.seconds
+        print_table("Official SDK at the same latency (documents/s)", [
+            sdk, Run("ours (achieved run)", achieved.seconds, achieved.extra["documents"], "docs")],
+            baseline="codat-accounting SDK, one by one")
+        targets.append(Target("ours docs/s × SDK docs/s", docs_rate / sdk.rate, ">=", 25, "{:.1f}"))
+    print_targets(targets)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

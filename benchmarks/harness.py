@@ -1,0 +1,300 @@
+"""The shared measuring kit of the benchmarks: timing, peak memory, result tables and machine facts.
+
+Every benchmark script measures a few *variants* of one job (the baseline and ours), prints one table
+whose rates are compared with the baseline measured in the same run, and then prints its *targets*
+(from issue 7) as MET or MISSED:
+
+    runs = [measure("pd.read_sql", lambda: pd.read_sql(...), items=rows, unit="rows")]
+    print_table("Warehouse read", runs, baseline="pd.read_sql")
+    print_targets([Target("rows/s", achieved, ">=", 600_000)])
+
+Peak memory is the peak resident set size (RSS). In-process measurements reset the kernel's
+high-water mark first (``/proc/self/clear_refs``), so each variant reports its own peak; a sampler
+thread adds the largest total RSS of child processes seen meanwhile. :func:`measure_isolated` runs a
+variant in a fresh process instead, for peaks that must not include what the parent already holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import psutil
+
+GIB = 1024**3
+MIB = 1024**2
+LIBRARIES = ("pandas", "numpy", "pyarrow", "SQLAlchemy", "psycopg2-binary", "httpx", "orjson", "uvicorn",
+             "starlette", "uvloop", "httptools", "pydantic")
+
+
+@dataclass
+class Run:
+    """One measured variant: how long it took for how many items, and its peak memory."""
+
+    label: str
+    seconds: float
+    items: int
+    unit: str
+    peak_rss: int | None = None  # bytes, this process (or the isolated child)
+    children_rss: int | None = None  # bytes, largest sum over child processes seen while it ran
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One figure of the issue: what was achieved against what is required."""
+
+    name: str
+    achieved: float
+    op: str  # ">=" or "<="
+    required: float
+    fmt: str = "{:,.0f}"
+
+    @property
+    def met(self) -> bool:
+        return self.achieved >= self.required if self.op == ">=" else self.achieved <= self.required
+
+
+# ------------------------------------------------------------------------------------------ memory
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark (Linux ≥ 4.0); False where the kernel refuses."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_self() -> int:
+    """Peak RSS of this process since the last reset (VmHWM), else since it started."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class ChildrenSampler:
+    """Samples the total RSS of this process's descendants every ``interval`` seconds; keeps the max.
+
+    Also keeps the largest single child, since the issue caps the peak of *any* process.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.peak_total = 0
+        self.peak_single = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._me = psutil.Process()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for child in self._me.children(recursive=True):
+                    try:
+                        rss = child.memory_info().rss
+                    except psutil.Error:
+                        continue
+                    total += rss
+                    self.peak_single = max(self.peak_single, rss)
+            except psutil.Error:
+                pass
+            self.peak_total = max(self.peak_total, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> ChildrenSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+def measure(label: str, fn: Callable[[], Any], *, items: int, unit: str, repeat: int = 1,
+            setup: Callable[[], Any] | None = None, extra: Callable[[Any], dict[str, Any]] | None = None) -> Run:
+    """Time ``fn()`` in this process (the fastest of ``repeat`` runs, ``setup()`` untimed before each),
+    with the peak RSS of this process and of its children over all runs."""
+    best = float("inf")
+    result: Any = None
+    gc.collect()
+    _reset_peak_rss()
+    with ChildrenSampler() as children:
+        for _ in range(repeat):
+            if setup is not None:
+                setup()
+            result = None
+            gc.collect()
+            started = time.perf_counter()
+            result = fn()
+            best = min(best, time.perf_counter() - started)
+    run = Run(label, best, items, unit, peak_rss=peak_rss_self(), children_rss=children.peak_total or None)
+    if repeat > 1:
+        run.extra["runs"] = repeat
+    if extra is not None:
+        run.extra.update(extra(result))
+    del result
+    gc.collect()
+    return run
+
+
+def _isolated_call(fn: Callable[..., Any], args: tuple) -> tuple[float, int, Any]:
+    started = time.perf_counter()
+    result = fn(*args)
+    seconds = time.perf_counter() - started
+    return seconds, peak_rss_self(), result
+
+
+def measure_isolated(label: str, fn: Callable[..., Any], args: tuple = (), *, items: int, unit: str,
+                     repeat: int = 1) -> Run:
+    """Run ``fn(*args)`` in a fresh (spawned) process; its peak RSS is that whole process's peak.
+
+    With ``repeat`` the fastest of that many fresh processes counts (and the highest peak).
+    ``fn`` must be importable (a module-level function); what it returns (small!) lands in ``extra``;
+    a ``"seconds"`` entry there replaces the timing of the whole call.
+    """
+    best, highest, result = float("inf"), 0, None
+    for _ in range(repeat):
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds, peak, result = pool.submit(_isolated_call, fn, args).result()
+        if isinstance(result, dict) and "seconds" in result:
+            seconds = result.pop("seconds")  # the child timed the work itself, without its set-up
+        best, highest = min(best, seconds), max(highest, peak)
+    run = Run(label, best, items, unit, peak_rss=highest, extra=dict(result) if isinstance(result, dict) else {})
+    if repeat > 1:
+        run.extra["runs"] = repeat
+    return run
+
+
+# ------------------------------------------------------------------------------------------ printing
+
+def human_bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / GIB:.2f} GiB" if value >= GIB else f"{value / MIB:.0f} MiB"
+
+
+def print_table(title: str, runs: Sequence[Run], *, baseline: str | None = None) -> None:
+    """A Markdown table of the runs, with each rate as a multiple of the baseline's."""
+    base = next((r for r in runs if r.label == baseline), None)
+    print(f"\n### {title}\n")
+    print("| variant | items | seconds | rate | × baseline | peak RSS | children RSS |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in runs:
+        ratio = f"{r.rate / base.rate:.1f}×" if base is not None else "-"
+        print(f"| {r.label} | {r.items:,} {r.unit} | {r.seconds:.2f} | {r.rate:,.0f} {r.unit}/s | {ratio} "
+              f"| {human_bytes(r.peak_rss)} | {human_bytes(r.children_rss)} |")
+    notes = [f"- {r.label}: " + ", ".join(f"{k}={v}" for k, v in r.extra.items()) for r in runs if r.extra]
+    if notes:
+        print()
+        print("\n".join(notes))
+    sys.stdout.flush()
+
+
+def print_targets(targets: Sequence[Target]) -> None:
+    print()
+    for t in targets:
+        print(f"target {t.name}: {t.fmt.format(t.achieved)} {t.op} {t.fmt.format(t.required)} → "
+              f"{'MET' if t.met else 'MISSED'}")
+    sys.stdout.flush()
+
+
+def ratio(runs: Sequence[Run], label: str, baseline: str) -> float:
+    by = {r.label: r for r in runs}
+    return by[label].rate / by[baseline].rate
+
+
+# ------------------------------------------------------------------------------------------ machine
+
+def machine_facts() -> dict[str, str]:
+    """Cores, memory, CPU, Python and library versions: what a reader needs to compare figures."""
+    facts = {
+        "cores": f"{os.cpu_count()} logical ({psutil.cpu_count(logical=False)} physical)",
+        "memory": human_bytes(psutil.virtual_memory().total),
+        "cpu": _cpu_model(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": sys.version.split()[0],
+    }
+    for name in LIBRARIES:
+        try:
+            facts[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    facts["postgresql"] = postgres_version()
+    return facts
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def postgres_version() -> str:
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(PG_ADMIN_DSN, connect_timeout=3)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW server_version")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+    except Exception:  # noqa: BLE001 - a fact we cannot read is reported as such
+        return "not reachable"
+
+
+def print_machine_facts() -> None:
+    print("\n### Machine\n")
+    for name, value in machine_facts().items():
+        print(f"- {name}: {value}")
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+PG_ADMIN_DSN = os.environ.get("RS_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The common command line of a benchmark script (each adds its own size flags)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quiet-machine", action="store_true", help="do not print the machine facts")
+    return p
+
+
+def header(title: str, args: argparse.Namespace) -> None:
+    print(f"\n## {title}")
+    if not getattr(args, "quiet_machine", False):
+        print_machine_facts()
