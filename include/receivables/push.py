@@ -249,21 +249,30 @@ async def read_back_by_number(client, company_id: str, document_type: str,
 
 
 async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger, outcome: PushOutcome,
-                    concurrency: int) -> pd.DataFrame:
-    """POST/PUT every row with bounded concurrency; returns rows with the send result columns.
+                    concurrency: int, flush_every: int = 500) -> pd.DataFrame:
+    """POST/PUT every row with ``concurrency`` requests always in flight; returns rows with the results.
 
-    Rows are marked ``pending`` in the ledger in slices just before their slice is sent, and the
-    operation keys are recorded as soon as each slice is done, so a crash loses at most one slice of
-    bookkeeping — and that slice is still ``pending`` with its idempotency key.
+    Every row is first marked ``pending`` with its idempotency key in one write, so a crash at any point
+    leaves each row traceable (the next run settles or reads it back before sending again). Operation
+    keys are then recorded every ``flush_every`` answers: no request ever waits for its neighbours —
+    a slice-by-slice loop would hold the whole slice for its slowest request.
     """
     results: dict[int, dict[str, Any]] = {}
     stop = asyncio.Event()
     started = time.monotonic()
-    slice_size = max(concurrency * 10, 50)
+
+    now = utc_now()
+    marks = rows.copy()
+    marks["status"] = "pending"
+    marks["operation"] = ["update" if a == UPDATE else "create" for a in marks["action"]]
+    marks["attempts"] = marks["attempts"] + 1
+    marks["pushed_at"] = now
+    marks["updated_at"] = now
+    marks["last_error"] = None
+    marks["push_operation_key"] = None
+    ledger.write(_with_run(marks, ctx))
 
     async def send_one(index: int, row) -> None:
-        if stop.is_set():
-            return
         kind = KINDS[row.document_type]
         try:
             op = await client.push(
@@ -271,8 +280,7 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
                 idempotency_key=row.idempotency_key,
                 record_id=row.platform_id if row.action == UPDATE else None,
             )
-            results[index] = {"push_operation_key": op.push_operation_key, "status": "pending", "last_error": None,
-                              "_op": op}
+            results[index] = {"push_operation_key": op.push_operation_key, "status": "pending", "last_error": None}
         except CodatRateLimited as exc:
             # Daily quota: stop sending; what is left stays pending and the next run finishes it.
             stop.set()
@@ -284,50 +292,40 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
             status = "unknown" if (exc.status_code or 0) >= 500 else "failed"
             results[index] = {"status": status, "last_error": str(exc)}
 
-    semaphore = asyncio.Semaphore(concurrency)
+    def answered(indices: list[int]) -> pd.DataFrame:
+        frame = marks.loc[indices].copy()
+        for col in ("push_operation_key", "status", "last_error"):
+            frame[col] = [results[i].get(col) for i in indices]
+        frame["updated_at"] = utc_now()
+        return _with_run(frame, ctx)
 
-    async def bounded(index: int, row) -> None:
-        async with semaphore:
-            await send_one(index, row)
+    unflushed: list[int] = []
+    todo = iter(rows.itertuples())
 
-    queue_rows = list(rows.itertuples())
-    marked: set[int] = set()
-    for begin in range(0, len(queue_rows), slice_size):
-        if stop.is_set():
-            break
-        piece = queue_rows[begin:begin + slice_size]
-        now = utc_now()
-        marks = rows.loc[[r.Index for r in piece]].copy()
-        marks["status"] = "pending"
-        marks["operation"] = ["update" if a == UPDATE else "create" for a in marks["action"]]
-        marks["attempts"] = marks["attempts"] + 1
-        marks["pushed_at"] = now
-        marks["updated_at"] = now
-        marks["last_error"] = None
-        marks["push_operation_key"] = None
-        ledger.write(_with_run(marks, ctx))
-        marked.update(marks.index)
+    async def worker() -> None:
+        for row in todo:  # one shared iterator: each row is taken by exactly one worker
+            if stop.is_set():
+                return
+            await send_one(row.Index, row)
+            unflushed.append(row.Index)
+            outcome.sent += 1
+            if outcome.sent % ctx.progress_every == 0:
+                rate = outcome.sent / max(time.monotonic() - started, 1e-6)
+                log.info("company %s: sent %d/%d documents (%.0f/s)", ctx.company_id, outcome.sent, len(rows), rate)
+            if len(unflushed) >= flush_every:
+                batch = unflushed[:]
+                unflushed.clear()
+                ledger.write(answered(batch))
 
-        await asyncio.gather(*(bounded(r.Index, r) for r in piece))
-        done = [r.Index for r in piece if r.Index in results]
-        if done:
-            sent = rows.loc[done].copy()
-            sent["attempts"] = sent["attempts"] + 1
-            for col in ("push_operation_key", "status", "last_error"):
-                sent[col] = [results[i].get(col) for i in done]
-            sent["updated_at"] = utc_now()
-            ledger.write(_with_run(sent, ctx))
-        outcome.sent += len(done)
-        if outcome.sent and (outcome.sent // ctx.progress_every) != ((outcome.sent - len(done)) // ctx.progress_every):
-            rate = outcome.sent / max(time.monotonic() - started, 1e-6)
-            log.info("company %s: sent %d/%d documents (%.0f/s)", ctx.company_id, outcome.sent, len(rows), rate)
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(rows))))))
+    if unflushed:
+        ledger.write(answered(unflushed))
 
-    out = rows.copy()
-    # Keep the count the pending marks wrote: the final ledger write must not set it back.
-    out["attempts"] = [a + 1 if i in marked else a for i, a in zip(out.index, out["attempts"], strict=True)]
+    out = marks.copy()
     out["push_operation_key"] = [results.get(i, {}).get("push_operation_key") for i in out.index]
     out["status"] = [results.get(i, {}).get("status", "pending") for i in out.index]
-    out["last_error"] = [results.get(i, {}).get("last_error") for i in out.index]
+    out["last_error"] = [results[i].get("last_error") if i in results else
+                         "not sent: the daily API quota ran out; the next run sends it" for i in out.index]
     return out
 
 

@@ -1,9 +1,10 @@
 """The read-back that resolves unknown outcomes must find *this* document, not a look-alike.
 
-Codat's query language compares strings case-insensitively (CONTRACT §11.6), and the warehouse may hold
-two invoices whose numbers differ only in case. When a push of one of them times out without writing,
-the read-back must not mistake the other for it (that would record a document as pushed that the
-platform does not hold: a lost document).
+Codat's query language compares strings case-insensitively (CONTRACT §11.6). Two source invoices whose
+numbers differ only in case are therefore refused at validation (the platform could not tell them
+apart); and the read-back itself takes only an exact match, so a look-alike created outside the
+pipeline is never mistaken for the document (that would record as pushed what the platform does not
+hold: a lost document).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from receivables.warehouse import io, schema
-from tests.reliability.harness import assert_clean, build_world, check_invariants, close_world, run_day
+from tests.reliability.harness import build_world, check_invariants, close_world, run_day
 
 DAY = date(2026, 11, 20)
 T = schema.metadata.tables
@@ -43,14 +44,34 @@ def test_read_back_does_not_take_a_number_differing_in_case_for_the_document(tmp
         run_day(world, DAY, world.codat_settings())
         world.sandbox.admin.clear_faults()
 
+        rejects = world.table("ar_rejects", company_id=company).set_index("source_id")
+        assert rejects.loc["CASE-LOWER", "rule"] == "duplicate_document_number"
+        ledger = world.table("ar_push_ledger", company_id=company)
+        assert "CASE-LOWER" not in set(ledger["source_id"]), "a refused document must never be pushed"
         after = check_invariants(world, [DAY], expect_final=False)
-        ledger = world.table("ar_push_ledger", company_id=company).set_index("source_id")
-        assert ledger.loc["CASE-LOWER", "status"] != "success", (
-            "the lower-case invoice was taken as pushed although the platform holds only CASE-0001")
         assert after.lost == 0 and after.duplicates == 0, after.problems
+    finally:
+        close_world(world)
 
-        world.sandbox.admin.age_idempotency(24 * 3600)  # the next night
-        assert not run_day(world, DAY, world.codat_settings()).failures
-        assert_clean(world, [DAY], "numbers differing only in case")
+
+@pytest.mark.parametrize("warehouse_settings", ["sqlite"], indirect=True)
+def test_read_back_takes_only_an_exact_number(tmp_path, warehouse_settings):
+    import asyncio
+
+    from receivables.codat.client import AsyncCodatClient
+    from receivables.push import read_back_by_number
+
+    world = build_world(tmp_path, warehouse_settings, days=(DAY,), companies=1, bad_row_fraction=0.0)
+    try:
+        company = world.companies[0].company_id
+        world.sandbox.admin.insert_record(company, "invoices", {"invoiceNumber": "CASE-0001", "status": "Submitted"})
+
+        async def look(numbers):
+            async with AsyncCodatClient(world.codat_settings()) as client:
+                return await read_back_by_number(client, company, "invoice", numbers)
+
+        assert asyncio.run(look(["case-0001"])) == {}
+        found = asyncio.run(look(["CASE-0001"]))
+        assert [r["invoiceNumber"] for r in found["CASE-0001"]] == ["CASE-0001"]
     finally:
         close_world(world)
