@@ -213,24 +213,33 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
     from receivables.sync import read_context
 
     context = read_context(engine, company_id, ledger)
-    _, as_of_end = business_day_window(max(business_date, amounts_as_of or business_date), timezone)
     alloc = context.all_allocations
-    alloc = alloc[pd.to_datetime(alloc["updated_at"]) < as_of_end]
-    allocated = alloc.groupby(["target_type", "target_id"])["amount"].agg(lambda s: sum(s, start=0))
+    batch_time = pd.to_datetime(alloc["updated_at"])
+
+    def allocated_until(day: date):
+        _, end = business_day_window(day, timezone)
+        return alloc[batch_time < end].groupby(["target_type", "target_id"])["amount"].agg(
+            lambda s: sum(s, start=0))
+
     pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
     docs = ledger[pushed_on.isna() | (pushed_on <= business_date)].copy()
     known = context.known_documents.set_index(["document_type", "source_id"])
     keys = list(zip(docs["document_type"], docs["source_id"].astype(str), strict=True))
     docs["customer_id"] = [known["customer_id"].get(k) if k in known.index else None for k in keys]
     docs["due_date"] = [known["due_date"].get(k) if k in known.index else pd.NaT for k in keys]
-    docs["source_amount_due"] = [
-        (total - allocated.get(k, 0)) if (k[0] in ("invoice", "credit_note") and total is not None) else None
-        for k, total in zip(keys, docs["source_total"], strict=True)
-    ]
+
+    def amount_due(allocated) -> list:
+        return [(total - allocated.get(k, 0)) if (k[0] in ("invoice", "credit_note") and total is not None)
+                else None for k, total in zip(keys, docs["source_total"], strict=True)]
+
+    # What was open on D decides the scope (a rerun of D reports the same documents); the amount due
+    # compared with the platform is today's, as the platform shows today's balances.
+    due_on_day = amount_due(allocated_until(business_date))
+    docs["source_amount_due"] = amount_due(allocated_until(max(business_date, amounts_as_of or business_date)))
     docs["in_batch"] = pd.to_datetime(docs["business_date"]).dt.date == business_date
-    is_open = [due is not None and due != 0 for due in docs["source_amount_due"]]
+    is_open = pd.Series([due is not None and due != 0 for due in due_on_day], index=docs.index)
     unresolved = docs["status"] != "success"
-    docs = docs[docs["in_batch"] | unresolved | pd.Series(is_open, index=docs.index)]
+    docs = docs[docs["in_batch"] | unresolved | is_open]
     return docs[["company_id", "document_type", "source_id", "document_number", "customer_id", "currency",
                  "source_total", "source_amount_due", "due_date", "in_batch"]].reset_index(drop=True)
 

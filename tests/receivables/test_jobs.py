@@ -207,3 +207,57 @@ def test_an_existing_platform_customer_with_the_same_name_is_adopted_not_duplica
     row = io.read_frame(sqlite_engine, T["ar_push_ledger"],
                         where={"company_id": cid, "document_type": "customer", "source_id": customer["customer_id"]})
     assert row.iloc[0]["platform_id"] == existing["id"]
+
+
+def test_rerunning_an_old_day_reports_the_same_documents(tmp_path, sandbox, sqlite_engine):
+    """A day-1 invoice still open on day 2 and paid on day 3: day 2 rerun after day 3 still reports it."""
+    from datetime import datetime, timedelta
+
+    import pandas as pd
+
+    from sample_data import SampleSpec, provision_companies, write_sample
+
+    day2, day3 = DAY + timedelta(days=1), DAY + timedelta(days=2)
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"old-{tmp_path.name}")
+    write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY, day2), invoices_per_day=12, seed=9,
+                                           payment_ratio=0.2), companies)
+    codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key)
+    settings = SyncSettings(report_dir=str(tmp_path / "reports"))
+    cid = companies[0].company_id
+
+    def run(day):
+        company = jobs.plan_run(sqlite_engine, settings=settings, run_id=f"r-{day}",
+                                params={"business_date": day.isoformat()})["companies"][0]
+        with CodatClient(codat) as client:
+            jobs.refresh_reference(client, sqlite_engine, company)
+            jobs.sync_company(codat, sqlite_engine, company, settings=settings)
+            jobs.reconcile_company(client, sqlite_engine, company, settings=settings)
+        return io.read_frame(sqlite_engine, T["ar_reconciliation"], where={"report_date": day}).sort_values(
+            ["document_type", "document_key"]).reset_index(drop=True)
+
+    def keys(rows):
+        return rows[["document_type", "document_key", "outcome"]]
+
+    run(DAY)
+    first = run(day2)
+    ledger = io.read_frame(sqlite_engine, T["ar_push_ledger"], where={"company_id": cid, "document_type": "invoice"})
+    from_day1 = set(ledger.loc[pd.to_datetime(ledger["business_date"]).dt.date == DAY, "source_id"])
+    carried = first[(first["document_type"] == "invoice") & first["document_key"].isin(from_day1)]
+    assert len(carried), "day 2's report should carry a day-1 invoice that is still open"
+    target = carried.iloc[0]
+    invoice = io.read_frame(sqlite_engine, T["ar_invoices"], where={"company_id": cid,
+                                                                    "invoice_id": target["document_key"]}).iloc[0]
+    method = io.read_frame(sqlite_engine, T["ar_payments"], where={"company_id": cid}).iloc[0]["method"]
+    paid_at = datetime.combine(day3, datetime.min.time()).replace(hour=9)
+    io.write_frame(sqlite_engine, T["ar_payments"], pd.DataFrame([{
+        "company_id": cid, "payment_id": "PAY-DAY3", "customer_id": invoice["customer_id"], "paid_on": day3,
+        "currency": invoice["currency"], "currency_rate": invoice["currency_rate"],
+        "amount": target["source_amount_due"], "fee_amount": 0, "method": method, "reference": "RCPT-DAY3",
+        "updated_at": paid_at}]))
+    io.write_frame(sqlite_engine, T["ar_payment_allocations"], pd.DataFrame([{
+        "company_id": cid, "payment_id": "PAY-DAY3", "target_type": "invoice", "target_id": target["document_key"],
+        "amount": target["source_amount_due"]}]))
+
+    third = run(day3)
+    assert third.set_index("document_key").loc["PAY-DAY3", "outcome"] == "matched"
+    assert keys(run(day2)).equals(keys(first))
