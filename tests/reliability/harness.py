@@ -183,17 +183,7 @@ def run_day(world: World, business_date: date, codat: CodatSettings, *, run_id: 
 
 def platform_records(world: World, company_id: str, data_type: str) -> list[dict[str, Any]]:
     """Every live record of a data type, read through the sandbox's public API."""
-    records: list[dict[str, Any]] = []
-    with world.sandbox.client() as http:
-        page = 1
-        while True:
-            body = http.get(f"/companies/{company_id}/data/{data_type}",
-                            params={"page": page, "pageSize": 2000}).raise_for_status().json()
-            records += body["results"]
-            if "next" not in body["_links"]:
-                break
-            page += 1
-    return [r for r in records if not (r.get("metadata") or {}).get("isDeleted")]
+    return world.sandbox.live_records(company_id, data_type)
 
 
 @dataclass
