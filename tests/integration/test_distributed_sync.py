@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from tests.fixtures.airflow_env import Stack, _warehouse_conn
+from tests.fixtures.warehouse import pg_schema
 
 from local_stack.scheduler import DayOutcome, Scheduler
 
@@ -56,22 +56,6 @@ SUMMARY = ["report_date", "company_id", "outcome", "currency", "document_count",
 
 
 # -- building two identical stacks -----------------------------------------------------------------------
-
-def _warehouse_schema(database_url: str) -> Iterator:
-    """A new schema in the session's throwaway PostgreSQL database, dropped afterwards."""
-    from receivables.warehouse import WarehouseSettings
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield WarehouseSettings.from_url(database_url, search_path=schema, pool_size=2)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
-
 
 def _build_stack(root: Path, settings) -> Stack:
     """A sandbox and a PostgreSQL warehouse with the namespace's companies and the day's sample data."""
@@ -110,7 +94,7 @@ def _connections(stack: Stack) -> dict[str, str]:
 @pytest.fixture
 def two_stacks(tmp_path: Path, pg_database_url: str) -> Iterator[tuple[Stack, Stack]]:
     """Two identical stacks: one for the Celery path, one for the ``dag.test()`` path."""
-    schemas = [_warehouse_schema(pg_database_url) for _ in range(2)]
+    schemas = [pg_schema(pg_database_url) for _ in range(2)]
     stacks: list[Stack] = []
     try:
         for name, schema in zip(("celery", "dag_test"), schemas, strict=True):
