@@ -287,6 +287,10 @@ ar_reconciliation_summary = Table(
     Column("platform_amount", Money),
     Column("difference", Money),
     Column("run_id", Text),
+    # Added in version 3: what is still due on the group's open invoices, and the part past its due date
+    # (the night-by-night trend of the report reads these).
+    Column("amount_open", Money),
+    Column("amount_overdue", Money),
 )
 
 ar_sync_state = Table(
@@ -316,6 +320,23 @@ ar_platform_documents = Table(
     Column("fetched_at", Timestamp),
 )
 
+# Each company's state in each run, one row per stage (reference, sync, reconcile): the report reads the
+# rows of its run so that a failed or skipped company is never shown as a clean night. Added in version 3.
+ar_run_companies = Table(
+    "ar_run_companies", metadata,
+    Column("run_id", Text, primary_key=True),
+    Column("company_id", Text, primary_key=True),
+    Column("stage", Text, primary_key=True),  # reference | sync | reconcile
+    Column("business_date", Date, nullable=False),
+    Column("state", Text, nullable=False),  # running | success | failed (no row: skipped)
+    Column("error", Text),  # one sentence, secrets redacted
+    Column("advice", Text),  # what to do about it
+    Column("dry_run", Boolean, nullable=False, server_default=sa.false()),
+    Column("attempts", Integer, nullable=False, server_default=sa.text("1")),
+    Column("started_at", Timestamp),
+    Column("finished_at", Timestamp),
+)
+
 REFERENCE_TABLES: tuple[Table, ...] = (
     ar_ref_accounts, ar_ref_bank_accounts, ar_ref_tax_rates, ar_ref_tracking_categories, ar_ref_customers,
 )
@@ -326,7 +347,7 @@ VERSION_1_TABLES: tuple[Table, ...] = (
     ar_reconciliation_summary, ar_sync_state,
 )
 
-OUTPUT_TABLES: tuple[Table, ...] = (*VERSION_1_TABLES, ar_platform_documents)
+OUTPUT_TABLES: tuple[Table, ...] = (*VERSION_1_TABLES, ar_platform_documents, ar_run_companies)
 
 ar_schema_version = Table(
     "ar_schema_version", metadata,

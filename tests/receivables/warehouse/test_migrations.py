@@ -94,3 +94,37 @@ def test_create_input_tables_is_idempotent(warehouse_engine):
     create_input_tables(warehouse_engine)
     create_input_tables(warehouse_engine)
     assert {t.name for t in INPUT_TABLES} <= _tables(warehouse_engine)
+
+
+def test_a_version_2_warehouse_gains_the_run_table_and_the_summary_amounts(warehouse_settings):
+    """A warehouse made by the version-2 code (summary without amount_open / amount_overdue) upgrades in place,
+    keeping its rows."""
+    from datetime import date
+    from decimal import Decimal
+
+    from receivables.warehouse import io
+    from receivables.warehouse.schema import ar_reconciliation_summary, ar_run_companies
+
+    engine = create_warehouse_engine(warehouse_settings)
+    try:
+        old = sa.MetaData()
+        old_columns = [sa.Column(c.name, c.type, primary_key=c.primary_key) for c in ar_reconciliation_summary.columns
+                       if c.name not in ("amount_open", "amount_overdue")]
+        old_summary = sa.Table(ar_reconciliation_summary.name, old, *old_columns)
+        version_2 = [m for m in available_migrations() if m.version <= 2]
+        migrate(engine, [Migration(1, "initial", lambda conn: old_summary.create(conn)), *version_2[1:]])
+        with engine.begin() as conn:
+            conn.execute(sa.insert(old_summary).values(report_date=date(2026, 3, 2), company_id="c1",
+                                                       outcome="matched", currency="GBP", document_count=2,
+                                                       source_amount=Decimal("10.50")))
+        assert ar_run_companies.name not in _tables(engine)
+
+        assert migrate(engine, available_migrations()) == [v for v in ALL_VERSIONS if v > 2]
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns(ar_reconciliation_summary.name)}
+        assert {"amount_open", "amount_overdue"} <= columns
+        assert ar_run_companies.name in _tables(engine)
+        kept = io.read_frame(engine, ar_reconciliation_summary)
+        assert kept["source_amount"].tolist() == [Decimal("10.50")] and kept["amount_open"].isna().all()
+    finally:
+        engine.dispose()
