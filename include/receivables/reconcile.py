@@ -60,7 +60,7 @@ ROW_COLUMNS = [
 ]
 SUMMARY_COLUMNS = [
     "report_date", "company_id", "outcome", "currency", "document_count", "source_amount",
-    "platform_amount", "difference", "run_id",
+    "platform_amount", "difference", "run_id", "amount_open", "amount_overdue",
 ]
 _MONEY_COLUMNS = ("source_total", "platform_total", "source_amount_due", "platform_amount_due", "difference")
 _TEXT_COLUMNS = (
@@ -421,7 +421,12 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SUMMARY_COLUMNS})
-    keyed = rows.assign(currency=rows["currency"].fillna(""))
+    # Open = what is still due on an open invoice (it has an aging bucket); overdue = the part past due.
+    aged = rows["aging_bucket"].notna()
+    due = rows["source_amount_due"].where(rows["source_amount_due"].notna(), rows["platform_amount_due"])
+    overdue = aged & (rows["days_overdue"].fillna(0) > 0).astype(bool)
+    keyed = rows.assign(currency=rows["currency"].fillna(""), _open=due.where(aged, None),
+                        _overdue=due.where(overdue, None))
 
     def total(values: pd.Series) -> Decimal | None:
         present = values.dropna()
@@ -433,9 +438,11 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         platform_amount=("platform_total", total),
         difference=("difference", total),
         run_id=("run_id", "first"),
+        amount_open=("_open", total),
+        amount_overdue=("_overdue", total),
     ).reset_index()
     summary["document_count"] = summary["document_count"].astype("int64")
-    for column in ("source_amount", "platform_amount", "difference"):
+    for column in ("source_amount", "platform_amount", "difference", "amount_open", "amount_overdue"):
         summary[column] = summary[column].astype(object).where(summary[column].notna(), None)
     for column in ("company_id", "outcome", "currency", "run_id"):
         summary[column] = summary[column].astype("string")

@@ -361,3 +361,20 @@ def test_first_seen_comes_from_the_earliest_previous_sighting_given_as_dates():
     previous = pd.DataFrame({"exception_id": [exception_id, exception_id, "EX-OTHER"],
                              "first_seen_date": [date(2026, 2, 27), date(2026, 2, 20), date(2026, 1, 1)]})
     assert one(run(*failing, previous=previous), "i1")["first_seen_date"] == pd.Timestamp("2026-02-20")
+
+
+def test_summary_carries_the_open_and_overdue_amounts_of_open_invoices():
+    sources = [src("i1", total="100.00", due="60.00", due_date=date(2026, 2, 1)),   # 29 days overdue
+               src("i2", total="50.00", due="50.00", due_date=date(2026, 3, 20)),   # current
+               src("i3", total="30.00", due="0.00", due_date=date(2026, 1, 1)),     # paid: not open
+               src("c9", document_type="credit_note", total="5.00", due="5.00")]    # not an invoice
+    ledger = [led("i1", total="100.00"), led("i2", total="50.00"), led("i3", total="30.00"),
+              led("c9", document_type="credit_note", total="5.00")]
+    platform = [plat("p-i1", number="N-i1", total="100.00", due="60.00"),
+                plat("p-i2", number="N-i2", total="50.00", due="50.00"),
+                plat("p-i3", number="N-i3", total="30.00", due="0.00"),
+                plat("p-c9", document_type="credit_note", number="N-c9", total="5.00", due="5.00")]
+    summary = run(sources, ledger, platform=platform).summary
+    matched = summary[summary["outcome"] == "matched"].iloc[0]
+    assert matched["amount_open"] == D("110.00")
+    assert matched["amount_overdue"] == D("60.00")
