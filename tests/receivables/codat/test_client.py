@@ -16,9 +16,14 @@ from tests.receivables.codat.fakes import (
     API_KEY,
     COMPANY,
     CONNECTION,
+    codat_error,
+    company_path,
     envelope,
     json_response,
+    operation_path,
     push_operation,
+    push_path,
+    scripted,
 )
 
 from receivables.codat import (
@@ -85,8 +90,9 @@ def test_query_and_modified_since_reach_the_api_intact(settings, recorder, clock
 
 
 def test_server_errors_are_retried_with_backoff_then_succeed(settings, recorder, clock):
-    recorder.script = [json_response(503, {"error": "maintenance"}), httpx.ReadError("reset"),
-                       json_response(200, {"id": COMPANY, "name": "Acme"})]
+    recorder.script = [scripted("GET", company_path(), codat_error(503)),
+                       scripted("GET", company_path(), httpx.ReadError("reset")),
+                       scripted("GET", company_path(), json_response(200, {"id": COMPANY, "name": "Acme"}))]
     with make_client(settings, recorder, clock) as codat:
         company = codat.get_company(COMPANY)
     assert company.name == "Acme"
@@ -95,25 +101,29 @@ def test_server_errors_are_retried_with_backoff_then_succeed(settings, recorder,
 
 
 def test_429_waits_for_retry_after(settings, recorder, clock):
-    recorder.script = [json_response(429, {"error": "slow down"}, {"Retry-After": "7"}),
-                       json_response(200, {"id": COMPANY, "name": "Acme"})]
+    recorder.script = [scripted("GET", company_path(), codat_error(429, headers={"Retry-After": "7"})),
+                       scripted("GET", company_path(), json_response(200, {"id": COMPANY, "name": "Acme"}))]
     with make_client(settings, recorder, clock) as codat:
         codat.get_company(COMPANY)
     assert clock.sleeps == [7.0]
 
 
 def test_daily_quota_429_is_raised_at_once_with_retry_after(settings, recorder, clock):
-    recorder.script = [json_response(429, {"error": "quota"}, {"Retry-After": "36000"})]
+    recorder.script = [scripted("GET", company_path(), codat_error(429, headers={"Retry-After": "36000"}))]
     with make_client(settings, recorder, clock) as codat, pytest.raises(CodatRateLimited) as info:
         codat.get_company(COMPANY)
     assert info.value.retry_after == 36000 and clock.sleeps == []
 
 
 def test_retries_stop_at_the_deadline(settings, recorder, clock):
-    recorder.handler = lambda r: json_response(500, {"error": "boom", "correlationId": "corr-1"})
+    recorder.handler = lambda r: codat_error(500, "boom", correlation_id="corr-1")
     with make_client(settings, recorder, clock) as codat, pytest.raises(CodatServerError) as info:
         codat.get_company(COMPANY)
-    assert sum(clock.sleeps) <= settings.retry_deadline_seconds
+    # It kept retrying (one request per wait) until the next wait would pass the deadline, not beyond.
+    assert len(recorder.requests) == len(clock.sleeps) + 1 >= 3
+    assert {r.url.path for r in recorder.requests} == {company_path()}
+    max_wait = 10.0  # RetryPolicy.max_backoff: the deadline is reached with less than one wait left
+    assert settings.retry_deadline_seconds - max_wait < sum(clock.sleeps) <= settings.retry_deadline_seconds
     assert info.value.correlation_id == "corr-1" and "corr-1" in str(info.value)
 
 
@@ -124,8 +134,10 @@ def _invoice() -> Invoice:
 
 
 def test_push_posts_with_the_same_idempotency_key_on_every_attempt(settings, recorder, clock):
-    recorder.script = [httpx.ReadTimeout("lost"), json_response(409, {"error": "in progress"}),
-                       json_response(200, push_operation("op-1"))]
+    recorder.script = [scripted("POST", push_path("invoices"), httpx.ReadTimeout("lost")),
+                       scripted("POST", push_path("invoices"),
+                                codat_error(409, "A request with this Idempotency-Key is still in progress")),
+                       scripted("POST", push_path("invoices"), json_response(200, push_operation("op-1")))]
     with make_client(settings, recorder, clock) as codat:
         op = codat.push(COMPANY, CONNECTION, "invoices", _invoice(), idempotency_key="key-1")
     assert op.status is PushOperationStatus.Pending
@@ -162,15 +174,17 @@ def test_lost_answer_to_a_push_surfaces_as_transport_error_after_the_deadline(se
     with make_client(settings, recorder, clock) as codat, pytest.raises(CodatTransportError, match="outcome is unknown"):
         codat.push(COMPANY, CONNECTION, "invoices", _invoice(), idempotency_key="key-9")
     assert len(recorder.requests) > 1
+    assert {(r.method, r.url.path, r.headers["Idempotency-Key"]) for r in recorder.requests} == {
+        ("POST", push_path("invoices"), "key-9")}
 
 
 def test_validation_error_and_auth_error_say_what_to_do(settings, recorder, clock):
     recorder.script = [
-        json_response(400, {"statusCode": 400, "service": "PublicApi", "error": "Validation failed",
-                            "validation": {"errors": [{"itemId": "customerRef.id", "message": "Customer not found",
-                                                       "validatorName": "Invoice"}]}}),
-        json_response(401, {"statusCode": 401, "error": "Unauthorized"}),
-        json_response(409, {"statusCode": 409, "error": "The dataset is still syncing"}),
+        scripted("POST", push_path("invoices"), codat_error(400, "Validation failed", validation={
+            "errors": [{"itemId": "customerRef.id", "message": "Customer not found", "validatorName": "Invoice"}],
+            "warnings": []})),
+        scripted("GET", "/companies", codat_error(401)),
+        scripted("GET", company_path("/data/customers"), codat_error(409, "The dataset is still syncing")),
     ]
     with make_client(settings, recorder, clock) as codat:
         with pytest.raises(CodatValidationError) as bad:
@@ -224,18 +238,39 @@ def _with_direct_get(handler, key):
     return wrapped
 
 
+def _operation_list(statuses: list[str]):
+    """A handler for the operation list that shows op-1 in the next status of ``statuses`` per poll."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert (request.method, request.url.path) == ("GET", operation_path())
+        assert parse_qs(request.url.query.decode())["query"] == ["requestedOnUtc>=2026-11-25T09:59:59Z"]
+        status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+        return json_response(200, envelope([push_operation("op-1", status, record_id="rec-1")], 1, 2000, 1))
+    return handler
+
+
+def test_settle_polls_until_the_operation_is_final(settings, recorder, clock):
+    recorder.handler = _operation_list(["Pending", "Pending", "Success"])
+    with make_client(settings, recorder, clock) as codat:
+        result = codat.settle(COMPANY, ["op-1"], deadline_seconds=60,
+                              requested_since=datetime(2026, 11, 25, 10, tzinfo=UTC))
+    assert result["op-1"].status is PushOperationStatus.Success and result["op-1"].record_id == "rec-1"
+    assert len(recorder.requests) == 3 and clock.sleeps == [0.5, 0.75]  # backs off x1.5 between polls
+
+
 def test_settle_gives_up_at_the_deadline_and_returns_pending(settings, recorder, clock):
-    recorder.handler = lambda r: json_response(200, envelope([push_operation("op-1")], 1, 2000, 1))
+    recorder.handler = _operation_list(["Pending"])
     with make_client(settings, recorder, clock) as codat:
         result = codat.settle(COMPANY, ["op-1"], deadline_seconds=3,
                               requested_since=datetime(2026, 11, 25, 10, tzinfo=UTC))
     assert result["op-1"].status is PushOperationStatus.Pending
-    assert sum(clock.sleeps) <= 3
+    # It kept polling the list while the deadline allowed (0.5 + 0.75 + 1.125 s), then stopped short of it.
+    assert len(recorder.requests) == len(clock.sleeps) + 1 == 4
+    assert 2 < sum(clock.sleeps) <= 3
 
 
 def test_the_api_key_never_reaches_logs_exceptions_or_reprs(settings, recorder, clock, caplog):
     basic = base64.b64encode(API_KEY.encode()).decode()
-    recorder.script = [json_response(401, {"error": f"bad key {API_KEY} / Basic {basic}"})]
+    recorder.script = [scripted("GET", company_path(), codat_error(401, f"bad key {API_KEY} / Basic {basic}"))]
     caplog.set_level(logging.DEBUG, logger="receivables.codat")
     with make_client(settings, recorder, clock) as codat, pytest.raises(CodatAuthError) as info:
         logging.getLogger("receivables.codat").warning("client %r with %s", codat, API_KEY)
@@ -311,6 +346,7 @@ def test_get_record_and_push_operation_listing_use_codat_paths(settings, recorde
 
 
 def test_a_non_json_answer_points_at_the_base_url(settings, recorder, clock):
-    recorder.script = [httpx.Response(200, content=b"<html>login</html>", headers={"Content-Type": "text/html"})]
+    recorder.script = [scripted("GET", "/companies", httpx.Response(
+        200, content=b"<html>login</html>", headers={"Content-Type": "text/html"}))]
     with make_client(settings, recorder, clock) as codat, pytest.raises(CodatError, match="check the base URL"):
         codat.list_companies()
