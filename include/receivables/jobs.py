@@ -19,6 +19,7 @@ import pandas as pd
 from receivables import extract, mappings
 from receivables.batches import resolve_business_date
 from receivables.codat.errors import CodatError
+from receivables.run_state import recorded
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, migrations, schema
 
@@ -84,6 +85,7 @@ def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str
 
 # -- reference data -------------------------------------------------------------------------------
 
+@recorded("reference")
 def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool = False) -> dict[str, Any]:
     """Pull one company's reference data and check its mappings; a broken connection fails loudly."""
     migrations.migrate(engine)
@@ -141,6 +143,7 @@ def as_date(value: str | date) -> date:
 
 # -- nightly sync ---------------------------------------------------------------------------------
 
+@recorded("sync")
 def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
     """Extract → validate → transform → push → settle for one company and business day."""
     from receivables.codat.client import AsyncCodatClient
@@ -244,6 +247,7 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
                  "source_total", "source_amount_due", "due_date", "in_batch"]].reset_index(drop=True)
 
 
+@recorded("reconcile")
 def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
     """Compare source ↔ ledger ↔ platform for one company and day; replace the day's rows."""
     from receivables.push import Ledger
