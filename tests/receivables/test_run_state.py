@@ -91,3 +91,14 @@ def test_recording_never_hides_the_jobs_own_error(tmp_path):
     broken = sa.create_engine(f"sqlite:///{tmp_path}/missing/dir/warehouse.db")
     with pytest.raises(ValueError, match="the job's own"):
         _job(None, broken, COMPANY, fail=ValueError("the job's own error"))
+
+
+def test_outside_a_nightly_run_nothing_is_recorded(warehouse_engine):
+    import sqlalchemy as sa
+
+    from receivables.warehouse.schema import ar_run_companies
+
+    reference_only = {"company_id": "c1", "name": "Acme Ltd", "connection_id": "k1"}
+    assert _job(None, warehouse_engine, reference_only) == {"company_id": "c1"}
+    with warehouse_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ar_run_companies)).scalar() == 0
