@@ -20,4 +20,29 @@ Readings where CONTRACT.md leaves room (on top of its §11):
 - ``X-Rate-Limit-Reset`` is the next UTC midnight as ``YYYY-MM-DDT00:00:00Z``; without a daily quota
   ``X-Rate-Limit-Limit`` reports 2147483647.
 - ``GET /companies/{id}/data/info`` returns the company's ``baseCurrency`` (``CompanyDataset``).
+
+Read-after-write lag (CONTRACT §3, §11.2: Codat does not cache written records). Off by default. Switch
+it on for a run with ``--read-lag-seconds N`` (or ``CODAT_SANDBOX_READ_LAG_SECONDS=N``), or at run time
+as a fault: ``PUT /admin/faults {"read_lag_seconds": N, "data_types": ["invoices"]}`` (``AdminClient.
+set_faults(read_lag_seconds=N)``). A record a push writes — and an invoice or credit note a payment
+changes — then shows in list queries and single GETs as it was before (or not at all, when new) until N
+seconds have passed or the data type is refreshed: ``POST /companies/{id}/data/queue/{dataType}``
+(``chartOfAccounts`` for accounts) returns a ``PullOperation`` that is ``Complete`` at once. Push
+operations (``GET /companies/{id}/push…``) are never lagged; validation always sees the platform's real
+state; the admin API's ``GET /admin/companies/{id}/records/{dataType}`` shows it too. A restart shows
+everything (as after a refresh). Use a large N (say 86400) for "only after a refresh".
+
+Connection states (CONTRACT §7; Codat's docs: data already pulled stays readable, nothing new is
+pushed). ``PUT /admin/companies/{id}/connection {"status": "Deauthorized"}`` — or with ``"afterPushes":
+N`` so the link breaks mid-run after N more accepted pushes. A push to a connection that is not
+``Linked`` is answered at once with an ``ErrorMessage``: ``Deauthorized`` → 401, ``Unlinked`` → 403,
+``PendingAuth`` → 409, each naming the connection and what to do; operations still ``Pending`` when
+the link breaks end ``Failed`` with the same status code and message; a refresh ends ``AuthError``.
+Reads keep working and ``GET /companies/{id}/connections`` shows the status and a
+``dataConnectionErrors`` entry. ``{"status": "Linked"}`` repairs it.
+
+A company whose data is still syncing: ``PUT /admin/companies/{id}/syncing {"seconds": 30,
+"dataTypes": ["invoices"]}`` (``null`` seconds = until ``0`` is set; no ``dataTypes`` = all). Reads of
+those types answer 409 ("The data type's dataset has not been requested or is still syncing…", CONTRACT
+§1) and ``GET /companies/{id}/dataStatus`` shows them ``Fetching``; pushes are accepted.
 """

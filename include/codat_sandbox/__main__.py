@@ -41,9 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--faults", help="JSON file of fault settings (see codat_sandbox.faults.FaultConfig)")
     serve.add_argument("--daily-quota", type=int, default=None, help="requests per UTC day (default unlimited)")
     serve.add_argument("--max-concurrency", type=int, default=10, help="concurrent requests per company")
+    serve.add_argument("--read-lag-seconds", type=float, default=_env_float("CODAT_SANDBOX_READ_LAG_SECONDS", 0.0),
+                       help="pushed records show in reads only this long after they land, or after "
+                            "POST /companies/{id}/data/queue/{dataType} (default: "
+                            "$CODAT_SANDBOX_READ_LAG_SECONDS, else 0 = at once)")
     serve.add_argument("--workers", type=int, default=1, help="only 1 is supported (state is in memory)")
     serve.add_argument("--log-level", default="warning")
     return parser
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number of seconds") from None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -74,8 +88,12 @@ def serve(args: argparse.Namespace) -> int:
     for index in range(1, args.seed_demo + 1):
         demo = seed.demo_company(index)
         store.create_company(demo["name"], demo["baseCurrency"], company_id=demo["id"])
+    if args.read_lag_seconds < 0:
+        print("--read-lag-seconds must be 0 or more", file=sys.stderr)
+        return 2
     sandbox = Sandbox(store, api_key, admin=args.admin, faults=FaultInjector(config),
-                      limiter=RateLimiter(args.max_concurrency, args.daily_quota))
+                      limiter=RateLimiter(args.max_concurrency, args.daily_quota),
+                      read_lag_seconds=args.read_lag_seconds)
     sock = _bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host

@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from codat_sandbox.faults import FaultConfig, FaultInjector
 from codat_sandbox.query import QueryError, filter_records, sort_records
 from codat_sandbox.ratelimit import RateLimiter
-from codat_sandbox.store import PUSH_TYPES, READ_TYPES, UPDATABLE_TYPES, NotFound, Store
+from codat_sandbox.store import PUSH_TYPES, READ_TYPES, UPDATABLE_TYPES, NotFound, Refused, Store
 
 MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 100
@@ -116,8 +116,11 @@ class Sandbox:
     """The Codat-like API over a :class:`Store`, with limits, faults and an optional admin API."""
 
     def __init__(self, store: Store, api_key: str, admin: bool = False, faults: FaultInjector | None = None,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, read_lag_seconds: float = 0.0) -> None:
         self.store = store
+        self.read_lag_seconds = read_lag_seconds
+        # The lag a write gets is decided when it lands: the run's setting unless a fault replaces it.
+        store.read_lag = lambda data_type: self.faults.read_lag_seconds(data_type, self.read_lag_seconds)
         self._expected_auth = "Basic " + base64.b64encode(api_key.encode()).decode()
         self._key_scope = hashlib.sha256(api_key.encode()).hexdigest()[:16]
         self.admin_enabled = admin
@@ -213,6 +216,8 @@ class Sandbox:
             return await handler(request, body)
         except NotFound as exc:
             return error_response(404, str(exc))
+        except Refused as exc:
+            return error_response(exc.status, str(exc))
         except (BadRequest, QueryError) as exc:
             return error_response(400, str(exc))
         except Exception:
@@ -296,6 +301,7 @@ class Sandbox:
             params = request.path_params
             if "connectionId" in params:
                 self.store.connection(params["companyId"], params["connectionId"])
+            self.store.check_readable(params["companyId"], data_type)
             query, order_by = self._query_args(request)
             return self.page(request, self.store.query(params["companyId"], data_type, query, order_by))
 
@@ -306,7 +312,8 @@ class Sandbox:
             params = request.path_params
             if "connectionId" in params:
                 self.store.connection(params["companyId"], params["connectionId"])
-            return JSONResponse(self.store.get_record(params["companyId"], data_type, params["recordId"]))
+            self.store.check_readable(params["companyId"], data_type)
+            return JSONResponse(self.store.read_record(params["companyId"], data_type, params["recordId"]))
 
         return handler
 
@@ -329,6 +336,15 @@ class Sandbox:
             return JSONResponse(operation)
 
         return handler
+
+    async def queue_refresh(self, request: Request, body: bytes) -> Response:
+        """``POST /companies/{id}/data/queue/{dataType}`` (Platform "Refresh data type") → ``PullOperation``."""
+        params = request.path_params
+        connection_id = request.query_params.get("connectionId") or None
+        return JSONResponse(self.store.refresh(params["companyId"], params["dataType"], connection_id))
+
+    async def data_status(self, request: Request, body: bytes) -> Response:
+        return JSONResponse(self.store.data_status(request.path_params["companyId"]))
 
     async def not_allowed(self, request: Request, body: bytes) -> Response:
         return error_response(405, "Records of this data type cannot be updated through this connection.")
@@ -394,6 +410,24 @@ class Sandbox:
         return self.store.patch_raw(params["companyId"], params["dataType"], params["recordId"],
                                     await self._admin_json(request))
 
+    async def admin_records(self, request: Request) -> Any:
+        """Every record of a data type as the platform holds it (no read-after-write lag, deleted included)."""
+        params = request.path_params
+        if params["dataType"] not in READ_TYPES:
+            raise NotFound(f"Unknown data type '{params['dataType']}'.")
+        return self.store.list_records(params["companyId"], params["dataType"])
+
+    async def admin_connection(self, request: Request) -> Any:
+        """``{"status": "Deauthorized", "afterPushes": 10}``: the link breaks now or after N more pushes."""
+        data = await self._admin_json(request)
+        return self.store.set_connection_status(request.path_params["companyId"], data["status"],
+                                                data.get("afterPushes"))
+
+    async def admin_syncing(self, request: Request) -> Any:
+        """``{"seconds": 30, "dataTypes": ["invoices"]}``: reads answer 409 meanwhile (null: until 0 is set)."""
+        data = await self._admin_json(request)
+        return self.store.set_syncing(request.path_params["companyId"], data.get("seconds"), data.get("dataTypes"))
+
     async def admin_delete_record(self, request: Request) -> Any:
         params = request.path_params
         return self.store.delete_raw(params["companyId"], params["dataType"], params["recordId"])
@@ -437,6 +471,8 @@ class Sandbox:
             self._api(company + "/data/info", self.company_info, ["GET"]),
             self._api(company + "/push", self.list_operations, ["GET"]),
             self._api(company + "/push/{pushOperationKey}", self.get_operation, ["GET"]),
+            self._api(company + "/data/queue/{dataType}", self.queue_refresh, ["POST"]),
+            self._api(company + "/dataStatus", self.data_status, ["GET"]),
         ]
         for data_type in _COMPANY_READ_TYPES:
             routes.append(self._api(f"{company}/data/{data_type}", self.list_data(data_type), ["GET"], data_type))
@@ -457,6 +493,9 @@ class Sandbox:
             ("/admin/stats/reset", self.admin_reset_stats, ["POST"]),
             ("/admin/companies", self.admin_create_company, ["POST"]),
             ("/admin/companies/{companyId}/records/{dataType}", self.admin_insert_record, ["POST"]),
+            ("/admin/companies/{companyId}/records/{dataType}", self.admin_records, ["GET"]),
+            ("/admin/companies/{companyId}/connection", self.admin_connection, ["PUT"]),
+            ("/admin/companies/{companyId}/syncing", self.admin_syncing, ["PUT"]),
             ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_patch_record, ["PATCH"]),
             ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_delete_record, ["DELETE"]),
             ("/admin/idempotency/age", self.admin_age_idempotency, ["POST"]),

@@ -31,8 +31,12 @@ class FaultConfig:
     - ``timeout_rate``: the push operation ends ``TimedOut`` but its write lands anyway;
       ``timeout_no_write_rate``: ends ``TimedOut`` without writing; ``pending_forever_rate``: never
       leaves ``Pending`` (until its ``timeoutInMinutes`` passes).
+    - ``read_lag_seconds``: pushed writes show in reads (lists and single GETs) only this many
+      seconds after they land, or once the data type is refreshed with
+      ``POST /companies/{id}/data/queue/{dataType}``; replaces the run's ``--read-lag-seconds`` while
+      set (``None`` = the run's setting; ``0`` = no lag). Push operations are never lagged.
     - ``methods`` / ``data_types``: limit all of the above to these HTTP methods / data types
-      (``None`` = all).
+      (``None`` = all; ``read_lag_seconds`` heeds only ``data_types``).
     - ``duration_seconds``: the faults last this long after they are set, then stop by themselves
       (a 429 storm or a 503 burst that passes); ``None`` = until replaced.
     """
@@ -49,6 +53,7 @@ class FaultConfig:
     timeout_rate: float = 0.0
     timeout_no_write_rate: float = 0.0
     pending_forever_rate: float = 0.0
+    read_lag_seconds: float | None = None
     methods: list[str] | None = None
     data_types: list[str] | None = None
     duration_seconds: float | None = None
@@ -73,6 +78,9 @@ class FaultConfig:
         if config.duration_seconds is not None and (
                 not isinstance(config.duration_seconds, int | float) or config.duration_seconds <= 0):
             raise ValueError("duration_seconds must be a positive number (or null for no end)")
+        if config.read_lag_seconds is not None and (
+                not isinstance(config.read_lag_seconds, int | float) or config.read_lag_seconds < 0):
+            raise ValueError("read_lag_seconds must be a non-negative number (or null for the run's setting)")
         if config.methods is not None:
             config.methods = [m.upper() for m in config.methods]
         return config
@@ -105,6 +113,15 @@ class FaultInjector:
         if config.methods is not None and method.upper() not in config.methods:
             return False
         return config.data_types is None or data_type in config.data_types
+
+    def read_lag_seconds(self, data_type: str, default: float) -> float:
+        """The read-after-write lag for a write of ``data_type`` landing now."""
+        config = self.config
+        if config.read_lag_seconds is None or self.expired():
+            return default
+        if config.data_types is not None and data_type not in config.data_types:
+            return default
+        return float(config.read_lag_seconds)
 
     def _hit(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate

@@ -13,11 +13,12 @@ that touches a company first finalises that company's operations whose push dela
 from __future__ import annotations
 
 import copy
+import heapq
 import sqlite3
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,22 @@ from codat_sandbox import query as codat_query
 from codat_sandbox import seed, validation
 
 PUSH_TYPES = ("customers", "invoices", "creditNotes", "payments", "directCosts")
+CONNECTION_STATUSES = ("PendingAuth", "Linked", "Unlinked", "Deauthorized")
+# What Codat answers a push to a connection that is not Linked (CONTRACT §4, §7: push only to Linked
+# connections): the status code and the reason, each with the advice the user needs.
+_REFUSALS = {
+    "Deauthorized": (401, "Data connection {id} is Deauthorized: the platform no longer grants access (the "
+                          "company revoked it or its token expired). Ask the company to re-authorize the "
+                          "connection in Codat Link; nothing can be pushed until then."),
+    "Unlinked": (403, "Data connection {id} is Unlinked: access to the platform was revoked. Re-link the "
+                      "connection before pushing; data already pulled can still be read."),
+    "PendingAuth": (409, "Data connection {id} is PendingAuth: the company has not completed linking its "
+                         "platform, so nothing can be pushed yet."),
+}
+NOT_READY_MESSAGE = ("The data type's dataset has not been requested or is still syncing: wait for the "
+                     "company's sync to complete (GET /companies/{companyId}/dataStatus) and retry.")
+# Codat's data-type name (queue, dataStatus, options) → the store's collection (its read-path segment).
+DATA_TYPE_COLLECTIONS = {"chartOfAccounts": "accounts"}
 UPDATABLE_TYPES = ("customers", "invoices", "creditNotes")
 READ_TYPES = ("accounts", "taxRates", "trackingCategories", "customers", "invoices", "creditNotes", "payments",
               "directCosts", "bankAccounts")
@@ -45,6 +62,26 @@ def iso(ts: float) -> str:
 
 class NotFound(LookupError):
     """A company, connection, record or operation that does not exist (HTTP 404)."""
+
+
+class Refused(Exception):
+    """A request Codat refuses with ``status`` and ``message`` (a connection not Linked, data syncing)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Unseen:
+    """A write the company's cached data does not show yet (read-after-write lag).
+
+    ``stale`` is the version list queries still show (``None``: the record is not listed at all) until
+    ``visible_at`` passes or the data type is refreshed (``POST /companies/{id}/data/queue/{dataType}``).
+    """
+
+    visible_at: float
+    stale: dict[str, Any] | None
 
 
 @dataclass
@@ -120,9 +157,13 @@ class _CompanyView:
 class Store:
     """All sandbox state, with O(1) lookups and lazy settlement of push operations."""
 
-    def __init__(self, path: str | None, push_delay: float = 0.05, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | None, push_delay: float = 0.05, clock: Callable[[], float] = time.time,
+                 read_lag: Callable[[str], float] | float = 0.0) -> None:
         self.push_delay = push_delay
         self.clock = clock
+        # Seconds before a pushed write shows in reads, per data type (a number, or a callable so the
+        # fault injector can change it at run time).
+        self.read_lag: Callable[[str], float] = read_lag if callable(read_lag) else (lambda _t, s=read_lag: s)
         self._db = _Persistence(path)
         self._listing_cache: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
         self._reset_memory()
@@ -140,6 +181,12 @@ class Store:
         self.queue: dict[str, deque[str]] = {}
         self.forever: dict[str, set[str]] = {}
         self.idempotency: dict[tuple[str, str], CachedResponse] = {}
+        # read-after-write lag: company → data type → record id → what reads show meanwhile
+        self.unseen: dict[str, dict[str, dict[str, Unseen]]] = {}
+        self._unseen_heap: dict[str, list[tuple[float, str, str]]] = {}
+        self.syncing: dict[str, tuple[float, frozenset[str] | None]] = {}
+        self.connection_flips: dict[str, tuple[str, int]] = {}
+        self.last_sync: dict[str, dict[str, str]] = {}
         self._listing_cache.clear()
 
     def _load(self) -> None:
@@ -178,6 +225,8 @@ class Store:
         self.operations.setdefault(company_id, {})
         self.queue.setdefault(company_id, deque())
         self.forever.setdefault(company_id, set())
+        self.unseen.setdefault(company_id, {})
+        self._unseen_heap.setdefault(company_id, [])
 
     def create_company(self, name: str, base_currency: str, platform: str = "Xero",
                        company_id: str | None = None) -> dict[str, Any]:
@@ -222,6 +271,82 @@ class Store:
     def base_currency(self, company_id: str) -> str:
         return self.company_settings[company_id]["baseCurrency"]
 
+    def _save_company(self, company_id: str) -> None:
+        self._db.save("company", company_id, "", company_id, {
+            "company": self.companies[company_id], "settings": self.company_settings[company_id],
+            "connection": self.connections[company_id]})
+
+    # ---- connection states and syncing ------------------------------------------------------------
+    def set_connection_status(self, company_id: str, status: str, after_pushes: int | None = None) -> dict[str, Any]:
+        """Admin: set the connection's status now, or after ``after_pushes`` more accepted pushes (mid-run)."""
+        self.company(company_id)
+        if status not in CONNECTION_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(CONNECTION_STATUSES)}")
+        if after_pushes is not None:
+            if not isinstance(after_pushes, int) or after_pushes < 0:
+                raise ValueError("afterPushes must be a whole number, 0 or more")
+            if after_pushes > 0:
+                self.connection_flips[company_id] = (status, after_pushes)
+                return {**self.connections[company_id], "becomes": status, "afterPushes": after_pushes}
+        self.connection_flips.pop(company_id, None)
+        connection = self.connections[company_id]
+        connection["status"] = status
+        connection["dataConnectionErrors"] = [] if status == "Linked" else [{
+            "statusCode": "401" if status == "Deauthorized" else "403", "statusText": status,
+            "errorMessage": _REFUSALS.get(status, (0, ""))[1].format(id=connection["id"]),
+            "erroredOnUtc": iso(self.now()),
+        }]
+        self._save_company(company_id)
+        return connection
+
+    def push_refusal(self, company_id: str) -> Refused | None:
+        """Why a push to this company's connection is refused now (``None``: it is Linked)."""
+        connection = self.connections[company_id]
+        refusal = _REFUSALS.get(connection["status"])
+        return Refused(refusal[0], refusal[1].format(id=connection["id"])) if refusal else None
+
+    def _count_push_towards_flip(self, company_id: str) -> None:
+        flip = self.connection_flips.get(company_id)
+        if flip is None:
+            return
+        status, remaining = flip
+        if remaining <= 1:
+            self.set_connection_status(company_id, status)
+        else:
+            self.connection_flips[company_id] = (status, remaining - 1)
+
+    def set_syncing(self, company_id: str, seconds: float | None, data_types: list[str] | None = None) -> dict[str, Any]:
+        """Admin: the company's data is still syncing for ``seconds`` (``None``: until cleared; 0 clears).
+
+        Meanwhile reads of those data types (all when ``data_types`` is None) answer 409.
+        """
+        self.company(company_id)
+        if seconds is not None and (not isinstance(seconds, int | float) or seconds < 0):
+            raise ValueError("seconds must be a non-negative number or null (until cleared)")
+        if seconds == 0:
+            self.syncing.pop(company_id, None)
+        else:
+            until = float("inf") if seconds is None else self.now() + seconds
+            types = frozenset(DATA_TYPE_COLLECTIONS.get(t, t) for t in data_types) if data_types else None
+            self.syncing[company_id] = (until, types)
+        return {"companyId": company_id, "syncing": self.is_syncing(company_id, None)}
+
+    def is_syncing(self, company_id: str, data_type: str | None) -> bool:
+        entry = self.syncing.get(company_id)
+        if entry is None:
+            return False
+        until, types = entry
+        if until <= self.now():
+            self.syncing.pop(company_id, None)
+            return False
+        return types is None or data_type is None or data_type in types
+
+    def check_readable(self, company_id: str, data_type: str) -> None:
+        """Raise :class:`Refused` (409) while the company's data of this type is still syncing."""
+        self.company(company_id)
+        if self.is_syncing(company_id, data_type):
+            raise Refused(409, NOT_READY_MESSAGE)
+
     def connection(self, company_id: str, connection_id: str) -> dict[str, Any]:
         self.company(company_id)
         connection = self.connections[company_id]
@@ -232,9 +357,113 @@ class Store:
     # ---- records ---------------------------------------------------------------------------------
     def _save_record(self, company_id: str, data_type: str, record: dict[str, Any]) -> None:
         self.records[company_id][data_type][record["id"]] = record
+        self._bump(company_id, data_type)
+        self._db.save("record", company_id, data_type, record["id"], record)
+
+    def _bump(self, company_id: str, data_type: str) -> None:
         key = (company_id, data_type)
         self.versions[key] = self.versions.get(key, 0) + 1
-        self._db.save("record", company_id, data_type, record["id"], record)
+
+    # ---- read-after-write lag ----------------------------------------------------------------------
+    def _before_write(self, company_id: str, data_type: str, record_id: str) -> None:
+        """Keep what reads show of a record a push is about to write, while pushed writes lag.
+
+        Codat does not cache written records: until the data type is refreshed, reads show the
+        version last pulled (or nothing, for a new record). With no lag this costs nothing.
+        """
+        lag = self.read_lag(data_type)
+        if lag <= 0:
+            return
+        visible_at = self.now() + lag
+        pending = self.unseen[company_id].setdefault(data_type, {})
+        entry = pending.get(record_id)
+        if entry is None:
+            current = self.records[company_id][data_type].get(record_id)
+            pending[record_id] = Unseen(visible_at, copy.deepcopy(current) if current is not None else None)
+        else:
+            entry.visible_at = visible_at
+        heapq.heappush(self._unseen_heap[company_id], (visible_at, data_type, record_id))
+
+    def _reveal_due(self, company_id: str) -> None:
+        """Writes whose lag has passed become visible."""
+        heap = self._unseen_heap.get(company_id)
+        now = self.now()
+        while heap and heap[0][0] <= now:
+            _, data_type, record_id = heapq.heappop(heap)
+            pending = self.unseen[company_id].get(data_type, {})
+            entry = pending.get(record_id)
+            if entry is not None and entry.visible_at <= now:
+                del pending[record_id]
+                self._bump(company_id, data_type)
+
+    def _visible(self, company_id: str, data_type: str) -> Iterable[dict[str, Any]]:
+        source = self.records[company_id][data_type]
+        pending = self.unseen[company_id].get(data_type)
+        if not pending:
+            return source.values()
+        shown = []
+        for record_id, record in source.items():
+            entry = pending.get(record_id)
+            if entry is None:
+                shown.append(record)
+            elif entry.stale is not None:
+                shown.append(entry.stale)
+        return shown
+
+    def unseen_count(self, company_id: str) -> int:
+        """How many pushed writes reads do not show yet (admin stats, tests)."""
+        self._reveal_due(company_id)
+        return sum(len(p) for p in self.unseen.get(company_id, {}).values())
+
+    def refresh(self, company_id: str, data_type: str, connection_id: str | None = None) -> dict[str, Any]:
+        """``POST /companies/{id}/data/queue/{dataType}``: the cached data catches up with the platform.
+
+        Returns Codat's ``PullOperation``. It completes at once on a Linked connection that is not
+        syncing; on a broken link it ends ``AuthError`` and reads keep showing what was cached.
+        """
+        self.company(company_id)
+        collection = DATA_TYPE_COLLECTIONS.get(data_type, data_type)
+        if collection not in self.records[company_id] or collection == "accounts" and data_type != "chartOfAccounts":
+            raise NotFound(f"Datatype {data_type} not supported by platform(s) "
+                           f"{self.company_settings[company_id]['platform']}.")
+        connection = self.connections[company_id]
+        if connection_id is not None and connection_id != connection["id"]:
+            raise NotFound(f"Data connection {connection_id} not found")
+        now = iso(self.now())
+        refusal = self.push_refusal(company_id)
+        syncing = self.is_syncing(company_id, collection)
+        if refusal is None and not syncing:
+            if self.unseen[company_id].pop(collection, None):
+                self._bump(company_id, collection)
+            self.last_sync.setdefault(company_id, {})[data_type] = now
+            status = "Complete"
+        else:
+            status = "AuthError" if refusal is not None else "Queued"
+        operation = {
+            "id": str(uuid.uuid4()), "companyId": company_id, "connectionId": connection["id"],
+            "dataType": data_type, "status": status, "statusDescription": None,
+            "errorMessage": str(refusal) if refusal is not None else None, "requested": now,
+            "progress": 100 if status == "Complete" else 0, "isCompleted": status == "Complete",
+            "isErrored": status == "AuthError",
+        }
+        if status != "Queued":
+            operation["completed"] = now
+        return operation
+
+    def data_status(self, company_id: str) -> dict[str, Any]:
+        """``GET /companies/{id}/dataStatus``: one ``DataStatus`` per data type the sandbox holds."""
+        company = self.company(company_id)
+        statuses = {}
+        for collection in READ_TYPES:
+            name = next((k for k, v in DATA_TYPE_COLLECTIONS.items() if v == collection), collection)
+            last = self.last_sync.get(company_id, {}).get(name, company["created"])
+            sync_id = seed.stable_id(company_id, f"sync:{name}:{last}")
+            statuses[name] = {
+                "dataType": name, "lastSuccessfulSync": last,
+                "currentStatus": "Fetching" if self.is_syncing(company_id, collection) else "Complete",
+                "latestSyncId": sync_id, "latestSuccessfulSyncId": sync_id,
+            }
+        return statuses
 
     def _touch(self, record: dict[str, Any]) -> None:
         stamp = iso(self.now())
@@ -252,19 +481,35 @@ class Store:
             raise NotFound(f"No {data_type} record with id '{record_id}'.")
         return record
 
-    def query(self, company_id: str, data_type: str, query: str | None, order_by: str | None) -> list[dict[str, Any]]:
-        """Filtered, ordered records; cached per collection version so paging stays O(page)."""
+    def read_record(self, company_id: str, data_type: str, record_id: str) -> dict[str, Any]:
+        """A record as the API shows it (``GET …/data/{type}/{id}``): subject to the read-after-write lag."""
         self.company(company_id)
+        self._reveal_due(company_id)
+        entry = self.unseen[company_id].get(data_type, {}).get(record_id)
+        if entry is not None:
+            if entry.stale is None:
+                raise NotFound(f"No {data_type} record with id '{record_id}'.")
+            return entry.stale
+        return self.get_record(company_id, data_type, record_id)
+
+    def query(self, company_id: str, data_type: str, query: str | None, order_by: str | None) -> list[dict[str, Any]]:
+        """Filtered, ordered records as reads show them; cached per collection version so paging stays O(page).
+
+        Push operations are never lagged; records are (see :meth:`_before_write`).
+        """
+        self.company(company_id)
+        source: Iterable[dict[str, Any]]
         if data_type == "pushOperations":
-            source: dict[str, dict[str, Any]] = self.operations[company_id]
+            source = self.operations[company_id].values()
         else:
-            source = self.records[company_id][data_type]
+            self._reveal_due(company_id)
+            source = self._visible(company_id, data_type)
         key = (company_id, data_type, query or "", order_by or "", self.versions.get((company_id, data_type), 0))
         cached = self._listing_cache.get(key)
         if cached is not None:
             self._listing_cache.move_to_end(key)
             return cached
-        result = codat_query.sort_records(codat_query.filter_records(source.values(), query), order_by)
+        result = codat_query.sort_records(codat_query.filter_records(source, query), order_by)
         self._listing_cache[key] = result
         if len(self._listing_cache) > 32:
             self._listing_cache.popitem(last=False)
@@ -313,8 +558,14 @@ class Store:
     def submit_push(self, company_id: str, connection_id: str, data_type: str, body: dict[str, Any],
                     record_id: str | None = None, timeout_minutes: int | None = None,
                     force_update: bool = False, fate: str = "normal") -> dict[str, Any]:
-        """Record a push operation (``Pending``); it settles after the push delay."""
+        """Record a push operation (``Pending``); it settles after the push delay.
+
+        Raises :class:`Refused` when the connection is not Linked.
+        """
         self.connection(company_id, connection_id)
+        refusal = self.push_refusal(company_id)
+        if refusal is not None:
+            raise refusal
         if record_id is not None:
             existing = self.records[company_id][data_type].get(record_id)
             if existing is None:
@@ -335,6 +586,7 @@ class Store:
             self.settle(company_id)  # saves the operation once, already final
         else:
             self._save_operation(company_id, key)
+        self._count_push_towards_flip(company_id)
         return operation
 
     def settle(self, company_id: str) -> None:
@@ -367,6 +619,11 @@ class Store:
     def _finalise(self, company_id: str, key: str, pending: PendingPush) -> None:
         if pending.fate == "timeout_no_write":
             self._complete(company_id, key, "TimedOut", 504, errorMessage="The push operation timed out.")
+            return
+        refusal = self.push_refusal(company_id)
+        if refusal is not None:
+            # The link broke while the operation waited: the platform never saw the write.
+            self._complete(company_id, key, "Failed", refusal.status, errorMessage=str(refusal))
             return
         errors = self._validate(company_id, pending)
         if errors:
@@ -442,6 +699,7 @@ class Store:
         if data_type in ("invoices", "creditNotes"):
             self._derive_balance(record, existing, data_type)
         self._touch(record)
+        self._before_write(company_id, data_type, record["id"])
         self._save_record(company_id, data_type, record)
         if data_type == "payments":
             self._apply_payment(company_id, record)
@@ -481,6 +739,7 @@ class Store:
                     continue
                 data_type = "invoices" if kind == "Invoice" else "creditNotes"
                 document = self.records[company_id][data_type][link["id"]]
+                self._before_write(company_id, data_type, document["id"])
                 balance_field = self._settled_field(data_type)
                 amount = abs(float(link["amount"]))
                 document[balance_field] = round(float(document[balance_field]) - amount, 6)

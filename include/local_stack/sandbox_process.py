@@ -82,6 +82,20 @@ class AdminClient:
     def force_operation_status(self, push_operation_key: str, status: str) -> dict[str, Any]:
         return self._call("POST", f"/admin/operations/{push_operation_key}/status", {"status": status})
 
+    def records(self, company_id: str, data_type: str) -> list[dict[str, Any]]:
+        """Every record as the platform holds it: no read-after-write lag, deleted ones included."""
+        return self._call("GET", f"/admin/companies/{company_id}/records/{data_type}")
+
+    def set_connection_status(self, company_id: str, status: str, after_pushes: int | None = None) -> dict[str, Any]:
+        """``Linked``/``Unlinked``/``Deauthorized``/``PendingAuth`` now, or after N more accepted pushes."""
+        return self._call("PUT", f"/admin/companies/{company_id}/connection",
+                          {"status": status, "afterPushes": after_pushes})
+
+    def set_syncing(self, company_id: str, seconds: float | None = None,
+                    data_types: list[str] | None = None) -> dict[str, Any]:
+        """The company's data is still syncing (reads answer 409) for ``seconds`` (None: until 0 is set)."""
+        return self._call("PUT", f"/admin/companies/{company_id}/syncing", {"seconds": seconds, "dataTypes": data_types})
+
     def set_quota(self, daily_quota: int | None, used: int | None = None) -> dict[str, Any]:
         return self._call("PUT", "/admin/quota", {"dailyQuota": daily_quota, "used": used})
 
