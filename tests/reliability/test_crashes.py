@@ -77,8 +77,12 @@ def test_sandbox_restarted_while_pushing(world):
     assert restarted.is_set() and world.sandbox.process is not None
     after = check_invariants(world, [DAY], expect_final=False)
     assert after.duplicates == 0, after.problems
+    # The restart cut requests in flight and refused new ones for a moment: the client must have noticed
+    # (retries) and bridged the gap within its deadline, so no company of the first run failed.
+    print(f"[reliability] sandbox restart: {world.retry_counter.retries} retries, failures {faulty.failures}")
+    assert world.retry_counter.retries > 0
+    assert not faulty.failures, faulty.failures
     counts = _rerun_and_check(world, "sandbox restarted mid-run")
-    assert world.retry_counter.retries > 0 or not faulty.failures
     assert counts.duplicates == 0
 
 
