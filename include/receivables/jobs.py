@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from receivables import extract, mappings
+from receivables import extract, mappings, open_amounts
 from receivables.batches import resolve_business_date
 from receivables.codat.errors import CodatError
 from receivables.run_state import recorded
@@ -209,20 +209,17 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
     Later days' documents never appear in an earlier day's report, so rerunning an old day gives the
     report it gave the first time.
 
-    ``source_amount_due`` = total minus every allocation in the batches up to ``amounts_as_of`` (the
-    last day synced when an old day is rerun: the platform shows today's balances, not D's).
+    ``source_amount_due`` = total minus the allocations the platform applied (ledger ``success``,
+    :mod:`receivables.open_amounts`) in the batches up to ``amounts_as_of`` (the last day synced when an
+    old day is rerun: the platform shows today's balances, not D's). A rejected or unsettled allocation
+    is reported on its own row; it does not lower the invoice's amount due.
     """
     from receivables.batches import business_day_window
     from receivables.sync import read_context
 
     context = read_context(engine, company_id, ledger)
-    alloc = context.all_allocations
+    alloc = open_amounts.in_platform(context.all_allocations, ledger)
     batch_time = pd.to_datetime(alloc["updated_at"])
-
-    def allocated_until(day: date):
-        _, end = business_day_window(day, timezone)
-        return alloc[batch_time < end].groupby(["target_type", "target_id"])["amount"].agg(
-            lambda s: sum(s, start=0))
 
     pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
     docs = ledger[pushed_on.isna() | (pushed_on <= business_date)].copy()
@@ -231,14 +228,16 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
     docs["customer_id"] = [known["customer_id"].get(k) if k in known.index else None for k in keys]
     docs["due_date"] = [known["due_date"].get(k) if k in known.index else pd.NaT for k in keys]
 
-    def amount_due(allocated) -> list:
-        return [(total - allocated.get(k, 0)) if (k[0] in ("invoice", "credit_note") and total is not None)
-                else None for k, total in zip(keys, docs["source_total"], strict=True)]
+    def amount_due(day: date) -> pd.Series:
+        _, end = business_day_window(day, timezone)
+        due = open_amounts.open_amounts(docs.assign(total_amount=docs["source_total"]),
+                                        alloc[(batch_time < end).astype(bool)])["open_amount"]
+        return due.where(docs["document_type"].isin(open_amounts.DOCUMENT_TYPES), None)
 
     # What was open on D decides the scope (a rerun of D reports the same documents); the amount due
     # compared with the platform is today's, as the platform shows today's balances.
-    due_on_day = amount_due(allocated_until(business_date))
-    docs["source_amount_due"] = amount_due(allocated_until(max(business_date, amounts_as_of or business_date)))
+    due_on_day = amount_due(business_date)
+    docs["source_amount_due"] = amount_due(max(business_date, amounts_as_of or business_date))
     docs["in_batch"] = pd.to_datetime(docs["business_date"]).dt.date == business_date
     is_open = pd.Series([due is not None and due != 0 for due in due_on_day], index=docs.index)
     unresolved = docs["status"] != "success"

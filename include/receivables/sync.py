@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from receivables import extract, push, transform, validate
+from receivables import extract, open_amounts, push, transform, validate
 from receivables.mappings import MappingLookup, resolve_mappings
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, schema, selects
@@ -131,47 +131,23 @@ def read_context(engine, company_id: str, ledger: pd.DataFrame) -> Context:
 
 
 def _all_allocations(engine, company_id: str) -> pd.DataFrame:
-    """Every allocation of the company: ledger key, target type and id, amount, and ``updated_at``
-    (the batch it belongs to: its payment's for a payment allocation, its own for a credit-note one)."""
-    pay = io.read_frame(engine, T["ar_payment_allocations"], where={"company_id": company_id})
-    payments = io.read_frame(engine, T["ar_payments"], where={"company_id": company_id})
-    paid_at = dict(zip(payments["payment_id"].astype(str), payments["updated_at"], strict=True))
-    cna = io.read_frame(engine, T["ar_credit_note_allocations"], where={"company_id": company_id})
-    cna_keys = cna["credit_note_id"].astype(str) + ":" + cna["invoice_id"].astype(str)
-    return pd.concat([
-        pd.DataFrame({"document_type": "payment", "source_id": pay["payment_id"].astype(str),
-                      "target_type": pay["target_type"].astype(str), "target_id": pay["target_id"].astype(str),
-                      "amount": pay["amount"], "updated_at": pay["payment_id"].astype(str).map(paid_at)}),
-        pd.DataFrame({"document_type": "credit_note_allocation", "source_id": cna_keys,
-                      "target_type": "invoice", "target_id": cna["invoice_id"].astype(str), "amount": cna["amount"],
-                      "updated_at": cna["updated_at"]}),
-        # The credit note itself is drawn down by its allocations.
-        pd.DataFrame({"document_type": "credit_note_allocation", "source_id": cna_keys,
-                      "target_type": "credit_note", "target_id": cna["credit_note_id"].astype(str),
-                      "amount": cna["amount"], "updated_at": cna["updated_at"]}),
-    ], ignore_index=True)
+    """Every allocation draw of the company (:func:`receivables.open_amounts.allocation_draws`)."""
+    return open_amounts.allocation_draws(
+        io.read_frame(engine, T["ar_payment_allocations"], where={"company_id": company_id}),
+        io.read_frame(engine, T["ar_payments"], where={"company_id": company_id}),
+        io.read_frame(engine, T["ar_credit_note_allocations"], where={"company_id": company_id}))
 
 
-def open_amounts(context: Context, ledger: pd.DataFrame, today: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
+def open_before_batch(context: Context, ledger: pd.DataFrame,
+                      today: set[tuple[str, str]] = frozenset()) -> pd.DataFrame:
     """What is open on each pushed invoice/credit note before today's allocations (platform view).
 
-    Total as pushed minus the allocations the platform already applied (those whose payment or
-    allocation is ``success`` in the ledger), leaving out today's own documents (``today``: keys of
-    the batch's payments and allocations) — on a rerun they are already applied, and counting them
-    would make them overdraw their own targets.
+    Total as pushed minus the draws the platform already applied, leaving out today's own documents
+    (``today``: ledger keys of the batch's payments and allocations) — validation decides those again.
     """
     known = context.known_documents.dropna(subset=["total_amount"])
-    applied_keys = set(zip(ledger.loc[ledger["status"] == "success", "document_type"],
-                           ledger.loc[ledger["status"] == "success", "source_id"], strict=True)) - set(today)
-    alloc = context.all_allocations
-    applied = alloc[[k in applied_keys for k in zip(alloc["document_type"], alloc["source_id"], strict=True)]]
-    used = applied.groupby(["target_type", "target_id"])["amount"].agg(lambda s: sum(s, start=0))
-    out = known[["company_id", "document_type", "source_id"]].copy()
-    out["open_amount"] = [
-        total - used.get((t, s), 0) for t, s, total in
-        zip(known["document_type"], known["source_id"], known["total_amount"], strict=True)
-    ]
-    return out
+    applied = open_amounts.in_platform(context.all_allocations, ledger, leaving_out=today)
+    return open_amounts.open_amounts(known[["company_id", "document_type", "source_id", "total_amount"]], applied)
 
 
 def write_rejects(engine, company_id: str, business_date: date, run_id: str, rejects: pd.DataFrame) -> None:
@@ -234,7 +210,7 @@ class CompanySync:
             batch.frames, companies=context.companies, mappings=context.lookup, tax_rates=context.tax_rates,
             known_documents=context.known_documents[~context.known_documents["source_id"].isin(
                 self._batch_ids(batch))],
-            open_amounts=open_amounts(context, ledger, self._allocating_keys(batch)),
+            open_amounts=open_before_batch(context, ledger, self._allocating_keys(batch)),
             platform_ids=self.ledger.platform_ids(self.company_id),
             known_customers=context.known_customers)
         rejects = pd.concat([checked.rejects, self._manual_rejects(checked.needs_manual_action)], ignore_index=True)
@@ -370,7 +346,7 @@ class CompanySync:
                 payloads.append(transform.fees_to_payloads(payments[ready], companies=context.companies,
                                                             mappings=context.lookup))
         if len(cn_allocations):
-            keys = cn_allocations["credit_note_id"].astype(str) + ":" + cn_allocations["invoice_id"].astype(str)
+            keys = open_amounts.credit_note_allocation_key(cn_allocations["credit_note_id"], cn_allocations["invoice_id"])
             ok_cn = [("credit_note", c) in have for c in cn_allocations["credit_note_id"].astype(str)]
             ok_inv = [("invoice", i) in have for i in cn_allocations["invoice_id"].astype(str)]
             ready = pd.Series([a and b for a, b in zip(ok_cn, ok_inv, strict=True)], index=cn_allocations.index)
@@ -468,8 +444,8 @@ class CompanySync:
         """Ledger keys of the batch's payments and credit-note allocations."""
         cna = batch["ar_credit_note_allocations"]
         return ({("payment", p) for p in batch["ar_payments"]["payment_id"].astype(str)}
-                | {("credit_note_allocation", f"{c}:{i}") for c, i in
-                   zip(cna["credit_note_id"].astype(str), cna["invoice_id"].astype(str), strict=True)})
+                | {("credit_note_allocation", k) for k in
+                   open_amounts.credit_note_allocation_key(cna["credit_note_id"], cna["invoice_id"])})
 
     def _batch_ids(self, batch: extract.Batch) -> set[str]:
         return set(batch["ar_invoices"]["invoice_id"].astype(str)) | set(

@@ -52,6 +52,7 @@ from receivables.money import (
     round_many,
     sum_amounts,
 )
+from receivables.open_amounts import settle_in_order
 
 REJECT_COLUMNS = ["company_id", "document_type", "source_id", "rule", "message"]
 WAITING_COLUMNS = ["company_id", "document_type", "source_id", "reason"]
@@ -503,21 +504,22 @@ def allocation_exceeds_payment(payments: pd.DataFrame, allocated: dict) -> pd.Da
 
 
 def allocation_exceeds_open_amount(events: pd.DataFrame) -> pd.DataFrame:
-    """Allocations (payments and credit-note allocations, in date order) overdraw a target's open amount."""
+    """Allocations (payments and credit-note allocations, in date order) overdraw a target's open amount.
+
+    First come first served (:func:`receivables.open_amounts.settle_in_order`): a rejected document
+    consumes nothing, so it never makes a later valid allocation look like an overdraw.
+    """
     if events.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     ev = events.sort_values(["_date", "_order", "source_id"], kind="mergesort")
-    drawn = []
-    running: dict = {}
-    for key, amt in zip(ev["_target"], ev["_amount"], strict=True):
-        before = running.get(key, Decimal(0))
-        running[key] = before + amt
-        drawn.append(before)
-    ev = ev.assign(_before=drawn)
-    mask = [b + a > o for b, a, o in zip(ev["_before"], ev["_amount"], ev["_open"], strict=True)]
-    out = _failures(ev, pd.Series(mask, index=ev.index), "allocation_exceeds_open_amount",
+    opening = dict(zip(ev["_target"], ev["_open"], strict=True))
+    settled = settle_in_order(ev.assign(document=_keys(ev, "document_type", "source_id"), target=ev["_target"],
+                                        amount=ev["_amount"]), opening)
+    # Name the draw that does not fit (a payment may also allocate to targets that have room).
+    over = ~settled["accepted"] & (settled["asked"] > settled["available"]).astype(bool)
+    out = _failures(settled, over, "allocation_exceeds_open_amount",
                     lambda r: f"{r._label}: allocates {r._amount} to {r._target_label}, but only "
-                              f"{max(r._open - r._before, Decimal(0))} of {r._open} is still open")
+                              f"{max(r.available, Decimal(0))} of {r._open} is still open")
     return out.drop_duplicates(["company_id", "document_type", "source_id"])
 
 
@@ -807,8 +809,15 @@ def _targets(live, totals, known, rejected_docs, accepted_docs, pushed, open_amo
                     "pushed": key in pushed or key in accepted_docs}
     if open_amounts is not None and not open_amounts.empty:
         col = "open_amount" if "open_amount" in open_amounts else "amount"
-        for key, amt in zip(_keys(open_amounts, "document_type", "source_id"), _obj(open_amounts[col]), strict=True):
-            if key in out and is_finite_amount(amt):
+        drawn = _obj(open_amounts["drawn"]) if "drawn" in open_amounts else [None] * len(open_amounts)
+        for key, amt, used in zip(_keys(open_amounts, "document_type", "source_id"), _obj(open_amounts[col]),
+                                  drawn, strict=True):
+            if key not in out:
+                continue
+            if totals.get(key) is not None and is_finite_amount(used):
+                # Edited today: today's total, less what the platform already applied to it.
+                out[key]["open"] = totals[key] - as_decimal(used)
+            elif is_finite_amount(amt):
                 out[key]["open"] = as_decimal(amt)
     return out
 
