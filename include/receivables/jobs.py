@@ -239,7 +239,8 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
     due_on_day = amount_due(business_date)
     docs["source_amount_due"] = amount_due(max(business_date, amounts_as_of or business_date))
     docs["in_batch"] = pd.to_datetime(docs["business_date"]).dt.date == business_date
-    is_open = pd.Series([due is not None and due != 0 for due in due_on_day], index=docs.index)
+    # dtype=bool: with an empty ledger an untyped Series is object and cannot be or-ed with the masks.
+    is_open = pd.Series([due is not None and due != 0 for due in due_on_day], index=docs.index, dtype=bool)
     unresolved = docs["status"] != "success"
     docs = docs[docs["in_batch"] | unresolved | is_open]
     return docs[["company_id", "document_type", "source_id", "document_number", "customer_id", "currency",

@@ -25,7 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from receivables import extract, open_amounts, push, transform, validate
+from receivables import extract, open_amounts, plan_diff, push, transform, validate
+from receivables.codat import outcome as outcomes
+from receivables.codat.errors import CodatError
 from receivables.mappings import MappingLookup, resolve_mappings
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, schema, selects
@@ -195,11 +197,16 @@ class CompanySync:
             business_date=self.business_date, run_id=self.run_id, dry_run=bool(company.get("dry_run")),
             settle_deadline_seconds=settle_deadline_seconds)
         self.result = CompanyRun(self.company_id, self.business_date)
+        # Set when the company cannot push (a connection not Linked, a refused key): later phases record
+        # their documents as pending without sending, and the run ends by raising it.
+        self.stopped: CodatError | None = None
 
     # -- phases ----------------------------------------------------------------------------------
 
     async def run(self) -> CompanyRun:
         started = time.monotonic()
+        if not self.ctx.dry_run:
+            await self._check_connection()
         ledger = self.ledger.load(self.company_id)
         batch = extract.load_batch(self.engine, company_id=self.company_id, business_date=self.business_date,
                                    timezone=self.settings.timezone, carried_over=carried_over(ledger))
@@ -225,10 +232,24 @@ class CompanySync:
         rejects = pd.concat([rejects, changed], ignore_index=True)
         if not self.ctx.dry_run:
             write_rejects(self.engine, self.company_id, self.business_date, self.run_id, rejects)
+        else:
+            self.result.plan.append(plan_diff.side_rows(rejects, "reject", "message"))
         self.result.seconds = time.monotonic() - started
         log.info("company %s, business day %s: done in %.1fs — %s", self.company_id, self.business_date,
                  self.result.seconds, self._summary_line())
+        if self.stopped is not None:
+            raise self.stopped
         return self.result
+
+    async def _check_connection(self) -> None:
+        """Push only to a Linked connection; a broken link becomes the company's failure, not the documents'."""
+        try:
+            await push.check_connection(self.client, self.ctx)
+        except CodatError as exc:
+            if not outcomes.of_error(exc).stop:
+                raise
+            self.stopped = exc
+            log.error("company %s: %s", self.company_id, exc)
 
     def _add_missing_customers(self, batch: extract.Batch, ledger: pd.DataFrame) -> None:
         """Put the customers of the batch's documents that the platform does not hold into the batch.
@@ -349,7 +370,8 @@ class CompanySync:
             keys = open_amounts.credit_note_allocation_key(cn_allocations["credit_note_id"], cn_allocations["invoice_id"])
             ok_cn = [("credit_note", c) in have for c in cn_allocations["credit_note_id"].astype(str)]
             ok_inv = [("invoice", i) in have for i in cn_allocations["invoice_id"].astype(str)]
-            ready = pd.Series([a and b for a, b in zip(ok_cn, ok_inv, strict=True)], index=cn_allocations.index)
+            ready = pd.Series([a and b for a, b in zip(ok_cn, ok_inv, strict=True)], index=cn_allocations.index,
+                              dtype=bool)
             if (~ready).any():
                 waiting.append(pd.DataFrame({
                     "company_id": self.company_id, "document_type": "credit_note_allocation",
@@ -386,10 +408,18 @@ class CompanySync:
 
     async def _push(self, phase: str, documents: pd.DataFrame) -> push.PushOutcome:
         started = time.monotonic()
+        if self.stopped is not None:
+            push.record_not_sent(self.ledger, self.ctx, documents, f"not sent: {self.stopped}")
+            self.result.phases[phase] = push.PushOutcome(by_status={"pending": len(documents)},
+                                                         stopped_by=self.stopped).as_dict()
+            return push.PushOutcome()
         outcome, final = await push.push_documents(self.client, self.ledger, self.ctx, documents,
                                                    concurrency=self.concurrency)
+        self.stopped = self.stopped or outcome.stopped_by
         if self.ctx.dry_run:
-            self.result.plan.append(final[["company_id", "document_type", "source_id", "document_number", "action"]])
+            self.result.plan.append(plan_diff.planned_rows(self.engine, final))
+        else:
+            plan_diff.record_pushed(self.engine, final)  # what a later dry run diffs against
         self.result.phases[phase] = outcome.as_dict()
         log.info("company %s: %s — %d document(s): %s (%.1fs)%s", self.company_id, phase, len(documents),
                  outcome.planned if self.ctx.dry_run else outcome.by_status, time.monotonic() - started,
@@ -412,7 +442,9 @@ class CompanySync:
         if self.ctx.dry_run:
             # Nothing is created in a dry run: pretend planned creates exist so dependants can be planned.
             planned = pd.concat(self.result.plan, ignore_index=True) if self.result.plan else pd.DataFrame(
-                columns=["company_id", "document_type", "source_id"])
+                columns=plan_diff.PLAN_COLUMNS)
+            # Only creates: a waiting document would not exist after a real run either.
+            planned = planned[(planned["action"] == "create").astype(bool)]
             ids = pd.concat([ids, planned[["company_id", "document_type", "source_id"]].assign(
                 platform_id="dry-run:" + planned["source_id"].astype(str))], ignore_index=True)
         return ids
@@ -424,8 +456,7 @@ class CompanySync:
         waiting = pd.concat(parts, ignore_index=True)
         self.result.waiting += len(waiting)
         if self.ctx.dry_run:
-            self.result.plan.append(waiting.assign(action="wait")[
-                ["company_id", "document_type", "source_id", "document_number", "action"]])
+            self.result.plan.append(plan_diff.side_rows(waiting, "wait", "reason"))
             return
         ledger = self.ledger.load(self.company_id)
         self.ledger.write(push.waiting_rows(waiting, self.ctx, ledger))
@@ -467,10 +498,11 @@ class CompanySync:
                 f"ledger {statuses}")
 
 
-def write_plan(plan: list[pd.DataFrame], path: Path) -> Path | None:
-    """A dry run's plan as CSV: what would be created, updated, left alone or held back."""
-    if not plan:
-        return None
+def write_plan(plan: list[pd.DataFrame], path: Path) -> Path:
+    """A dry run's plan as CSV: what would be created, updated (field by field), left alone, held back
+    or rejected. Written also when empty, so no earlier dry run's plan is left standing for the company."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(plan, ignore_index=True).to_csv(path, index=False)
+    parts = [p for p in plan if len(p)]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=plan_diff.PLAN_COLUMNS)
+    frame.reindex(columns=plan_diff.PLAN_COLUMNS).to_csv(path, index=False)
     return path

@@ -358,8 +358,8 @@ def duplicate_document_number(docs: pd.DataFrame, known: pd.DataFrame, number_co
     others = [[s for s in per_number.get((c, t, k), ()) if s != me] if k is not None else []
               for c, t, k, me in zip(docs["company_id"], docs["document_type"], keys, docs["source_id"],
                                      strict=True)]
-    missing = pd.Series([k is None for k in keys], index=docs.index)
-    mask = pd.Series([bool(o) for o in others], index=docs.index) | missing
+    missing = pd.Series([k is None for k in keys], index=docs.index, dtype=bool)
+    mask = pd.Series([bool(o) for o in others], index=docs.index, dtype=bool) | missing
     sub = docs.assign(_others=others, _num=docs[number_col], _missing=missing)
     return _failures(sub, mask, "duplicate_document_number",
                      lambda r: f"{r.label}: has no number" if r._missing else

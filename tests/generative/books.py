@@ -68,18 +68,21 @@ class Books:
             frame = pd.DataFrame([{"company_id": self.company_id, **r} for r in rows])
             io.write_frame(self.engine, T[table], frame, mode="upsert")
 
-    def customer(self, customer_id: str, day: date, *, name: str | None = None, minute: int = 0) -> None:
+    def customer(self, customer_id: str, day: date, *, name: str | None = None, minute: int = 0,
+                 email: str | None = None) -> None:
         self.put("ar_customers", [{"customer_id": customer_id, "name": name or f"Customer {customer_id}",
-                                   "email": f"{customer_id.lower()}@example.com",
+                                   "email": email or f"{customer_id.lower()}@example.com",
                                    "default_currency": self.company.base_currency,
                                    "updated_at": stamp(day, minute)}])
 
     def invoice(self, invoice_id: str, customer_id: str, day: date, lines: list[tuple[int, str]], *,
                 number: str | None = None, tax_code: str | None = "ZERO", minute: int = 0,
-                status: str = "submitted") -> None:
-        """An invoice issued on ``day`` with ``lines`` of (quantity, unit amount)."""
+                status: str = "submitted", issued: date | None = None) -> None:
+        """An invoice of batch ``day`` (issued then, unless ``issued``) with ``lines`` of (quantity, unit amount)."""
+        issued = issued or day
         self.put("ar_invoices", [{"invoice_id": invoice_id, "invoice_number": number or invoice_id,
-                                  "customer_id": customer_id, "issue_date": day, "due_date": day + timedelta(days=30),
+                                  "customer_id": customer_id, "issue_date": issued,
+                                  "due_date": issued + timedelta(days=30),
                                   "currency": self.company.base_currency, "currency_rate": None,
                                   "status": status, "note": None, "updated_at": stamp(day, minute)}])
         self.put("ar_invoice_lines", [_line("invoice_id", invoice_id, n, q, u, tax_code)
