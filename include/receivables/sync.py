@@ -25,9 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from receivables import extract, open_amounts, plan_diff, push, transform, validate
-from receivables.codat import outcome as outcomes
-from receivables.codat.errors import CodatError
+from receivables import extract, open_amounts, push, transform, validate
 from receivables.mappings import MappingLookup, resolve_mappings
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, schema, selects
@@ -197,16 +195,11 @@ class CompanySync:
             business_date=self.business_date, run_id=self.run_id, dry_run=bool(company.get("dry_run")),
             settle_deadline_seconds=settle_deadline_seconds)
         self.result = CompanyRun(self.company_id, self.business_date)
-        # Set when the company cannot push (a connection not Linked, a refused key): later phases record
-        # their documents as pending without sending, and the run ends by raising it.
-        self.stopped: CodatError | None = None
 
     # -- phases ----------------------------------------------------------------------------------
 
     async def run(self) -> CompanyRun:
         started = time.monotonic()
-        if not self.ctx.dry_run:
-            await self._check_connection()
         ledger = self.ledger.load(self.company_id)
         batch = extract.load_batch(self.engine, company_id=self.company_id, business_date=self.business_date,
                                    timezone=self.settings.timezone, carried_over=carried_over(ledger))
@@ -232,24 +225,10 @@ class CompanySync:
         rejects = pd.concat([rejects, changed], ignore_index=True)
         if not self.ctx.dry_run:
             write_rejects(self.engine, self.company_id, self.business_date, self.run_id, rejects)
-        else:
-            self.result.plan.append(plan_diff.side_rows(rejects, "reject", "message"))
         self.result.seconds = time.monotonic() - started
         log.info("company %s, business day %s: done in %.1fs — %s", self.company_id, self.business_date,
                  self.result.seconds, self._summary_line())
-        if self.stopped is not None:
-            raise self.stopped
         return self.result
-
-    async def _check_connection(self) -> None:
-        """Push only to a Linked connection; a broken link becomes the company's failure, not the documents'."""
-        try:
-            await push.check_connection(self.client, self.ctx)
-        except CodatError as exc:
-            if not outcomes.of_error(exc).stop:
-                raise
-            self.stopped = exc
-            log.error("company %s: %s", self.company_id, exc)
 
     def _add_missing_customers(self, batch: extract.Batch, ledger: pd.DataFrame) -> None:
         """Put the customers of the batch's documents that the platform does not hold into the batch.
@@ -408,18 +387,10 @@ class CompanySync:
 
     async def _push(self, phase: str, documents: pd.DataFrame) -> push.PushOutcome:
         started = time.monotonic()
-        if self.stopped is not None:
-            push.record_not_sent(self.ledger, self.ctx, documents, f"not sent: {self.stopped}")
-            self.result.phases[phase] = push.PushOutcome(by_status={"pending": len(documents)},
-                                                         stopped_by=self.stopped).as_dict()
-            return push.PushOutcome()
         outcome, final = await push.push_documents(self.client, self.ledger, self.ctx, documents,
                                                    concurrency=self.concurrency)
-        self.stopped = self.stopped or outcome.stopped_by
         if self.ctx.dry_run:
-            self.result.plan.append(plan_diff.planned_rows(self.engine, final))
-        else:
-            plan_diff.record_pushed(self.engine, final)  # what a later dry run diffs against
+            self.result.plan.append(final[["company_id", "document_type", "source_id", "document_number", "action"]])
         self.result.phases[phase] = outcome.as_dict()
         log.info("company %s: %s — %d document(s): %s (%.1fs)%s", self.company_id, phase, len(documents),
                  outcome.planned if self.ctx.dry_run else outcome.by_status, time.monotonic() - started,
@@ -442,9 +413,7 @@ class CompanySync:
         if self.ctx.dry_run:
             # Nothing is created in a dry run: pretend planned creates exist so dependants can be planned.
             planned = pd.concat(self.result.plan, ignore_index=True) if self.result.plan else pd.DataFrame(
-                columns=plan_diff.PLAN_COLUMNS)
-            # Only creates: a waiting document would not exist after a real run either.
-            planned = planned[(planned["action"] == "create").astype(bool)]
+                columns=["company_id", "document_type", "source_id"])
             ids = pd.concat([ids, planned[["company_id", "document_type", "source_id"]].assign(
                 platform_id="dry-run:" + planned["source_id"].astype(str))], ignore_index=True)
         return ids
@@ -456,7 +425,8 @@ class CompanySync:
         waiting = pd.concat(parts, ignore_index=True)
         self.result.waiting += len(waiting)
         if self.ctx.dry_run:
-            self.result.plan.append(plan_diff.side_rows(waiting, "wait", "reason"))
+            self.result.plan.append(waiting.assign(action="wait")[
+                ["company_id", "document_type", "source_id", "document_number", "action"]])
             return
         ledger = self.ledger.load(self.company_id)
         self.ledger.write(push.waiting_rows(waiting, self.ctx, ledger))
@@ -498,11 +468,10 @@ class CompanySync:
                 f"ledger {statuses}")
 
 
-def write_plan(plan: list[pd.DataFrame], path: Path) -> Path:
-    """A dry run's plan as CSV: what would be created, updated (field by field), left alone, held back
-    or rejected. Written also when empty, so no earlier dry run's plan is left standing for the company."""
+def write_plan(plan: list[pd.DataFrame], path: Path) -> Path | None:
+    """A dry run's plan as CSV: what would be created, updated, left alone or held back."""
+    if not plan:
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    parts = [p for p in plan if len(p)]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=plan_diff.PLAN_COLUMNS)
-    frame.reindex(columns=plan_diff.PLAN_COLUMNS).to_csv(path, index=False)
+    pd.concat(plan, ignore_index=True).to_csv(path, index=False)
     return path
