@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo                      sandbox + SQLite warehouse + sample data -> sync -> reconciliation report"
 	@echo "make test                      lint + the whole test suite"
-	@echo "make sync DATE=YYYY-MM-DD      run receivables_sync for one business day"
+	@echo "make sync DATE=YYYY-MM-DD      run receivables_sync for one business day (DRY_RUN=1: change nothing)"
 	@echo "make backfill FROM=... TO=...  the same for every day in the range (Airflow backfill)"
 	@echo "make sandbox                   run the Codat-compatible sandbox in the foreground"
 	@echo "make bench                     run the benchmarks"
@@ -54,13 +54,14 @@ test: lint airflow-init
 demo: airflow-init
 	$(BIN)/python -m local_stack demo
 
+# DRY_RUN=1: plan and report what would change (reports/DATE/dry-run/); push nothing, change nothing.
 sync: airflow-init
-	@test -n "$(DATE)" || (echo "usage: make sync DATE=YYYY-MM-DD"; exit 2)
-	$(BIN)/python -m local_stack sync $(DATE)
+	@test -n "$(DATE)" || (echo "usage: make sync DATE=YYYY-MM-DD [DRY_RUN=1]"; exit 2)
+	@$(BIN)/python -m local_stack sync "$(DATE)" --dry-run="$(DRY_RUN)"
 
 backfill: airflow-init
 	@test -n "$(FROM)" -a -n "$(TO)" || (echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD"; exit 2)
-	$(BIN)/python -m local_stack backfill $(FROM) $(TO)
+	@$(BIN)/python -m local_stack backfill "$(FROM)" "$(TO)"
 
 # Same state (and, once the demo has run, the same API key) as the local stack, so what `make demo`
 # pushed can be browsed; --seed-demo adds three demo companies if they are not there yet.

@@ -6,16 +6,17 @@ modifiedDate) and checks ``ar_mappings`` against it. See README "Reference data"
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG, Param
 
+from receivables_airflow import EARLIEST_BUSINESS_DAY
 from receivables_airflow.tasks import reference_companies, reference_done, refresh_reference
 
 with DAG(
     dag_id="receivables_reference_data",
     description="Pull reference data per company and check the user's mappings against it",
     schedule="0 */6 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # As receivables_sync: a start_date far in the past, and no catch-up run per past interval.
+    start_date=EARLIEST_BUSINESS_DAY,
     catchup=False,
     max_active_runs=1,
     tags=["receivables", "reference-data"],

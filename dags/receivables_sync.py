@@ -6,9 +6,9 @@ plan → per company (refresh reference → sync → reconcile) → report. See 
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, task_group
 
+from receivables_airflow import EARLIEST_BUSINESS_DAY
 from receivables_airflow.tasks import (
     company_list,
     finish,
@@ -24,7 +24,11 @@ with DAG(
     description="Push a business day's receivables to the accounting platform and reconcile",
     # An explicit daily interval: the run for D starts after D ends, and its interval is [D, D+1).
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # Far in the past on purpose: Airflow creates no task instance for a logical date before a task's
+    # start_date, and a catch-up of past months is a data team's first job (a day of 2025 must run).
+    # catchup=False keeps the scheduler from creating a run per day since then: it schedules only the
+    # latest interval; past days run when asked for (make sync / make backfill / a manual trigger).
+    start_date=EARLIEST_BUSINESS_DAY,
     catchup=False,
     max_active_runs=1,  # days are pushed in order; a backfill runs them one after another
     tags=["receivables", "sync"],

@@ -16,6 +16,16 @@ import sys
 from local_stack import demo, runs
 
 
+def _flag(value: str) -> bool:
+    """DRY_RUN=1/yes/true or 0/no/false (or empty); anything else is refused, never silently ignored."""
+    text = value.strip().lower()
+    if text in ("1", "yes", "true", "on"):
+        return True
+    if text in ("", "0", "no", "false", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"DRY_RUN={value!r}: use DRY_RUN=1 for a dry run (or 0 / leave it out)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmd.add_argument("--invoices-per-day", type=int, default=40)
     sync_cmd = commands.add_parser("sync", help="run receivables_sync for one business day")
     sync_cmd.add_argument("date")
-    sync_cmd.add_argument("--dry-run", action="store_true")
+    sync_cmd.add_argument("--dry-run", nargs="?", const="1", default="", type=_flag, metavar="1|0",
+                          help="plan and report what would change; push nothing, change nothing")
     backfill_cmd = commands.add_parser("backfill", help="run receivables_sync for every day in a range")
     backfill_cmd.add_argument("start")
     backfill_cmd.add_argument("end")

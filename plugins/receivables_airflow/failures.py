@@ -1,0 +1,123 @@
+"""When a task fails: one line that says what failed and what to do, and whether waiting can fix it.
+
+Every task body runs inside :func:`explained`. A failure is logged once as a line starting with
+:data:`MARK` (the console of ``make sync`` prints these lines, one per failed task), and a failure that no
+retry can fix — a refused API key, an unknown host, a missing warehouse database, a day in the future —
+becomes an ``AirflowFailException``: the task fails at once, with no retries and no repeated tracebacks.
+Anything else is re-raised unchanged, so Airflow's retries handle what waiting may fix.
+
+    with explained(company):
+        return jobs.sync_company(...)
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger("receivables.task_error")
+
+# What the console looks for in a run's output; keep it stable.
+MARK = "TASK ERROR:"
+
+# getaddrinfo answers that mean "no such name" (as opposed to EAI_AGAIN, a resolver that may recover).
+_NO_SUCH_NAME = {code for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+                 if code is not None}
+
+
+class ConfigurationError(RuntimeError):
+    """A connection points at something that is not there (a host, a database): waiting cannot help."""
+
+
+@dataclass(frozen=True)
+class Explained:
+    """The one line a person reads, and whether a retry could succeed."""
+
+    line: str
+    permanent: bool
+
+
+def check_api_host(base_url: str, conn_id: str = "codat_default") -> None:
+    """Fail in seconds when the API's host name does not exist (the retry policy would try for minutes)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname
+    if not host:
+        raise ConfigurationError(f"the API URL of connection {conn_id} has no host: set its host, "
+                                 "e.g. https://api.codat.io")
+    try:
+        socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        if exc.errno in _NO_SUCH_NAME:
+            raise ConfigurationError(f"the API host {host} is unknown (no DNS record): check the host of "
+                                     f"connection {conn_id}") from None
+        # A resolver that is down may come back: the request's own retries deal with it.
+
+
+def explain(exc: BaseException, *, who: str | None = None) -> Explained:
+    """The one-line error (with advice) for a task failure, and whether it is permanent."""
+    from receivables.codat.errors import CodatAuthError, CodatError, CodatPaymentRequired
+    from receivables.jobs import CompanyFailed, RunRefused
+    from receivables_airflow.warehouse_hook import WarehouseUnavailable
+
+    if isinstance(exc, CompanyFailed):
+        return Explained(_first_line(exc), permanent=not exc.retryable)
+    if isinstance(exc, WarehouseUnavailable):
+        return Explained(_first_line(exc), permanent=exc.permanent)
+    if isinstance(exc, (RunRefused, ConfigurationError)):
+        return Explained(_with_who(who, _first_line(exc)), permanent=True)
+    if isinstance(exc, CodatAuthError):
+        return Explained(_with_who(who, f"the API refused the key ({exc.status_code}): check the password of "
+                                        "connection codat_default"), permanent=True)
+    if isinstance(exc, CodatPaymentRequired):
+        return Explained(_with_who(who, _first_line(exc)), permanent=True)
+    if isinstance(exc, CodatError):
+        return Explained(_with_who(who, _first_line(exc)), permanent=False)
+    if type(exc).__name__ == "AirflowNotFoundException":  # a connection defined nowhere
+        return Explained(_with_who(who, f"{_first_line(exc)}: define it (see docs/operations.md, "
+                                        "'Connections')"), permanent=True)
+    return Explained(_with_who(who, f"unexpected {type(exc).__name__}: {_first_line(exc)} (a defect, not a "
+                                    "setting: the traceback is in the task log; rerunning the day is safe)"),
+                     permanent=False)
+
+
+@contextmanager
+def explained(company: Mapping[str, Any] | None = None) -> Generator[None]:
+    """Log a failure as one :data:`MARK` line; permanent ones fail the task without retries."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, AirflowException) and not isinstance(exc, AirflowNotFoundException):
+            raise  # Airflow's own signals (skip, fail, reschedule) pass through as they are
+        explanation = explain(exc, who=_company_label(company))
+        log.error("%s %s", MARK, explanation.line)
+        if not explanation.permanent:
+            log.info("this may pass on its own: Airflow retries the task (when it has retries left)")
+        if explanation.permanent:
+            # The line says it all; the chained traceback of a configuration error would only repeat it.
+            raise AirflowFailException(explanation.line) from None
+        raise
+
+
+def _company_label(company: Mapping[str, Any] | None) -> str | None:
+    if not company:
+        return None
+    name = company.get("name")
+    return f"company {name}" if name else f"company {company.get('company_id')}"
+
+
+def _with_who(who: str | None, line: str) -> str:
+    return line if not who or line.startswith("company ") else f"{who}: {line}"
+
+
+def _first_line(exc: BaseException) -> str:
+    from receivables.codat.redaction import redact
+
+    text = str(exc).strip() or type(exc).__name__
+    return redact(text.splitlines()[0])
