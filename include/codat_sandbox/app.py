@@ -37,7 +37,12 @@ from codat_sandbox.store import PUSH_TYPES, READ_TYPES, UPDATABLE_TYPES, NotFoun
 
 MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 100
-_COMPANY_READ_TYPES = tuple(t for t in READ_TYPES if t != "bankAccounts")
+# Read paths exactly as Codat-Accounting.yaml has them (issue 11: a company-scoped direct-costs path
+# hid a client bug). Most types are company-scoped; bank accounts and direct costs are listed only per
+# connection; a single bank account can also be fetched company-scoped. Anything else is a 404.
+CONNECTION_READ_TYPES = ("bankAccounts", "directCosts")
+COMPANY_READ_TYPES = tuple(t for t in READ_TYPES if t not in CONNECTION_READ_TYPES)
+COMPANY_SINGLE_READ_TYPES = (*COMPANY_READ_TYPES, "bankAccounts")
 _ERROR_TEXT = {
     400: "The request was malformed.", 401: "Unauthorized: the API key is missing or invalid.",
     404: "The resource was not found.", 405: "This method is not allowed on this resource.",
@@ -343,6 +348,15 @@ class Sandbox:
         connection_id = request.query_params.get("connectionId") or None
         return JSONResponse(self.store.refresh(params["companyId"], params["dataType"], connection_id))
 
+    async def pull_history(self, request: Request, body: bytes) -> Response:
+        query, order_by = self._query_args(request)
+        pulls = self.store.pull_operations(request.path_params["companyId"])
+        return self.page(request, sort_records(filter_records(pulls, query), order_by))
+
+    async def pull_operation(self, request: Request, body: bytes) -> Response:
+        params = request.path_params
+        return JSONResponse(self.store.pull_operation(params["companyId"], params["datasetId"]))
+
     async def data_status(self, request: Request, body: bytes) -> Response:
         return JSONResponse(self.store.data_status(request.path_params["companyId"]))
 
@@ -473,15 +487,18 @@ class Sandbox:
             self._api(company + "/push/{pushOperationKey}", self.get_operation, ["GET"]),
             self._api(company + "/data/queue/{dataType}", self.queue_refresh, ["POST"]),
             self._api(company + "/dataStatus", self.data_status, ["GET"]),
+            self._api(company + "/data/history", self.pull_history, ["GET"]),
+            self._api(company + "/data/history/{datasetId}", self.pull_operation, ["GET"]),
         ]
-        for data_type in _COMPANY_READ_TYPES:
+        for data_type in COMPANY_READ_TYPES:
             routes.append(self._api(f"{company}/data/{data_type}", self.list_data(data_type), ["GET"], data_type))
+        for data_type in COMPANY_SINGLE_READ_TYPES:
             routes.append(self._api(f"{company}/data/{data_type}/{{recordId}}", self.get_data(data_type), ["GET"],
                                     data_type))
-        routes.append(self._api(f"{connection}/data/bankAccounts", self.list_data("bankAccounts"), ["GET"],
-                                "bankAccounts"))
-        routes.append(self._api(f"{connection}/data/bankAccounts/{{recordId}}", self.get_data("bankAccounts"),
-                                ["GET"], "bankAccounts"))
+        for data_type in CONNECTION_READ_TYPES:
+            routes.append(self._api(f"{connection}/data/{data_type}", self.list_data(data_type), ["GET"], data_type))
+            routes.append(self._api(f"{connection}/data/{data_type}/{{recordId}}", self.get_data(data_type),
+                                    ["GET"], data_type))
         for data_type in PUSH_TYPES:
             routes.append(self._api(f"{connection}/push/{data_type}", self.push(data_type), ["POST"], data_type))
             update = self.push(data_type) if data_type in UPDATABLE_TYPES else self.not_allowed

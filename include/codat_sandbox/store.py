@@ -187,6 +187,7 @@ class Store:
         self.syncing: dict[str, tuple[float, frozenset[str] | None]] = {}
         self.connection_flips: dict[str, tuple[str, int]] = {}
         self.last_sync: dict[str, dict[str, str]] = {}
+        self.pulls: dict[str, dict[str, dict[str, Any]]] = {}
         self._listing_cache.clear()
 
     def _load(self) -> None:
@@ -227,6 +228,7 @@ class Store:
         self.forever.setdefault(company_id, set())
         self.unseen.setdefault(company_id, {})
         self._unseen_heap.setdefault(company_id, [])
+        self.pulls.setdefault(company_id, {})
 
     def create_company(self, name: str, base_currency: str, platform: str = "Xero",
                        company_id: str | None = None) -> dict[str, Any]:
@@ -429,26 +431,46 @@ class Store:
         connection = self.connections[company_id]
         if connection_id is not None and connection_id != connection["id"]:
             raise NotFound(f"Data connection {connection_id} not found")
-        now = iso(self.now())
-        refusal = self.push_refusal(company_id)
-        syncing = self.is_syncing(company_id, collection)
-        if refusal is None and not syncing:
-            if self.unseen[company_id].pop(collection, None):
-                self._bump(company_id, collection)
-            self.last_sync.setdefault(company_id, {})[data_type] = now
-            status = "Complete"
-        else:
-            status = "AuthError" if refusal is not None else "Queued"
         operation = {
             "id": str(uuid.uuid4()), "companyId": company_id, "connectionId": connection["id"],
-            "dataType": data_type, "status": status, "statusDescription": None,
-            "errorMessage": str(refusal) if refusal is not None else None, "requested": now,
-            "progress": 100 if status == "Complete" else 0, "isCompleted": status == "Complete",
-            "isErrored": status == "AuthError",
+            "dataType": data_type, "status": "Queued", "statusDescription": None, "errorMessage": None,
+            "requested": iso(self.now()), "progress": 0, "isCompleted": False, "isErrored": False,
         }
-        if status != "Queued":
-            operation["completed"] = now
+        self.pulls[company_id][operation["id"]] = operation
+        self._run_pull(company_id, operation)
         return operation
+
+    def _run_pull(self, company_id: str, operation: dict[str, Any]) -> None:
+        """Finish a queued refresh when it can: not while the company is syncing; AuthError on a broken link."""
+        if operation["status"] != "Queued":
+            return
+        collection = DATA_TYPE_COLLECTIONS.get(operation["dataType"], operation["dataType"])
+        refusal = self.push_refusal(company_id)
+        if refusal is None and self.is_syncing(company_id, collection):
+            return
+        now = iso(self.now())
+        if refusal is None:
+            if self.unseen[company_id].pop(collection, None):
+                self._bump(company_id, collection)
+            self.last_sync.setdefault(company_id, {})[operation["dataType"]] = now
+        operation.update(status="Complete" if refusal is None else "AuthError", completed=now, progress=100,
+                         isCompleted=refusal is None, isErrored=refusal is not None,
+                         errorMessage=None if refusal is None else str(refusal))
+
+    def pull_operation(self, company_id: str, pull_id: str) -> dict[str, Any]:
+        """``GET /companies/{id}/data/history/{datasetId}``: a refresh, finished once it can be."""
+        self.company(company_id)
+        operation = self.pulls[company_id].get(pull_id)
+        if operation is None:
+            raise NotFound(f"No pull operation with id '{pull_id}'.")
+        self._run_pull(company_id, operation)
+        return operation
+
+    def pull_operations(self, company_id: str) -> list[dict[str, Any]]:
+        self.company(company_id)
+        for operation in self.pulls[company_id].values():
+            self._run_pull(company_id, operation)
+        return list(self.pulls[company_id].values())
 
     def data_status(self, company_id: str) -> dict[str, Any]:
         """``GET /companies/{id}/dataStatus``: one ``DataStatus`` per data type the sandbox holds."""

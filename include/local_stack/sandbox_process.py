@@ -149,18 +149,13 @@ class SandboxProcess:
         return httpx.Client(base_url=self.base_url, headers={"Authorization": self.auth_header}, **kwargs)
 
     def live_records(self, company_id: str, data_type: str) -> list[dict[str, Any]]:
-        """Every record of a data type that is not deleted, read page by page through the public API."""
-        records: list[dict[str, Any]] = []
-        with self.client() as http:
-            page = 1
-            while True:
-                body = http.get(f"/companies/{company_id}/data/{data_type}",
-                                params={"page": page, "pageSize": 2000}).raise_for_status().json()
-                records += body["results"]
-                if "next" not in body["_links"]:
-                    break
-                page += 1
-        return [r for r in records if not (r.get("metadata") or {}).get("isDeleted")]
+        """Every record of a data type that is not deleted, as the platform holds it.
+
+        Read through the admin API: the public one may lag behind writes (``--read-lag-seconds``) and
+        reads some types (direct costs, bank accounts) only per connection.
+        """
+        assert self.admin is not None, "start the sandbox first"
+        return [r for r in self.admin.records(company_id, data_type) if not (r.get("metadata") or {}).get("isDeleted")]
 
     def start(self) -> SandboxProcess:
         self._starts += 1

@@ -224,16 +224,18 @@ def platform_document_frame(data_type: str, records: Iterable[Mapping[str, Any]]
     return pd.DataFrame(rows, columns=columns)
 
 
-def refresh_platform_documents(client, engine, *, company_id: str, now: datetime) -> dict[str, int]:
+def refresh_platform_documents(client, engine, *, company_id: str, connection_id: str,
+                               now: datetime) -> dict[str, int]:
     """Bring ``ar_platform_documents`` up to date for one company: only what changed since last time.
 
-    Deletions arrive as changes too (``metadata.isDeleted`` with a new ``modifiedDate``).
+    Deletions arrive as changes too (``metadata.isDeleted`` with a new ``modifiedDate``). Direct costs
+    are read per connection: Codat has no company-scoped path for them.
     """
     table = schema.metadata.tables["ar_platform_documents"]
     counts = {}
     for data_type in PLATFORM_DOCUMENTS:
         changed = fetch_changed(client, engine, company_id=company_id, data_type=data_type,
-                                state_key=f"platform:{data_type}")
+                                state_key=f"platform:{data_type}", connection_id=connection_id)
         frame = platform_document_frame(data_type, changed.records, company_id=company_id, fetched_at=now)
         if len(frame):
             io.write_frame(engine, table, frame, mode="upsert", key_columns=["company_id", "data_type", "platform_id"])

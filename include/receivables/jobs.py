@@ -262,7 +262,8 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
     pushed = ledger[ledger["platform_id"].notna()]
     synced = set(pushed.loc[pushed["document_type"] == "customer", "platform_id"])
     allocations = set(pushed.loc[pushed["document_type"] == "credit_note_allocation", "platform_id"])
-    fetched = extract.refresh_platform_documents(client, engine, company_id=company_id, now=utc_now())
+    fetched = extract.refresh_platform_documents(client, engine, company_id=company_id,
+                                                 connection_id=company["connection_id"], now=utc_now())
     log.info("company %s: read back %d changed platform record(s) %s", company_id, sum(fetched.values()), fetched)
     platform = platform_documents(engine, company_id, synced, allocations)
     rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": company_id, "business_date": business_date})

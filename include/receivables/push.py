@@ -210,14 +210,14 @@ def _op_error(op) -> str:
     return "; ".join(op.validation_messages()) or op.error_message or f"push operation ended {_op_status(op)}"
 
 
-async def read_back_by_number(client, company_id: str, document_type: str,
-                              numbers: Sequence[str]) -> dict[str, list[dict]]:
+async def read_back_by_number(client, company_id: str, document_type: str, numbers: Sequence[str], *,
+                              connection_id: str | None = None) -> dict[str, list[dict]]:
     """Platform records of one type whose identity field equals one of ``numbers`` (few requests).
 
     Numbers are OR-ed into queries kept well under Codat's 2048-character limit. Codat compares strings
     case-insensitively, so the query also returns look-alikes (``INV-1`` for ``inv-1``); only an exact
     match counts — taking a look-alike for the document would record as pushed a document the platform
-    does not hold.
+    does not hold. Direct costs (fees) are read per connection: pass ``connection_id``.
     """
     kind = KINDS[document_type]
     found: dict[str, list[dict]] = {}
@@ -229,7 +229,8 @@ async def read_back_by_number(client, company_id: str, document_type: str,
 
     async def run(values: list[str]) -> None:
         query = str(Q.any(*[Q(kind.number_field) == v for v in values]))
-        async for record in client.iter_records(company_id, kind.data_type, query=query):
+        async for record in client.iter_records(company_id, kind.data_type, query=query,
+                                                connection_id=connection_id):
             if (record.get("metadata") or {}).get("isDeleted"):
                 continue
             value = record.get(kind.number_field)
@@ -404,7 +405,8 @@ async def _resolve_unknown(client, ctx: PushContext, rows: pd.DataFrame) -> pd.D
     result["action"] = UNCHANGED
     for document_type, group in settled[still].groupby("document_type"):
         numbers = [str(n) for n in group["document_number"].dropna().tolist()]
-        found = await read_back_by_number(client, ctx.company_id, document_type, numbers)
+        found = await read_back_by_number(client, ctx.company_id, document_type, numbers,
+                                          connection_id=ctx.connection_id)
         for index, row in group.iterrows():
             matches = found.get(str(row["document_number"]), [])
             if matches:
@@ -458,7 +460,8 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
             timed_out = settled[settled["status"] == "timed_out"]
             for document_type, group in timed_out.groupby("document_type"):
                 found = await read_back_by_number(client, ctx.company_id, document_type,
-                                                  [str(n) for n in group["document_number"].dropna()])
+                                                  [str(n) for n in group["document_number"].dropna()],
+                                                  connection_id=ctx.connection_id)
                 for index, row in group.iterrows():
                     matches = found.get(str(row["document_number"]), [])
                     if matches:

@@ -118,8 +118,14 @@ class Api:
     def customer(self, name: str = "Customer Ltd") -> str:
         return self.create("customers", {"customerName": name, "status": "Active"})
 
+    def data_url(self, data_type: str) -> str:
+        """The read path Codat has for the type: direct costs and bank accounts are per connection."""
+        if data_type in ("directCosts", "bankAccounts"):
+            return f"/companies/{self.company_id}/connections/{self.connection_id}/data/{data_type}"
+        return f"/companies/{self.company_id}/data/{data_type}"
+
     def get(self, data_type: str, record_id: str) -> dict[str, Any]:
-        response = self.http.get(f"/companies/{self.company_id}/data/{data_type}/{record_id}")
+        response = self.http.get(f"{self.data_url(data_type)}/{record_id}")
         assert response.status_code == 200, response.text
         return response.json()
 

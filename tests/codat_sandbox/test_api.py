@@ -215,6 +215,25 @@ def test_direct_costs_push_and_read(api):
     assert api.get("directCosts", cost_id)["reference"] == "FEES"
 
 
+def test_issue11_defect3_direct_costs_are_served_only_per_connection(api, http):
+    """Regression: the sandbox served the company-scoped direct-costs path Codat lacks (and hid a client bug)."""
+    cost_id = api.create("directCosts", {
+        "issueDate": "2026-05-01T00:00:00", "currency": "GBP", "reference": "FEES-2",
+        "lineItems": [{"description": "Fees", "unitAmount": 2, "quantity": 1, "subTotal": 2, "taxAmount": 0,
+                       "totalAmount": 2, "accountRef": {"id": account_id(api.company_id, "6100")}}],
+        "paymentAllocations": [{"payment": {"accountRef": {"id": account_id(api.company_id, "1210")}},
+                                "allocation": {"totalAmount": 2}}],
+        "subTotal": 2, "taxAmount": 0, "totalAmount": 2})
+    scoped = f"/companies/{api.company_id}/connections/{api.connection_id}/data/directCosts"
+    assert cost_id in {r["id"] for r in http.get(scoped).json()["results"]}
+    for path in (f"/companies/{api.company_id}/data/directCosts", f"/companies/{api.company_id}/data/directCosts/{cost_id}",
+                 f"/companies/{api.company_id}/data/bankAccounts",
+                 f"/companies/{api.company_id}/connections/{api.connection_id}/data/invoices"):
+        response = http.get(path)
+        assert response.status_code == 404, path
+        assert set(response.json()) == ERROR_FIELDS
+
+
 def test_admin_records_can_diverge_and_be_deleted(api, server, http):
     customer = api.customer()
     invoice_id = api.create("invoices", invoice(api.company_id, customer))

@@ -171,6 +171,21 @@ def test_reads_answer_409_while_the_company_is_syncing(api, http, server):
     assert http.get(f"/companies/{api.company_id}/dataStatus").json()["invoices"]["currentStatus"] == "Complete"
 
 
+def test_a_refresh_queued_while_syncing_completes_when_the_sync_ends(api, http, server):
+    server.admin.set_faults(read_lag_seconds=3600)
+    customer = api.customer("Queued Ltd")
+    server.admin.set_syncing(api.company_id, seconds=0.4, data_types=["customers"])
+    pull = http.post(f"/companies/{api.company_id}/data/queue/customers").json()
+    assert (pull["status"], pull["isCompleted"]) == ("Queued", False) and "completed" not in pull
+    time.sleep(0.5)
+    done = http.get(f"/companies/{api.company_id}/data/history/{pull['id']}").json()
+    assert (done["status"], done["isCompleted"]) == ("Complete", True)
+    assert customer in _ids(api, http, "customers")
+    history = http.get(f"/companies/{api.company_id}/data/history").json()
+    assert pull["id"] in {p["id"] for p in history["results"]}
+    assert http.get(f"/companies/{api.company_id}/data/history/nope").status_code == 404
+
+
 def test_syncing_until_cleared(api, http, server):
     server.admin.set_syncing(api.company_id, seconds=None)
     assert http.get(f"/companies/{api.company_id}/data/accounts").status_code == 409

@@ -43,7 +43,9 @@ log = get_logger()
 
 # Data types whose read path differs from their name, and those that are create-only (CONTRACT §7, §11.9).
 READ_PATH_SEGMENT = {"chartOfAccounts": "accounts"}
-CONNECTION_SCOPED_READS = frozenset({"bankAccounts"})
+# Codat lists these only per connection; it has no company-scoped list path for them (CONTRACT §0).
+CONNECTION_SCOPED_READS = frozenset({"bankAccounts", "directCosts", "directIncomes", "transfers",
+                                     "accountTransactions"})
 CREATE_ONLY = frozenset({"payments", "directCosts"})
 _REMEMBERED_OPERATIONS = 100_000
 
@@ -135,7 +137,7 @@ class CodatCore:
 
     @staticmethod
     def data_path(company_id: str, data_type: str, connection_id: str | None = None) -> str:
-        """Read path of a data type; bank accounts live under a connection (CONTRACT §0)."""
+        """Read path of a data type; bank accounts and direct costs live under a connection (CONTRACT §0)."""
         name = READ_PATH_SEGMENT.get(data_type, data_type)
         if data_type in CONNECTION_SCOPED_READS or name in CONNECTION_SCOPED_READS:
             if not connection_id:
