@@ -14,9 +14,11 @@ import sys
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from local_stack.run_log import RunOutput, file_task_logs, parse_run_output
 from local_stack.sandbox_process import SandboxProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,40 +67,88 @@ def local_connections(*, fresh: bool = False, force_local: bool = False) -> Gene
             sandbox.stop()
 
 
-def airflow(args: list[str], env: dict[str, str], log_name: str) -> tuple[int, float, Path]:
-    """Run an ``airflow`` CLI command; its output goes to ``.state/logs/<log_name>.log``."""
-    log_path = _log_path(log_name)
-    started = time.monotonic()
-    with open(log_path, "w") as log:
-        code = subprocess.call([str(Path(sys.executable).with_name("airflow")), *args], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    return code, time.monotonic() - started, log_path
+@dataclass
+class DagTest:
+    """One ``airflow dags test`` run: exit code, duration, its kept log and what it printed."""
+
+    code: int
+    seconds: float
+    log: Path
+    output: RunOutput
 
 
-def _log_path(name: str) -> Path:
-    logs = state_dir() / "logs"
+def dag_test(dag_id: str, args: list[str], env: dict[str, str], log_dir: str) -> DagTest:
+    """Run ``airflow dags test``; keep its output as ``.state/logs/<log_dir>/<run id>.log``.
+
+    Every run keeps its own log (the next run never overwrites it), and each task attempt's part is
+    also filed where Airflow's UI finds task logs (:mod:`local_stack.run_log`).
+    """
+    logs = state_dir() / "logs" / log_dir
     logs.mkdir(parents=True, exist_ok=True)
-    return logs / f"{name}.log"
+    running = logs / f"running-{os.getpid()}-{time.time_ns()}.log"
+    started = time.monotonic()
+    with open(running, "w") as log:
+        code = subprocess.call([str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id, *args],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - started
+    output = parse_run_output(running.read_text(errors="replace"))
+    kept = running
+    if output.run_id:
+        kept = logs / f"{output.run_id}.log"
+        running.replace(kept)
+    file_task_logs(output, dag_id, env)
+    return DagTest(code, seconds, kept, output)
 
 
 def run_reference(env: dict[str, str]) -> int:
     say("  receivables_reference_data … ")
-    code, seconds, log = airflow(["dags", "test", "receivables_reference_data"], env, "reference_data")
-    say(f"    {'ok' if code == 0 else 'FAILED'} in {seconds:.1f}s (log: {_rel(log)})")
-    return code
+    run = dag_test("receivables_reference_data", [], env, "reference_data")
+    failed = run.code != 0 or not run.output.succeeded("reference_done")
+    say(f"    {'FAILED' if failed else 'ok'} in {run.seconds:.1f}s (log: {_rel(run.log)})")
+    if failed:
+        explain_failure(run)
+    return 1 if failed else 0
 
 
 def run_sync_day(day: str, env: dict[str, str], *, dry_run: bool = False) -> int:
     # The day is passed explicitly: a manual run's data interval ends at its logical date, so without
     # this `dags test … D` would cover the day before D.
     conf = json.dumps({"business_date": day, "dry_run": dry_run})
-    code, seconds, log = airflow(["dags", "test", "receivables_sync", day, "--conf", conf], env, f"sync_{day}")
-    say(f"  receivables_sync {day}: {'ok' if code == 0 else 'FAILED'} in {seconds:.1f}s (log: {_rel(log)})")
-    if code == 0:
-        print_day_summary(day, env)
+    if dry_run:
+        say(f"  DRY RUN of {day}: nothing is pushed, the warehouse is not changed; the plan goes to "
+            f"{_rel(report_dir(env) / day / 'dry-run')}")
+    run = dag_test("receivables_sync", [day, "--conf", conf], env, day)
+    # `dags test` exits 0 for a run that created no task at all: only a finished `finish` task, which
+    # checks that every planned company was synced, makes the run a success.
+    failed = run.code != 0 or not run.output.succeeded("finish")
+    say(f"  receivables_sync {day}{' (DRY RUN)' if dry_run else ''}: {'FAILED' if failed else 'ok'} in "
+        f"{run.seconds:.1f}s (log: {_rel(run.log)})")
+    if failed:
+        explain_failure(run)
+        say(f"    rerunning the day is safe once the cause is fixed: make sync DATE={day}")
+        return 1
+    if dry_run:
+        print_dry_run_summary(day, env)
     else:
-        say(f"    see the log above for the failed task; rerunning the day is safe: make sync DATE={day}")
-    return code
+        print_day_summary(day, env)
+    return 0
+
+
+def explain_failure(run: DagTest) -> None:
+    """Each failed task's one-line error (with its advice), or why nothing ran at all."""
+    errors = run.output.failed
+    if not errors and not run.output.attempts:
+        say("    no task ran: Airflow created no task instance for this run (see the log)")
+        return
+    seen: set[str] = set()
+    for error in errors:
+        # A configuration error fails every task that touches it: say it once.
+        if error.line in seen:
+            continue
+        seen.add(error.line)
+        say(f"    {error.task_id}{'' if error.map_index < 0 else f'[{error.map_index}]'}: {error.line}")
+    if not errors:
+        say("    the run did not reach its last task (finish); see the log")
 
 
 def print_day_summary(day: str, env: dict[str, str]) -> None:
@@ -122,13 +172,57 @@ def print_day_summary(day: str, env: dict[str, str]) -> None:
         return
     counts = summary.groupby("outcome")["document_count"].sum().sort_index()
     say("    " + ", ".join(f"{outcome} {int(n)}" for outcome, n in counts.items()))
-    report = Path(env.get("RS_REPORT_DIR", REPO / "reports")) / day / "reconciliation.html"
+    report = report_dir(env) / day / "reconciliation.html"
     if report.exists():
         say(f"    report: {_rel(report)}")
 
 
+def print_dry_run_summary(day: str, env: dict[str, str]) -> None:
+    """The dry run's counts and where its plan is (written by the run under reports/D/dry-run/)."""
+    folder = report_dir(env) / day / "dry-run"
+    summary = folder / "summary.txt"
+    if summary.exists():
+        for line in summary.read_text().splitlines():
+            say(f"    {line}")
+    plan = folder / "plan.html"
+    if plan.exists():
+        say(f"    plan: {_rel(plan)} (the real report and the warehouse are unchanged)")
+
+
+def report_dir(env: dict[str, str]) -> Path:
+    return Path(env.get("RS_REPORT_DIR") or REPO / "reports")
+
+
+class BadDate(ValueError):
+    """A DATE / FROM / TO the console refuses before starting anything (one line, exit 2)."""
+
+
+def checked_day(text: str, *, what: str = "DATE") -> str:
+    """``YYYY-MM-DD`` that can be synced: a calendar date, not after today, not before the DAGs' start."""
+    from receivables import jobs
+    from receivables.settings import SyncSettings
+    from receivables_airflow import EARLIEST_BUSINESS_DAY
+
+    try:
+        day = jobs.parse_business_date(text)
+        if day is None:
+            raise jobs.RunRefused(f"{what} is empty: use YYYY-MM-DD")
+        # The DAG's own check uses the run's timezone setting; the console knows only the default.
+        jobs.refuse_future_day(day, SyncSettings().timezone)
+    except jobs.RunRefused as exc:
+        raise BadDate(f"{what}={text}: {exc}") from None
+    earliest = EARLIEST_BUSINESS_DAY.date()
+    if day < earliest:
+        raise BadDate(f"{what}={text}: days before {earliest} cannot be run (the DAGs' start_date)")
+    return day.isoformat()
+
+
 def sync(day: str, *, dry_run: bool = False) -> int:
-    date.fromisoformat(day)  # a clear error for a malformed DATE
+    try:
+        day = checked_day(day)
+    except BadDate as exc:
+        say(str(exc))
+        return 2
     with local_connections() as env:
         return run_sync_day(day, env, dry_run=dry_run)
 
@@ -136,7 +230,7 @@ def sync(day: str, *, dry_run: bool = False) -> int:
 def days_between(start: str, end: str) -> list[str]:
     first, last = date.fromisoformat(start), date.fromisoformat(end)
     if last < first:
-        raise SystemExit(f"backfill range is empty: {start} is after {end}")
+        raise BadDate(f"backfill range is empty: {start} is after {end}")
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
@@ -148,9 +242,15 @@ def backfill(start: str, end: str) -> int:
     """
     from local_stack.scheduler import run_backfill
 
-    days = days_between(start, end)
+    try:
+        days = days_between(checked_day(start, what="FROM"), checked_day(end, what="TO"))
+    except BadDate as exc:
+        say(str(exc))
+        return 2
     with local_connections() as env:
-        code = run_backfill("receivables_sync", start, end, env, log_dir=state_dir() / "logs" / "backfill")
+        # One folder per backfill: a later backfill never overwrites an earlier one's logs.
+        log_dir = state_dir() / "logs" / "backfill" / f"{days[0]}_{days[-1]}-{time.strftime('%Y%m%dT%H%M%S')}"
+        code = run_backfill("receivables_sync", days[0], days[-1], env, log_dir=log_dir)
         if code == 0:
             for day in days:
                 print_day_summary(day, env)

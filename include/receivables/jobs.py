@@ -67,14 +67,68 @@ def active_companies(engine, *, company_ids: Iterable[str] | None = None) -> lis
     ]
 
 
+class RunRefused(ValueError):
+    """The run asks for something no retry can give (an impossible or future day, nothing to sync).
+
+    The message is one sentence saying what was asked and what to do; the task fails without retries.
+    """
+
+
+def parse_business_date(value: str | date | None) -> date | None:
+    """``YYYY-MM-DD`` (or a date) → a date; anything else is refused in one sentence."""
+    if value is None or value == "" or isinstance(value, date):
+        return value or None
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise RunRefused(f"business date {str(value)!r} is not a calendar date: use YYYY-MM-DD, "
+                         "e.g. 2025-06-02") from None
+
+
+def refuse_future_day(business_date: date, timezone: str, *, today: date | None = None) -> None:
+    """A day after today (in the batches' timezone) has no batch yet: refuse it rather than sync nothing."""
+    from zoneinfo import ZoneInfo
+
+    today = today or datetime.now(ZoneInfo(timezone)).date()
+    if business_date > today:
+        raise RunRefused(f"business date {business_date} is in the future (today is {today} in {timezone}): "
+                         "a day can be synced once it has begun")
+
+
+def check_companies_ran(plan: Mapping[str, Any], synced: Iterable[Mapping[str, Any] | None], *,
+                        active_count: int) -> None:
+    """A run that synced no company while ``ar_companies`` has active ones is a failure, never ``ok``.
+
+    ``synced``: the results of the run's ``sync_company`` tasks; ``active_count``: active companies in
+    ``ar_companies`` (unfiltered). Raises :class:`RunRefused` with the reason.
+    """
+    planned = len(plan.get("companies") or [])
+    done = {r.get("company_id") for r in synced if r}
+    day = plan.get("business_date")
+    if planned == 0 and active_count == 0:
+        raise RunRefused(f"nothing was synced for {day}: ar_companies has no active company "
+                         "(set active = true on the companies to sync)")
+    if planned == 0:
+        raise RunRefused(f"nothing was synced for {day}: company_ids matched none of the {active_count} "
+                         "active companies in ar_companies")
+    if len(done) < planned:
+        missing = [c.get("name") or c["company_id"] for c in plan["companies"] if c["company_id"] not in done]
+        raise RunRefused(f"only {len(done)} of {planned} companies were synced for {day}; not run: "
+                         f"{', '.join(missing)}")
+
+
 def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str, Any],
              data_interval_start=None, data_interval_end=None, logical_date=None, run_after=None) -> dict[str, Any]:
-    """The business day and the companies of one ``receivables_sync`` run."""
+    """The business day and the companies of one ``receivables_sync`` run.
+
+    Raises :class:`RunRefused` for a day that cannot be synced (not a date, or after today).
+    """
     business_date = resolve_business_date(
-        override=params.get("business_date"), data_interval_start=data_interval_start,
+        override=parse_business_date(params.get("business_date")), data_interval_start=data_interval_start,
         data_interval_end=data_interval_end, logical_date=logical_date, run_after=run_after,
         timezone=settings.timezone,
     )
+    refuse_future_day(business_date, settings.timezone)
     companies = active_companies(engine, company_ids=params.get("company_ids"))
     dry_run = bool(params.get("dry_run"))
     log.info("business day %s (%s), %d active compan%s%s", business_date, settings.timezone, len(companies),
@@ -88,6 +142,10 @@ def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str
 @recorded("reference")
 def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool = False) -> dict[str, Any]:
     """Pull one company's reference data and check its mappings; a broken connection fails loudly."""
+    if company.get("dry_run"):
+        # A dry run changes nothing outside reports/D/dry-run/: it plans against the data last pulled.
+        return {"company_id": company["company_id"], "fetched": {}, "mapping_issues": 0,
+                "skipped": "dry run: reference data as last pulled"}
     migrations.migrate(engine)
     company_id = company["company_id"]
     try:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from receivables import extract, open_amounts, push, transform, validate
+from receivables import extract, open_amounts, plan_diff, push, transform, validate
 from receivables.mappings import MappingLookup, resolve_mappings
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, schema, selects
@@ -225,6 +225,8 @@ class CompanySync:
         rejects = pd.concat([rejects, changed], ignore_index=True)
         if not self.ctx.dry_run:
             write_rejects(self.engine, self.company_id, self.business_date, self.run_id, rejects)
+        else:
+            self.result.plan.append(plan_diff.side_rows(rejects, "reject", "message"))
         self.result.seconds = time.monotonic() - started
         log.info("company %s, business day %s: done in %.1fs — %s", self.company_id, self.business_date,
                  self.result.seconds, self._summary_line())
@@ -390,7 +392,9 @@ class CompanySync:
         outcome, final = await push.push_documents(self.client, self.ledger, self.ctx, documents,
                                                    concurrency=self.concurrency)
         if self.ctx.dry_run:
-            self.result.plan.append(final[["company_id", "document_type", "source_id", "document_number", "action"]])
+            self.result.plan.append(plan_diff.planned_rows(self.engine, final))
+        else:
+            plan_diff.record_pushed(self.engine, final)  # what a later dry run diffs against
         self.result.phases[phase] = outcome.as_dict()
         log.info("company %s: %s — %d document(s): %s (%.1fs)%s", self.company_id, phase, len(documents),
                  outcome.planned if self.ctx.dry_run else outcome.by_status, time.monotonic() - started,
@@ -413,7 +417,9 @@ class CompanySync:
         if self.ctx.dry_run:
             # Nothing is created in a dry run: pretend planned creates exist so dependants can be planned.
             planned = pd.concat(self.result.plan, ignore_index=True) if self.result.plan else pd.DataFrame(
-                columns=["company_id", "document_type", "source_id"])
+                columns=plan_diff.PLAN_COLUMNS)
+            # Only creates: a waiting document would not exist after a real run either.
+            planned = planned[(planned["action"] == "create").astype(bool)]
             ids = pd.concat([ids, planned[["company_id", "document_type", "source_id"]].assign(
                 platform_id="dry-run:" + planned["source_id"].astype(str))], ignore_index=True)
         return ids
@@ -425,8 +431,7 @@ class CompanySync:
         waiting = pd.concat(parts, ignore_index=True)
         self.result.waiting += len(waiting)
         if self.ctx.dry_run:
-            self.result.plan.append(waiting.assign(action="wait")[
-                ["company_id", "document_type", "source_id", "document_number", "action"]])
+            self.result.plan.append(plan_diff.side_rows(waiting, "wait", "reason"))
             return
         ledger = self.ledger.load(self.company_id)
         self.ledger.write(push.waiting_rows(waiting, self.ctx, ledger))
@@ -468,10 +473,11 @@ class CompanySync:
                 f"ledger {statuses}")
 
 
-def write_plan(plan: list[pd.DataFrame], path: Path) -> Path | None:
-    """A dry run's plan as CSV: what would be created, updated, left alone or held back."""
-    if not plan:
-        return None
+def write_plan(plan: list[pd.DataFrame], path: Path) -> Path:
+    """A dry run's plan as CSV: what would be created, updated (field by field), left alone, held back
+    or rejected. Written also when empty, so no earlier dry run's plan is left standing for the company."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(plan, ignore_index=True).to_csv(path, index=False)
+    parts = [p for p in plan if len(p)]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=plan_diff.PLAN_COLUMNS)
+    frame.reindex(columns=plan_diff.PLAN_COLUMNS).to_csv(path, index=False)
     return path

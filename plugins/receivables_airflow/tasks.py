@@ -7,10 +7,11 @@ Heavy imports happen inside the task bodies, so parsing a DAG file stays cheap.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk import Asset, get_current_context, task
+
+from receivables_airflow.failures import explained
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,12 @@ def _warehouse():
 
 
 def _codat_hook():
+    from receivables_airflow.failures import check_api_host
     from receivables_codat.hooks import CodatHook
 
-    return CodatHook()
+    hook = CodatHook()
+    check_api_host(hook.settings.base_url, hook.codat_conn_id)
+    return hook
 
 
 def _sync_settings(params: dict[str, Any]):
@@ -49,12 +53,14 @@ def plan_run(**context: Any) -> dict[str, Any]:
     from receivables import jobs
 
     params = context["params"]
-    settings = _sync_settings(params)
-    return jobs.plan_run(
-        _warehouse(), settings=settings, run_id=context["run_id"], params=params,
-        data_interval_start=context.get("data_interval_start"), data_interval_end=context.get("data_interval_end"),
-        logical_date=context.get("logical_date"), run_after=context["dag_run"].run_after,
-    )
+    with explained():
+        settings = _sync_settings(params)
+        return jobs.plan_run(
+            _warehouse(), settings=settings, run_id=context["run_id"], params=params,
+            data_interval_start=context.get("data_interval_start"),
+            data_interval_end=context.get("data_interval_end"),
+            logical_date=context.get("logical_date"), run_after=context["dag_run"].run_after,
+        )
 
 
 @task(multiple_outputs=False)
@@ -68,23 +74,8 @@ def refresh_reference(company: dict[str, Any]) -> dict[str, Any]:
     """Pull one company's reference data (incremental) and check its mappings against it."""
     from receivables import jobs
 
-    with _codat_hook().get_conn() as client, _no_retry_when_permanent():
+    with explained(company), _codat_hook().get_conn() as client:
         return jobs.refresh_reference(client, _warehouse(), company)
-
-
-@contextmanager
-def _no_retry_when_permanent():
-    """A company failure that waiting cannot fix (bad key, unknown company) fails without retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from receivables.jobs import CompanyFailed
-
-    try:
-        yield
-    except CompanyFailed as exc:
-        if not exc.retryable:
-            raise AirflowFailException(str(exc)) from exc
-        raise
 
 
 @task(pool=API_POOL, multiple_outputs=False)
@@ -93,7 +84,8 @@ def sync_company(company: dict[str, Any]) -> dict[str, Any]:
     from receivables import jobs
 
     params = get_current_context()["params"]
-    return jobs.sync_company(_codat_hook().settings, _warehouse(), company, settings=_sync_settings(params))
+    with explained(company):
+        return jobs.sync_company(_codat_hook().settings, _warehouse(), company, settings=_sync_settings(params))
 
 
 @task(pool=API_POOL, multiple_outputs=False)
@@ -102,7 +94,7 @@ def reconcile_company(company: dict[str, Any]) -> dict[str, Any]:
     from receivables import jobs
 
     params = get_current_context()["params"]
-    with _codat_hook().get_conn() as client:
+    with explained(company), _codat_hook().get_conn() as client:
         return jobs.reconcile_company(client, _warehouse(), company, settings=_sync_settings(params))
 
 
@@ -112,18 +104,39 @@ def publish_report(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
     from receivables import jobs
     from receivables_airflow.notifier import send_alert
 
-    result = jobs.publish_report(_warehouse(), plan, settings=_sync_settings(context["params"]))
+    settings = _sync_settings(context["params"])
+    result = jobs.publish_report(_warehouse(), plan, settings=settings)
     log.info("reconciliation report: %s", result["html"])
     log.info("exceptions CSV: %s", result["csv"])
+    if plan.get("dry_run"):
+        from receivables.plan_diff import write_dry_run_report
+
+        # The plan of the whole run, from the companies' plan CSVs; a dry run alerts nobody.
+        folder = jobs.report_root(settings) / plan["business_date"] / "dry-run"
+        result["plan"] = write_dry_run_report(folder, jobs.as_date(plan["business_date"]), plan["companies"],
+                                              plan["run_id"])
+        log.info("DRY RUN plan: %s — would do %s", result["plan"]["html"], result["plan"]["counts"])
+        return result
     if result["alert"]["fire"]:
         send_alert(result["alert"]["message"], context)
     return result
 
 
-@task(multiple_outputs=False)
-def finish(plan: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
-    """Fails the run when any company's work failed (reported documents do not fail it)."""
-    return {"business_date": plan["business_date"], "report": report["html"], "summary": report["summary"]}
+# none_failed: a failed company fails the run (this task is then upstream_failed), and a run whose
+# company tasks were all skipped (nothing planned) still reaches this check instead of ending green.
+@task(trigger_rule="none_failed", multiple_outputs=False)
+def finish(plan: dict[str, Any], report: dict[str, Any], **context: Any) -> dict[str, Any]:
+    """Fails the run when any company's work failed or no company was synced (rejects do not fail it)."""
+    from receivables import jobs
+
+    with explained():
+        synced = context["ti"].xcom_pull(task_ids=["company.sync_company"])
+        active = 0 if plan["companies"] else len(jobs.active_companies(_warehouse()))
+        jobs.check_companies_ran(plan, [r for r in synced if isinstance(r, dict)], active_count=active)
+    log.info("%s%d compan%s synced for %s", "DRY RUN: " if plan.get("dry_run") else "", len(plan["companies"]),
+             "y" if len(plan["companies"]) == 1 else "ies", plan["business_date"])
+    return {"business_date": plan["business_date"], "report": report["html"], "summary": report["summary"],
+            "dry_run": bool(plan.get("dry_run"))}
 
 
 @task(multiple_outputs=False)

@@ -337,6 +337,18 @@ ar_run_companies = Table(
     Column("finished_at", Timestamp),
 )
 
+# The payload each document last reached the platform with (a ``success`` push): what a dry run's plan
+# diffs field by field against. Added in version 4.
+ar_push_payloads = Table(
+    "ar_push_payloads", metadata,
+    Column("company_id", Text, primary_key=True),
+    Column("document_type", Text, primary_key=True),
+    Column("source_id", Text, primary_key=True),
+    Column("content_hash", Text, nullable=False),  # = ar_push_ledger.content_hash of that push
+    Column("payload", Text, nullable=False),  # the JSON body as sent
+    Column("pushed_at", Timestamp),
+)
+
 REFERENCE_TABLES: tuple[Table, ...] = (
     ar_ref_accounts, ar_ref_bank_accounts, ar_ref_tax_rates, ar_ref_tracking_categories, ar_ref_customers,
 )
@@ -347,7 +359,7 @@ VERSION_1_TABLES: tuple[Table, ...] = (
     ar_reconciliation_summary, ar_sync_state,
 )
 
-OUTPUT_TABLES: tuple[Table, ...] = (*VERSION_1_TABLES, ar_platform_documents, ar_run_companies)
+OUTPUT_TABLES: tuple[Table, ...] = (*VERSION_1_TABLES, ar_platform_documents, ar_run_companies, ar_push_payloads)
 
 ar_schema_version = Table(
     "ar_schema_version", metadata,
