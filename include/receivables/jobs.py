@@ -18,7 +18,8 @@ import pandas as pd
 
 from receivables import extract, mappings, open_amounts
 from receivables.batches import resolve_business_date
-from receivables.codat.errors import CodatError
+from receivables.codat import outcome as outcomes
+from receivables.codat.errors import CodatConnectionNotLinked, CodatError, CodatUnreachable
 from receivables.run_state import recorded
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, migrations, schema
@@ -152,8 +153,7 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
         fetched = extract.pull_reference_data(client, engine, company_id=company_id,
                                               connection_id=company["connection_id"], now=utc_now(), full=full)
     except CodatError as exc:
-        permanent = exc.status_code in (400, 401, 402, 403, 404)
-        raise CompanyFailed(_connection_advice(company, exc), retryable=not permanent) from exc
+        raise CompanyFailed(_connection_advice(company, exc), retryable=outcomes.of_error(exc).retryable) from exc
     issues = check_company_mappings(engine, company_id)
     if len(issues):
         log.warning("company %s: %d broken mapping(s) — documents using them will be rejected:\n  %s",
@@ -161,9 +161,15 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
     return {"company_id": company_id, "fetched": fetched, "mapping_issues": len(issues)}
 
 
-def _connection_advice(company: Mapping[str, Any], exc: CodatError) -> str:
+def _connection_advice(company: Mapping[str, Any], exc: CodatError, what: str = "reference pull") -> str:
     status = exc.status_code
     who = f"company {company['company_id']} ({company.get('name') or 'unnamed'})"
+    if isinstance(exc, CodatConnectionNotLinked):
+        state = exc.connection_status or "not Linked"
+        return (f"{who}: its connection {company['connection_id']} is {state} in Codat, so nothing more was pushed "
+                "and the rest of its documents are left pending: re-link the connection in Codat, then rerun the day.")
+    if isinstance(exc, CodatUnreachable):
+        return f"{who}: {str(exc).splitlines()[0]}"
     if status in (401, 403):
         return f"{who}: the API refused the key ({status}). Check the password of connection codat_default."
     if status == 404:
@@ -172,7 +178,9 @@ def _connection_advice(company: Mapping[str, Any], exc: CodatError) -> str:
     if status == 409:
         return (f"{who}: the platform has not finished its first sync of this data (409). Wait for the "
                 "initial sync to complete, then rerun.")
-    return f"{who}: reference pull failed: {exc}"
+    if status == 402:
+        return f"{who}: the Codat account has reached a plan limit (402): contact the account owner, then rerun."
+    return f"{who}: {what} failed: {exc}"
 
 
 def check_company_mappings(engine, company_id: str) -> pd.DataFrame:
@@ -215,7 +223,12 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
                                      concurrency=codat_settings.max_concurrency_per_company,
                                      settle_deadline_seconds=codat_settings.settle_deadline_seconds).run()
 
-    result = run_async(run())
+    try:
+        result = run_async(run())
+    except CodatError as exc:
+        # A broken link or a refused key fails the company (its documents are recorded pending), not each document.
+        raise CompanyFailed(_connection_advice(company, exc, "sync"), retryable=outcomes.of_error(exc).retryable) \
+            from exc
     out = result.as_dict()
     if company.get("dry_run"):
         path = write_plan(result.plan, report_root(settings) / company["business_date"] / "dry-run"

@@ -7,8 +7,14 @@
   reported exception where it does not (payments, allocations, fees are create-only);
 * a row is written ``pending`` with its idempotency key *before* the POST, and updated after it, so a
   crash between the two leaves a trace;
+* what an error means for the write (``failed`` / ``unknown`` / ``pending``) is decided in one place,
+  :mod:`receivables.codat.outcome`; a possibly-written document is never recorded as failed;
 * an unknown outcome (lost response, ``TimedOut``, a crash, a pending row from an earlier run) is
-  resolved by reading the platform back by document number before anything is re-created.
+  resolved before anything is re-created: through its push operation first (by key, then the record id
+  it names), and only as a last resort through the platform's list by document number — a list that
+  may lag writes (Codat does not cache written records), so it is refreshed first, and while it cannot
+  be trusted the document stays ``unknown`` rather than being created twice;
+* only ``Linked`` connections are pushed to; a broken link stops the company, leaving the rest pending.
 
     outcome = asyncio.run(push_documents(client, ledger, company, documents, context=ctx))
 """
@@ -25,8 +31,16 @@ from typing import Any
 
 import pandas as pd
 
-from receivables.codat.errors import CodatError, CodatRateLimited, CodatTransportError
+from receivables.codat import outcome as outcomes
+from receivables.codat.errors import (
+    CodatAuthError,
+    CodatConnectionNotLinked,
+    CodatError,
+    CodatNotReady,
+    CodatRateLimited,
+)
 from receivables.codat.idempotency import idempotency_key
+from receivables.codat.models import ConnectionStatus
 from receivables.codat.query import Q
 from receivables.warehouse import io, schema
 
@@ -84,6 +98,9 @@ class PushOutcome:
     changed_after_push: list[str] = field(default_factory=list)
     quota_exhausted: bool = False
     planned: dict[str, int] = field(default_factory=dict)
+    # The error that stopped this company's pushing (a broken connection, a refused key): the company
+    # fails with it once every document is recorded.
+    stopped_by: CodatError | None = None
 
     def merge(self, other: PushOutcome) -> None:
         self.sent += other.sent
@@ -94,11 +111,19 @@ class PushOutcome:
             self.planned[k] = self.planned.get(k, 0) + v
         self.changed_after_push += other.changed_after_push
         self.quota_exhausted |= other.quota_exhausted
+        self.stopped_by = self.stopped_by or other.stopped_by
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "unchanged": self.unchanged, "by_status": dict(self.by_status),
                 "changed_after_push": len(self.changed_after_push), "quota_exhausted": self.quota_exhausted,
-                "planned": dict(self.planned)}
+                "planned": dict(self.planned), "stopped": str(self.stopped_by) if self.stopped_by else None}
+
+    def stop(self, error: CodatError) -> None:
+        """Record why pushing stopped: the daily quota (the next run finishes) or a company failure."""
+        if isinstance(error, CodatRateLimited):
+            self.quota_exhausted = True
+        elif self.stopped_by is None:
+            self.stopped_by = error
 
 
 def utc_now() -> datetime:
@@ -200,14 +225,48 @@ def waiting_rows(waiting: pd.DataFrame, ctx: PushContext, ledger: pd.DataFrame) 
 
 # -- talking to the platform ----------------------------------------------------------------------
 
-def _op_status(op) -> str:
-    status = op.status
-    return getattr(status, "value", status)
+async def check_connection(client, ctx: PushContext) -> None:
+    """Push only to a ``Linked`` connection (CONTRACT §7): anything else stops the company before it sends.
+
+    Raises :class:`CodatConnectionNotLinked` naming the status; a refused key or an unknown company
+    raises the client's own error.
+    """
+    connection = await client.get_connection(ctx.company_id, ctx.connection_id)
+    if connection.status != ConnectionStatus.Linked:
+        raise CodatConnectionNotLinked(
+            f"connection {ctx.connection_id} of company {ctx.company_id} is {connection.status.value} in Codat, so "
+            "nothing can be pushed to its accounting platform -> re-link the connection in Codat, then rerun the day",
+            connection_status=connection.status.value, method="GET",
+            path=f"/companies/{ctx.company_id}/connections/{ctx.connection_id}")
 
 
-def _op_error(op) -> str:
-    """The platform's validation messages, else its error message: what finance reads as the reason."""
-    return "; ".join(op.validation_messages()) or op.error_message or f"push operation ended {_op_status(op)}"
+async def explain_stop(client, ctx: PushContext, error: CodatError) -> CodatError:
+    """After a push was refused with 401/403, say whether the connection broke or the key was refused.
+
+    Codat refuses pushes to a connection that is no longer linked with 401/403 as well; one look at the
+    connection tells the two apart, so the advice is the right one.
+    """
+    if not isinstance(error, CodatAuthError):
+        return error
+    try:
+        await check_connection(client, ctx)
+    except CodatConnectionNotLinked as broken:
+        broken.__cause__ = error
+        return broken
+    except CodatError:
+        return error  # the key itself is refused: the original error says so
+    return error
+
+
+def record_not_sent(ledger: Ledger, ctx: PushContext, documents: pd.DataFrame, reason: str) -> pd.DataFrame:
+    """Record documents that were never sent (their company stopped) as ``pending`` with ``reason``.
+
+    Documents the ledger already knows keep their state: the next run plans them again from it.
+    """
+    rows = documents.assign(reason=reason)[LEDGER_KEY + ["document_number", "reason"]]
+    fresh = waiting_rows(rows, ctx, ledger.load(ctx.company_id))
+    ledger.write(fresh)
+    return fresh
 
 
 async def read_back_by_number(client, company_id: str, document_type: str, numbers: Sequence[str], *,
@@ -260,6 +319,7 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
     """
     results: dict[int, dict[str, Any]] = {}
     stop = asyncio.Event()
+    stopped: list[str] = []
     started = time.monotonic()
 
     now = utc_now()
@@ -282,16 +342,15 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
                 record_id=row.platform_id if row.action == UPDATE else None,
             )
             results[index] = {"push_operation_key": op.push_operation_key, "status": "pending", "last_error": None}
-        except CodatRateLimited as exc:
-            # Daily quota: stop sending; what is left stays pending and the next run finishes it.
-            stop.set()
-            outcome.quota_exhausted = True
-            results[index] = {"status": "pending", "last_error": f"not sent: {exc}"}
-        except CodatTransportError as exc:
-            results[index] = {"status": "unknown", "last_error": f"no answer from the API: {exc}"}
         except CodatError as exc:
-            status = "unknown" if (exc.status_code or 0) >= 500 else "failed"
-            results[index] = {"status": status, "last_error": str(exc)}
+            verdict = outcomes.of_error(exc)
+            if verdict.stop:
+                # The quota is spent or the connection is broken: nothing more can go out for this company.
+                stop.set()
+                stopped.append(verdict.reason)
+                outcome.stop(exc)
+            results[index] = {"status": verdict.status, "last_error": verdict.reason,
+                              "not_written": verdict.status == outcomes.PENDING}
 
     def answered(indices: list[int]) -> pd.DataFrame:
         frame = marks.loc[indices].copy()
@@ -325,8 +384,12 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
     out = marks.copy()
     out["push_operation_key"] = [results.get(i, {}).get("push_operation_key") for i in out.index]
     out["status"] = [results.get(i, {}).get("status", "pending") for i in out.index]
-    out["last_error"] = [results[i].get("last_error") if i in results else
-                         "not sent: the daily API quota ran out; the next run sends it" for i in out.index]
+    why = f"not sent: pushing stopped ({stopped[0] if stopped else 'the run stopped'}); the next run sends it"
+    out["last_error"] = [results[i].get("last_error") if i in results else why for i in out.index]
+    # A create that certainly never reached the platform is a plain create next time (no read-back).
+    not_written = pd.Series([i not in results or bool(results[i].get("not_written")) for i in out.index],
+                            index=out.index)
+    out.loc[not_written & (out["operation"] == "create"), "idempotency_key"] = ""
     return out
 
 
@@ -343,13 +406,17 @@ def _with_run(rows: pd.DataFrame, ctx: PushContext) -> pd.DataFrame:
     return rows
 
 
-async def _settle(client, ctx: PushContext, sent: pd.DataFrame) -> pd.DataFrame:
-    """Wait for the operations of ``sent`` and turn them into ledger states."""
+async def _settle(client, ctx: PushContext, sent: pd.DataFrame, outcome: PushOutcome | None = None) -> pd.DataFrame:
+    """Wait for the operations of ``sent`` and turn them into ledger states (:func:`outcomes.of_operation`).
+
+    Adds ``not_written``: True where the platform says the write did not happen and cannot be blamed on
+    the document (refused for the connection), so the document may be sent again.
+    """
     keys = [k for k in sent["push_operation_key"].tolist() if isinstance(k, str) and k]
     ops = await client.settle(ctx.company_id, keys, deadline_seconds=ctx.settle_deadline_seconds) if keys else {}
     out = sent.copy()
     now = utc_now()
-    statuses, errors, platform_ids, settled = [], [], [], []
+    statuses, errors, platform_ids, settled, not_written = [], [], [], [], []
     for key, status, error, platform_id in zip(out["push_operation_key"], out["status"], out["last_error"],
                                                out["platform_id"], strict=True):
         op = ops.get(key) if isinstance(key, str) else None
@@ -358,64 +425,132 @@ async def _settle(client, ctx: PushContext, sent: pd.DataFrame) -> pd.DataFrame:
             errors.append(error)
             platform_ids.append(platform_id)
             settled.append(None)
+            not_written.append(False)
             continue
-        op_status = _op_status(op)
-        if op_status == "Success":
-            statuses.append("success")
-            errors.append(None)
-            platform_ids.append(op.record_id or platform_id)
-            settled.append(now)
-        elif op_status == "Failed":
-            statuses.append("failed")
-            errors.append(_op_error(op))
-            platform_ids.append(platform_id)
-            settled.append(now)
-        elif op_status == "TimedOut":
-            # The write may still land: only a read-back can tell (CONTRACT §3 "Timeouts").
-            statuses.append("timed_out")
-            errors.append("the push operation timed out; its outcome is checked by reading the platform back")
-            platform_ids.append(platform_id)
-            settled.append(now)
-        else:
-            statuses.append("pending")
-            errors.append("the push operation is still pending")
-            platform_ids.append(platform_id)
-            settled.append(None)
+        verdict = outcomes.of_operation(op)
+        final = verdict.status in (outcomes.SUCCESS, outcomes.FAILED, outcomes.TIMED_OUT)
+        statuses.append(verdict.status)
+        errors.append(verdict.reason or None)
+        platform_ids.append((op.record_id or platform_id) if verdict.status == outcomes.SUCCESS else platform_id)
+        settled.append(now if final else None)
+        not_written.append(verdict.stop)
+        if verdict.stop and outcome is not None:
+            outcome.stop(CodatConnectionNotLinked(
+                f"company {ctx.company_id}: {verdict.reason} -> re-link the connection in Codat, then rerun the day",
+                status_code=op.status_code))
     out["status"], out["last_error"], out["platform_id"], out["settled_at"] = statuses, errors, platform_ids, settled
+    out["not_written"] = not_written
     out["updated_at"] = now
     return out
 
 
-async def _resolve_unknown(client, ctx: PushContext, rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows with a not-final ledger state: find out what the platform actually holds.
+# Why a possibly-written document is left alone instead of being created again.
+NOT_VISIBLE_YET = ("may have been written, but the platform's list does not show it and cannot be trusted "
+                   "yet (Codat lists a new record only after the company's data is refreshed{why}); it stays "
+                   "unknown and the next run looks again before anything is sent")
 
-    1. An operation key we know: settle it (Success/Failed answer the question).
-    2. Still unknown (no key, TimedOut, lost answer): read back by document number. Found → success
-       with that platform id (content differences then show as an update or in reconciliation).
-    3. Not found and nothing pending: the row goes back to ``create`` with the same idempotency key
-       (a replay if Codat still caches it, a first write otherwise — never a duplicate).
+
+async def _list_is_current(client, ctx: PushContext, data_type: str) -> tuple[bool, str]:
+    """Refresh ``data_type`` and say whether its list now shows every write made before the refresh."""
+    pull = await client.refresh(ctx.company_id, data_type, deadline_seconds=ctx.settle_deadline_seconds)
+    if pull is None:
+        return False, ": the refresh was refused"
+    if not pull.is_complete:
+        return False, f": the refresh queued now is {pull.status}"
+    return True, ""
+
+
+async def _unidentified_in_flight(client, ctx: PushContext, data_type: str, known_keys: set[str],
+                                  since: datetime | None) -> bool:
+    """True when a push of ``data_type`` this ledger has no key for is still ``Pending``.
+
+    It may be one of ours whose answer was lost: its write can still land after any refresh.
+    """
+    query = Q.all(Q("dataType") == data_type, Q("status") == "Pending",
+                  (Q("requestedOnUtc") >= since.replace(tzinfo=UTC)) if since is not None else None)
+    async for op in client.iter_push_operations(ctx.company_id, query=query):
+        if op.push_operation_key not in known_keys:
+            return True
+    return False
+
+
+async def _read_back(client, ctx: PushContext, rows: pd.DataFrame, *, may_create: bool,
+                     known_keys: set[str] = frozenset()) -> pd.DataFrame:
+    """The last resort for a possibly-written create: look for it in the platform's list by number.
+
+    Found (exact number): ``success`` with that record's id. Not found: the row may be created again
+    (``action`` CREATE, same idempotency key) only when ``may_create``, the list was refreshed after
+    the write and no unidentified push of the type is still in flight. Otherwise it stays as it is
+    (``unknown`` / ``timed_out``), saying why, for the next run.
+    """
+    out = rows.copy()
+    out["action"] = UNCHANGED
+    for document_type, group in rows.groupby("document_type"):
+        kind = KINDS[document_type]
+        numbers = [str(n) for n in group["document_number"].dropna().tolist()]
+        try:
+            current, why = await _list_is_current(client, ctx, kind.data_type)
+            found = await read_back_by_number(client, ctx.company_id, document_type, numbers,
+                                              connection_id=ctx.connection_id)
+        except CodatNotReady:
+            # The company's data is still syncing: nothing can be read, so nothing is decided.
+            current, why, found = False, ": the company's data is still syncing", {}
+        missing = [i for i, n in zip(group.index, group["document_number"], strict=True) if not found.get(str(n))]
+        if missing and may_create and current:
+            pushed = pd.to_datetime(group.loc[missing].get("pushed_at", pd.Series(dtype="datetime64[ns]")))
+            since = (pushed.min() - pd.Timedelta(minutes=10)).to_pydatetime() if pushed.notna().any() else None
+            if await _unidentified_in_flight(client, ctx, kind.data_type, known_keys, since):
+                current, why = False, f": a push of {kind.data_type} this ledger cannot identify is still pending"
+        for index, number in zip(group.index, group["document_number"], strict=True):
+            matches = found.get(str(number), [])
+            if matches:
+                out.loc[index, ["status", "platform_id", "last_error", "settled_at"]] = [
+                    "success", matches[0]["id"], None, utc_now()]
+            elif may_create and current:
+                out.loc[index, "action"] = CREATE
+            else:
+                status = out.loc[index, "status"]
+                out.loc[index, "status"] = status if status == outcomes.TIMED_OUT else outcomes.UNKNOWN
+                out.loc[index, "last_error"] = NOT_VISIBLE_YET.format(why=why)
+    return out
+
+
+async def _resolve_unknown(client, ctx: PushContext, rows: pd.DataFrame, outcome: PushOutcome,
+                           known_keys: set[str] = frozenset()) -> pd.DataFrame:
+    """Rows with a not-final ledger state: find out what the platform actually holds, lag or not.
+
+    1. Its push operation, by the key the ledger holds: ``Success`` names the record id, ``Failed``
+       is definite, ``Pending`` is left alone (still in flight), refused for the connection means not
+       written (sent again).
+    2. Still open and it was an update: send the PUT again. An update cannot create a second record.
+    3. Still open and it was a create (answer lost, ``TimedOut``, crash): :func:`_read_back`, the list
+       refreshed first, and never a re-create while the record may exist but not show yet.
     """
     if rows.empty:
         return rows.assign(action=pd.Series(dtype="object"))
-    settled = await _settle(client, ctx, rows.assign(status=rows["previous_status"], last_error=None))
-    still = settled["status"].isin(["pending", "timed_out", "unknown"]) & ~(
-        (settled["status"] == "pending") & settled["push_operation_key"].notna()
-        & (settled["last_error"] == "the push operation is still pending"))
+    settled = await _settle(client, ctx, rows.assign(status=rows["previous_status"], last_error=None), outcome)
     result = settled.copy()
     result["action"] = UNCHANGED
-    for document_type, group in settled[still].groupby("document_type"):
-        numbers = [str(n) for n in group["document_number"].dropna().tolist()]
-        found = await read_back_by_number(client, ctx.company_id, document_type, numbers,
-                                          connection_id=ctx.connection_id)
-        for index, row in group.iterrows():
-            matches = found.get(str(row["document_number"]), [])
-            if matches:
-                result.loc[index, ["status", "platform_id", "last_error", "settled_at"]] = [
-                    "success", matches[0]["id"], None, utc_now()]
-                if row["content_hash"] != row.get("previous_hash") and KINDS[document_type].updatable:
-                    result.loc[index, "action"] = UPDATE
-            else:
-                result.loc[index, "action"] = CREATE
+    in_flight = (settled["status"] == "pending") & settled["push_operation_key"].notna() & ~settled["not_written"] \
+        & (settled["last_error"] == "the push operation is still pending")
+    open_rows = settled["status"].isin(list(NOT_FINAL)) & ~in_flight
+    has_record = settled["platform_id"].notna() & (settled["platform_id"].astype("string") != "")
+    is_update = (settled["operation"].astype("string") == "update").fillna(False).astype(bool) \
+        if "operation" in settled else pd.Series(False, index=settled.index)
+    updatable = settled["document_type"].map(lambda t: KINDS[t].updatable).astype(bool)
+    resend_update = open_rows & is_update & has_record & updatable
+    result.loc[resend_update, "action"] = UPDATE
+    resend_create = open_rows & settled["not_written"].astype(bool) & ~resend_update
+    result.loc[resend_create, "action"] = CREATE
+    look = open_rows & ~resend_update & ~resend_create
+    if look.any():
+        looked = await _read_back(client, ctx, settled[look], may_create=True, known_keys=known_keys)
+        for column in ("status", "platform_id", "last_error", "settled_at", "action"):
+            result.loc[looked.index, column] = looked[column]
+        found = looked.index[(looked["status"] == "success")]
+        changed = [i for i in found if result.loc[i, "content_hash"] != result.loc[i].get("previous_hash")
+                   and KINDS[result.loc[i, "document_type"]].updatable]
+        result.loc[changed, "action"] = UPDATE
     return result
 
 
@@ -424,7 +559,8 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
     """Push one phase's documents of one company idempotently; returns counts and the final rows.
 
     ``documents`` is the transform's output (company_id, document_type, source_id, document_number,
-    currency, total_amount, payload, content_hash).
+    currency, total_amount, payload, content_hash). When pushing had to stop (a broken connection, a
+    refused key), ``outcome.stopped_by`` holds the error; every document is recorded all the same.
     """
     outcome = PushOutcome()
     if documents.empty:
@@ -437,11 +573,16 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
 
     outcome.unchanged = int((plan["action"] == UNCHANGED).sum())
     outcome.changed_after_push = plan.loc[plan["action"] == CHANGED_AFTER_PUSH, "source_id"].tolist()
+    known_keys = set(ledger.load(ctx.company_id)["push_operation_key"].dropna().astype(str))
 
     try:
-        resolved = await _resolve_unknown(client, ctx, plan[plan["action"] == RESOLVE])
-    except CodatRateLimited as exc:
-        final = _stopped_by_rate_limit(ledger, ctx, plan, outcome, exc)
+        resolved = await _resolve_unknown(client, ctx, plan[plan["action"] == RESOLVE], outcome, known_keys)
+    except CodatError as exc:
+        verdict = outcomes.of_error(exc)
+        if not verdict.stop:
+            raise
+        outcome.stop(exc)
+        final = _stopped_before_sending(ledger, ctx, plan, outcome, exc)
         outcome.by_status = _final_status_counts(final)
         return outcome, final
     if len(resolved):
@@ -452,27 +593,36 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
     to_send = plan[plan["action"].isin([CREATE, UPDATE])]
     finished = plan[~plan["action"].isin([CREATE, UPDATE])]
     final_rows = [finished]
-    if len(to_send):
+    if len(to_send) and outcome.stopped_by is not None:
+        # Settling showed the connection broke: send nothing more, record the rest as not sent.
+        record_not_sent(ledger, ctx, to_send, f"not sent: {outcome.stopped_by}")
+        final_rows.append(to_send.assign(status="pending"))
+    elif len(to_send):
         sent = await _send_all(client, ctx, to_send, ledger, outcome, concurrency)
         try:
-            settled = await _settle(client, ctx, sent)
-            # A TimedOut operation may have written anyway: look once more before reporting it.
-            timed_out = settled[settled["status"] == "timed_out"]
-            for document_type, group in timed_out.groupby("document_type"):
-                found = await read_back_by_number(client, ctx.company_id, document_type,
-                                                  [str(n) for n in group["document_number"].dropna()],
-                                                  connection_id=ctx.connection_id)
-                for index, row in group.iterrows():
-                    matches = found.get(str(row["document_number"]), [])
-                    if matches:
-                        settled.loc[index, ["status", "platform_id", "last_error"]] = ["success", matches[0]["id"], None]
-        except CodatRateLimited as exc:
+            settled = await _settle(client, ctx, sent, outcome)
+            # A TimedOut operation may have written anyway: look once more (the list refreshed first)
+            # before leaving it for the next run. It is never created again in the same run.
+            timed_out = settled[settled["status"] == outcomes.TIMED_OUT]
+            if len(timed_out):
+                looked = await _read_back(client, ctx, timed_out, may_create=False)
+                for column in ("status", "platform_id", "last_error", "settled_at"):
+                    settled.loc[looked.index, column] = looked[column]
+        except CodatError as exc:
             # Sent but not confirmed: the rows stay pending with their operation keys; the next run
             # settles them (or reads them back) before sending anything again.
-            _log_rate_limit_stop(ctx, outcome, exc)
+            verdict = outcomes.of_error(exc)
+            ledger.write(_with_run(sent, ctx))
+            if not verdict.stop:
+                raise
+            outcome.stop(exc)
+            if isinstance(exc, CodatRateLimited):
+                _log_rate_limit_stop(ctx, outcome, exc)
             settled = sent
         ledger.write(_with_run(settled, ctx))
         final_rows.append(settled)
+    if outcome.stopped_by is not None:
+        outcome.stopped_by = await explain_stop(client, ctx, outcome.stopped_by)
     final = pd.concat([f for f in final_rows if len(f)], ignore_index=True) if any(len(f) for f in final_rows) \
         else plan.iloc[0:0]
     for status, count in _final_status_counts(final).items():
@@ -486,15 +636,17 @@ def _log_rate_limit_stop(ctx: PushContext, outcome: PushOutcome, exc: CodatRateL
                 "for the next run", ctx.company_id, exc)
 
 
-def _stopped_by_rate_limit(ledger: Ledger, ctx: PushContext, plan: pd.DataFrame, outcome: PushOutcome,
-                           exc: CodatRateLimited) -> pd.DataFrame:
+def _stopped_before_sending(ledger: Ledger, ctx: PushContext, plan: pd.DataFrame, outcome: PushOutcome,
+                            exc: CodatError) -> pd.DataFrame:
     """Nothing could be checked or sent: record never-sent documents as pending, leave the rest as they are."""
-    _log_rate_limit_stop(ctx, outcome, exc)
+    if isinstance(exc, CodatRateLimited):
+        _log_rate_limit_stop(ctx, outcome, exc)
+        reason = "not sent: the API's daily request quota ran out; the next run sends it"
+    else:
+        reason = f"not sent: {exc}"
     fresh = plan[plan["previous_status"].isna()]
     if len(fresh):
-        reason = "not sent: the API's daily request quota ran out; the next run sends it"
-        ledger.write(waiting_rows(fresh.assign(reason=reason)[LEDGER_KEY + ["document_number", "reason"]], ctx,
-                                  ledger.load(ctx.company_id)))
+        record_not_sent(ledger, ctx, fresh, reason)
     return plan.assign(status=plan["previous_status"].fillna("pending"))
 
 

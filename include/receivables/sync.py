@@ -26,6 +26,8 @@ from typing import Any
 import pandas as pd
 
 from receivables import extract, open_amounts, plan_diff, push, transform, validate
+from receivables.codat import outcome as outcomes
+from receivables.codat.errors import CodatError
 from receivables.mappings import MappingLookup, resolve_mappings
 from receivables.settings import SyncSettings
 from receivables.warehouse import io, schema, selects
@@ -195,11 +197,16 @@ class CompanySync:
             business_date=self.business_date, run_id=self.run_id, dry_run=bool(company.get("dry_run")),
             settle_deadline_seconds=settle_deadline_seconds)
         self.result = CompanyRun(self.company_id, self.business_date)
+        # Set when the company cannot push (a connection not Linked, a refused key): later phases record
+        # their documents as pending without sending, and the run ends by raising it.
+        self.stopped: CodatError | None = None
 
     # -- phases ----------------------------------------------------------------------------------
 
     async def run(self) -> CompanyRun:
         started = time.monotonic()
+        if not self.ctx.dry_run:
+            await self._check_connection()
         ledger = self.ledger.load(self.company_id)
         batch = extract.load_batch(self.engine, company_id=self.company_id, business_date=self.business_date,
                                    timezone=self.settings.timezone, carried_over=carried_over(ledger))
@@ -230,7 +237,19 @@ class CompanySync:
         self.result.seconds = time.monotonic() - started
         log.info("company %s, business day %s: done in %.1fs — %s", self.company_id, self.business_date,
                  self.result.seconds, self._summary_line())
+        if self.stopped is not None:
+            raise self.stopped
         return self.result
+
+    async def _check_connection(self) -> None:
+        """Push only to a Linked connection; a broken link becomes the company's failure, not the documents'."""
+        try:
+            await push.check_connection(self.client, self.ctx)
+        except CodatError as exc:
+            if not outcomes.of_error(exc).stop:
+                raise
+            self.stopped = exc
+            log.error("company %s: %s", self.company_id, exc)
 
     def _add_missing_customers(self, batch: extract.Batch, ledger: pd.DataFrame) -> None:
         """Put the customers of the batch's documents that the platform does not hold into the batch.
@@ -389,8 +408,14 @@ class CompanySync:
 
     async def _push(self, phase: str, documents: pd.DataFrame) -> push.PushOutcome:
         started = time.monotonic()
+        if self.stopped is not None:
+            push.record_not_sent(self.ledger, self.ctx, documents, f"not sent: {self.stopped}")
+            self.result.phases[phase] = push.PushOutcome(by_status={"pending": len(documents)},
+                                                         stopped_by=self.stopped).as_dict()
+            return push.PushOutcome()
         outcome, final = await push.push_documents(self.client, self.ledger, self.ctx, documents,
                                                    concurrency=self.concurrency)
+        self.stopped = self.stopped or outcome.stopped_by
         if self.ctx.dry_run:
             self.result.plan.append(plan_diff.planned_rows(self.engine, final))
         else:

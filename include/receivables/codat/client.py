@@ -34,6 +34,7 @@ from receivables.codat.models import (
     Customer,
     Invoice,
     Payment,
+    PullOperation,
     PushOperation,
     TaxRate,
     TrackingCategory,
@@ -127,6 +128,15 @@ class CodatClient(_Describe):
     def list_connections(self, company_id: str) -> list[Connection]:
         path = f"/companies/{segment(company_id)}/connections"
         return [Connection.model_validate(r) for r in self._pages(path, {}, company_id)]
+
+    def get_connection(self, company_id: str, connection_id: str) -> Connection:
+        """One connection, with its ``status`` (push only to ``Linked`` ones)."""
+        return Connection.model_validate(self._get(self._core.connection_path(company_id, connection_id),
+                                                   company_id=company_id))
+
+    def refresh(self, company_id: str, data_type: str, *, deadline_seconds: float | None = None) -> PullOperation | None:
+        """Queue a refresh of a data type and wait briefly for it (see :meth:`CodatCore.refresh`)."""
+        return self._run(self._core.refresh(company_id, data_type, deadline_seconds=deadline_seconds))
 
     def iter_records(self, company_id: str, data_type: str, *, connection_id: str | None = None,
                      query: Query = None, order_by: str | None = None, page_size: int | None = None,
@@ -368,6 +378,14 @@ class AsyncCodatClient(_Describe):
     async def list_connections(self, company_id: str) -> list[Connection]:
         path = f"/companies/{segment(company_id)}/connections"
         return [Connection.model_validate(r) async for r in self._pages(path, {}, company_id)]
+
+    async def get_connection(self, company_id: str, connection_id: str) -> Connection:
+        return Connection.model_validate(await self._get(self._core.connection_path(company_id, connection_id),
+                                                         company_id=company_id))
+
+    async def refresh(self, company_id: str, data_type: str, *,
+                      deadline_seconds: float | None = None) -> PullOperation | None:
+        return await self._run(self._core.refresh(company_id, data_type, deadline_seconds=deadline_seconds))
 
     def iter_records(self, company_id: str, data_type: str, *, connection_id: str | None = None,
                      query: Query = None, order_by: str | None = None, page_size: int | None = None,

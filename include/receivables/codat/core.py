@@ -25,13 +25,17 @@ import orjson
 from pydantic import BaseModel
 
 from receivables.codat.errors import (
+    CodatConflict,
     CodatError,
+    CodatMethodNotAllowed,
     CodatNotFound,
     CodatTransportError,
+    CodatUnreachable,
     CodatUnsupportedOperation,
     error_from_response,
 )
-from receivables.codat.models import PushModel, PushOperation, dumps
+from receivables.codat.models import PullOperation, PushModel, PushOperation, dumps
+from receivables.codat.outcome import never_sent, unknown_host
 from receivables.codat.paging import PageNumberPaginator
 from receivables.codat.query import Expr, Q, as_expr
 from receivables.codat.redaction import basic_auth_value, get_logger, redact, register_secret
@@ -207,10 +211,7 @@ class CodatCore:
                     log.warning("%s; retrying in %.1f s (attempt %d)", what, decision.wait, attempt + 1)
                     yield Sleep(decision.wait)
                     continue
-                outcome = " - the outcome is unknown: read the record back before pushing again" \
-                    if call.method in ("POST", "PUT") else ""
-                raise CodatTransportError(redact(f"{what}; gave up: {decision.reason}{outcome}"),
-                                          method=call.method, path=call.path) from reply
+                raise self.transport_error(call, reply, what, decision.reason) from reply
             response: httpx.Response = reply
             log.debug("%s %s -> %d in %.0f ms (attempt %d)", call.method, call.path, response.status_code,
                       elapsed_ms, attempt)
@@ -225,6 +226,23 @@ class CodatCore:
                 yield Sleep(decision.wait)
                 continue
             raise self.error(response, call, retry_after=decision.retry_after)
+
+    def transport_error(self, call: Call, reply: Exception, what: str, reason: str) -> CodatTransportError:
+        """The exception for an exchange that got no answer, saying whether anything may have been written."""
+        base = self.settings.base_url
+        if unknown_host(reply):
+            return CodatUnreachable(redact(
+                f"{call.method} {call.path}: the API host of {base} is unknown ({reply}) -> check the host of "
+                f"connection {self.conn_id}"), method=call.method, path=call.path)
+        if never_sent(reply):
+            return CodatUnreachable(redact(
+                f"{call.method} {call.path}: the API at {base} cannot be reached ({type(reply).__name__}: "
+                f"{reply}); gave up: {reason} -> check that the API is up and the host and port of connection "
+                f"{self.conn_id}; nothing was sent"), method=call.method, path=call.path)
+        outcome = " - the outcome is unknown: read the record back before pushing again" \
+            if call.method in ("POST", "PUT") else ""
+        return CodatTransportError(redact(f"{what}; gave up: {reason}{outcome}"), method=call.method,
+                                   path=call.path)
 
     def error(self, response: httpx.Response, call: Call, *, retry_after: float | None = None) -> CodatError:
         """The exception for an error answer, with every secret scrubbed from its text."""
@@ -281,6 +299,43 @@ class CodatCore:
             raise CodatNotFound(f"push operation {key} of company {company_id} does not exist: check the key "
                                 "recorded in the ledger", status_code=404, method="GET",
                                 path=self.push_operation_path(company_id, key)) from exc
+
+    # ------------------------------------------------------------------------ connections, refreshes
+    @staticmethod
+    def connection_path(company_id: str, connection_id: str) -> str:
+        return f"/companies/{segment(company_id)}/connections/{segment(connection_id)}"
+
+    def refresh(self, company_id: str, data_type: str, *,
+                deadline_seconds: float | None = None) -> Generator[Send | Sleep, Any, PullOperation | None]:
+        """Queue a refresh of one data type, then wait briefly for it to finish. Returns the last state seen.
+
+        Codat does not cache written records, so a list shows a record written a moment ago only after the
+        company's data has been refreshed (CONTRACT §3, §11.2). A caller trusts a list to be complete only
+        when this returns a complete refresh. ``None`` means the API would not refresh this type (404/405),
+        or a refresh was already running (409) and may have started before the write.
+        """
+        path = f"/companies/{segment(company_id)}/data/queue/{segment(data_type)}"
+        try:
+            data = yield from self.exchange(Call("POST", path, company_id=company_id))
+        except (CodatNotFound, CodatMethodNotAllowed, CodatConflict) as exc:
+            log.info("company %s: %s could not be refreshed (%s); its list is not trusted to show recent writes",
+                     company_id, data_type, exc.status_code)
+            return None
+        pull = PullOperation.model_validate(data)
+        deadline = deadline_seconds if deadline_seconds is not None else self.settings.settle_deadline_seconds
+        interval = self.settings.settle_poll_interval_seconds
+        started = self.clock()
+        while not pull.is_final and self.clock() - started + interval <= deadline:
+            yield Sleep(interval)
+            interval = min(interval * 1.5, 5.0)
+            try:
+                data = yield from self.exchange(Call(
+                    "GET", f"/companies/{segment(company_id)}/data/history/{segment(pull.id)}",
+                    company_id=company_id))
+            except CodatNotFound:
+                break
+            pull = PullOperation.model_validate(data)
+        return pull  # noqa: B901
 
     def settle(self, company_id: str, keys: Iterable[str], *, deadline_seconds: float | None = None,
                requested_since: datetime | None = None) -> Generator[Send | Sleep, Any, dict[str, PushOperation]]:

@@ -101,6 +101,18 @@ class CodatIdempotencyInFlight(CodatConflict):
     """409 on a keyed POST: a request with the same Idempotency-Key is still being processed."""
 
 
+class CodatConnectionNotLinked(CodatConflict):
+    """The company's connection to its platform is not ``Linked`` (Unlinked, Deauthorized, PendingAuth).
+
+    Raised for a 409 that says so, and by the pipeline's own check before pushing. ``connection_status``
+    is the status when known. Nothing can be pushed until someone re-links the connection in Codat.
+    """
+
+    def __init__(self, message: str, *, connection_status: str | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.connection_status = connection_status
+
+
 class CodatIdempotencyMismatch(CodatError):
     """422: the Idempotency-Key was used before with a different body."""
 
@@ -127,8 +139,17 @@ class CodatTransportError(CodatError):
     """
 
 
+class CodatUnreachable(CodatTransportError):
+    """The API could not be reached at all (unknown host, connection refused): nothing was sent."""
+
+
 class CodatUnsupportedOperation(CodatError, ValueError):
     """Refused client-side because the API would refuse it (e.g. PUT on payments)."""
+
+
+# How a 409's text tells "your first request is still running" from "the connection is not linked".
+_IN_FLIGHT_WORDS = ("idempoten", "in progress", "still being processed", "in flight", "in-flight")
+_CONNECTION_WORDS = ("unlinked", "deauthori", "not linked", "pendingauth", "connection")
 
 
 def validation_messages(validation: Mapping[str, Any] | None) -> list[str]:
@@ -157,7 +178,12 @@ def error_class(status_code: int, body: Mapping[str, Any], *, keyed_post: bool) 
         return CodatMethodNotAllowed
     if status_code == 409:
         text = str(body.get("error") or "").lower()
-        return CodatIdempotencyInFlight if keyed_post or "idempoten" in text else CodatNotReady
+        if any(word in text for word in _IN_FLIGHT_WORDS):
+            return CodatIdempotencyInFlight
+        if any(word in text for word in _CONNECTION_WORDS):
+            return CodatConnectionNotLinked
+        # A 409 on a keyed POST that says neither is taken as in flight: its outcome is unknown.
+        return CodatIdempotencyInFlight if keyed_post else CodatNotReady
     if status_code == 422:
         return CodatIdempotencyMismatch
     if status_code == 429:
@@ -184,6 +210,8 @@ def error_from_response(
     hint_key = 409 if cls is CodatNotReady else (500 if status_code >= 500 and status_code != 503 else status_code)
     if cls is CodatIdempotencyInFlight:
         hint = "a request with this Idempotency-Key is still in progress: retry with the same key shortly"
+    elif cls is CodatConnectionNotLinked:
+        hint = "the company's connection to its accounting platform is not linked: re-link the connection in Codat"
     else:
         hint = _HINTS.get(hint_key, "see the error text").format(conn_id=conn_id)
     parts = [f"{method} {path} failed with {status_code}: {error_text}"]

@@ -629,6 +629,33 @@ class PushOperation(CodatModel):
         return [f"{i.item_id}: {i.message}" if i.item_id else str(i.message) for i in items]
 
 
+class PullOperation(CodatModel):
+    """A queued, running or finished refresh of one data type (``POST /companies/{id}/data/queue/{type}``)."""
+
+    id: str
+    company_id: str | None = None
+    connection_id: str | None = None
+    data_type: str | None = None
+    status: str = "Unknown"
+    status_description: str | None = None
+    error_message: str | None = None
+    requested: datetime | None = None
+    completed: datetime | None = None
+    progress: int | None = None
+    is_completed: bool = False
+    is_errored: bool = False
+
+    @property
+    def is_complete(self) -> bool:
+        return self.is_completed or self.status == "Complete"
+
+    @property
+    def is_final(self) -> bool:
+        """Complete, errored, or in a state the refresh does not leave by itself."""
+        return self.is_complete or self.is_errored or self.status.endswith("Error") or self.status in (
+            "Cancelled", "NotSupported", "PrerequisiteNotMet")
+
+
 class ErrorMessage(CodatModel):
     status_code: int | None = None
     service: str | None = None

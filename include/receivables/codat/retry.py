@@ -6,7 +6,14 @@
 - 408, 5xx and transport errors: exponential backoff (0.5 s, ×1.5, capped) with full jitter.
 - A POST is retried only when it carries an ``Idempotency-Key`` (the same key every attempt), except when
   the request certainly never left (connect errors) or was refused unprocessed (429).
+- An API that cannot be reached is a configuration problem far more often than a passing fault. An
+  unknown host is never retried. A refused or timed-out connection is retried for at most
+  ``unreachable_deadline_seconds`` (30 s), so a run against a closed port gives up in well under two
+  minutes instead of sitting out the full deadline on every request.
 - Everything is bounded by a total deadline (``retry_deadline_seconds``).
+
+Which transport errors mean "never sent" is decided in :mod:`receivables.codat.outcome`, the same place
+that decides what an error means for the ledger.
 
 The policy makes decisions only; the client sleeps (so tests can inject a fake sleep).
 
@@ -23,11 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import httpx
+from receivables.codat.outcome import never_sent, unknown_host
 
 RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
-# The request never reached the server: safe to resend even a POST without a key.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class RetryPolicy:
 
     deadline_seconds: float = 300.0
     max_retry_after_seconds: float = 120.0
+    unreachable_deadline_seconds: float = 30.0
     initial_backoff: float = 0.5
     multiplier: float = 1.5
     max_backoff: float = 10.0
@@ -101,18 +107,24 @@ class RetryState:
 
     def on_transport_error(self, error: Exception, *, now: float) -> Decision:
         """Decide after an exchange that got no answer."""
-        if not self.idempotent and not isinstance(error, _NOT_SENT_ERRORS):
+        if unknown_host(error):
+            return Decision(False, reason="the host name does not resolve")
+        if never_sent(error):
+            deadline = min(self.policy.unreachable_deadline_seconds, self.policy.deadline_seconds)
+            return self._next(now, None, reason=f"{type(error).__name__}, API unreachable", deadline=deadline)
+        if not self.idempotent:
             return Decision(False, reason=f"{self.method} without Idempotency-Key may have been processed")
         return self._next(now, None, reason=type(error).__name__)
 
     def _next(self, now: float, wait: float | None, *, retry_after: float | None = None,
-              reason: str) -> Decision:
+              reason: str, deadline: float | None = None) -> Decision:
         self.retries += 1
         if wait is None:
             wait = self.policy.backoff(self.retries)
         wait = max(0.0, wait)
-        if (now - self.started) + wait > self.policy.deadline_seconds:
-            return Decision(False, retry_after=retry_after, reason=f"retry deadline reached ({reason})")
+        limit = self.policy.deadline_seconds if deadline is None else deadline
+        if (now - self.started) + wait > limit:
+            return Decision(False, retry_after=retry_after, reason=f"retry deadline of {limit:g} s reached ({reason})")
         return Decision(True, wait=wait, retry_after=retry_after, reason=reason)
 
 

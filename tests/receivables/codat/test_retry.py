@@ -65,3 +65,68 @@ def test_the_total_deadline_bounds_all_waits():
     assert state.on_response(503, {}, now=9.0).retry
     late = state.on_response(429, {"Retry-After": "5"}, now=9.0)
     assert not late.retry and late.retry_after == 5 and "deadline" in late.reason
+
+
+def test_an_unknown_host_is_not_retried():
+    state = policy().start(method="GET", idempotent=True, now=0)
+    decision = state.on_transport_error(httpx.ConnectError("[Errno -2] Name or service not known"), now=0)
+    assert not decision.retry and "does not resolve" in decision.reason
+
+
+def test_a_refused_connection_is_retried_for_at_most_thirty_seconds():
+    state = policy(deadline=300).start(method="GET", idempotent=True, now=0)
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    assert state.on_transport_error(refused, now=25.0).retry
+    late = state.on_transport_error(refused, now=29.9)
+    assert not late.retry and "30 s" in late.reason
+    # Other transport errors keep the full deadline.
+    assert state.on_transport_error(httpx.ReadError("reset"), now=200.0).retry
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_run_against_a_closed_port_gives_up_within_two_minutes_with_one_clear_line():
+    """Issue 12: a run against a closed port was still going after ten minutes."""
+    from receivables.codat.client import CodatClient
+    from receivables.codat.errors import CodatUnreachable
+    from receivables.settings import CodatSettings
+
+    clock = [0.0]
+    attempts = []
+
+    def sleep(seconds: float) -> None:
+        attempts.append(seconds)
+        clock[0] += seconds
+
+    settings = CodatSettings(base_url=f"http://127.0.0.1:{_closed_port()}", api_key="k", timeout_seconds=1.0)
+    with CodatClient(settings, sleep=sleep, clock=lambda: clock[0]) as client, \
+            pytest.raises(CodatUnreachable) as raised:
+        client.list_companies()
+    assert clock[0] <= 30.0, f"waited {clock[0]:.0f} s"
+    assert len(attempts) >= 3, "a refused connection is retried a few times (a restart may be under way)"
+    line = str(raised.value)
+    assert "\n" not in line and "cannot be reached" in line and "check that the API is up" in line
+
+
+def test_an_unknown_host_fails_at_once_with_one_line():
+    from receivables.codat.client import CodatClient
+    from receivables.codat.errors import CodatUnreachable
+    from receivables.settings import CodatSettings
+
+    def no_such_name(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+
+    slept = []
+    settings = CodatSettings(base_url="https://api.nosuch.example", api_key="k")
+    with CodatClient(settings, transport=httpx.MockTransport(no_such_name), sleep=slept.append) as client, \
+            pytest.raises(CodatUnreachable) as raised:
+        client.list_companies()
+    assert slept == []
+    assert "host of https://api.nosuch.example is unknown" in str(raised.value)
+    assert "check the host of connection codat_default" in str(raised.value)
