@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import orjson
 import pandas as pd
@@ -370,21 +370,34 @@ def test_fee_is_a_direct_cost_paid_from_the_payment_account(lookup):
 
 amounts = st.decimals(min_value=D("-100000"), max_value=D("100000"), places=4, allow_nan=False,
                       allow_infinity=False)
+# Half-way cases of each minor unit (x.5, x.x5, x.xx5, x.xxx5): where half-up and half-even part ways.
+ties = st.builds(lambda whole, places: D(whole) + D(5).scaleb(-places - 1),
+                 st.integers(min_value=-10**6, max_value=10**6), st.sampled_from([0, 1, 2, 3]))
+quantities = st.one_of(st.sampled_from(QTYS), st.sampled_from([D(10**6), D("999999.999999"), D("0.001")]),
+                       st.decimals(min_value=0, max_value=10**5, places=3))
+discounts = st.one_of(st.sampled_from(DISCOUNTS), ties.map(abs), st.decimals(min_value=0, max_value=5000, places=3))
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=st.lists(st.tuples(st.sampled_from(QTYS), amounts, st.sampled_from(TAX_CODES)), min_size=1,
-                      max_size=6),
+@given(lines=st.lists(st.tuples(quantities, st.one_of(amounts, ties), discounts, st.sampled_from(TAX_CODES)),
+                      min_size=1, max_size=6),
        currency=st.sampled_from(["GBP", "JPY", "BHD"]))
 def test_document_totals_are_the_sums_of_the_rounded_lines(refdata, lookup, lines, currency):
     company = {"GBP": "c-gbp", "JPY": "c-jpy", "BHD": "c-bhd"}[currency]
-    inv, df, ids = one_invoice([{"quantity": q, "unit_amount": u, "tax_code": t} for q, u, t in lines],
-                               currency, company)
+    inv, df, ids = one_invoice([{"quantity": q, "unit_amount": u, "discount_amount": d, "tax_code": t}
+                                for q, u, d, t in lines], currency, company)
     out = invoices_to_payloads(inv, df, companies=COMPANIES, mappings=lookup, tax_rates=refdata["tax_rates"],
                                platform_ids=ids)
     body = json.loads(out.loc[0, "payload"], parse_float=Decimal, parse_int=Decimal)
     items = body["lineItems"]
-    for item in items:
+    exp = D(1).scaleb(-{"GBP": 2, "JPY": 0, "BHD": 3}[currency])
+    for item, (q, u, d, _) in zip(items, lines, strict=True):
+        # The discount is money (rounded to the currency first); the subtotal is then rounded half-up.
+        discount = d.quantize(exp, rounding=ROUND_HALF_UP)
+        with localcontext() as exact:
+            exact.prec = 60
+            assert item["subTotal"] == (q * u - discount).quantize(exp, rounding=ROUND_HALF_UP), (q, u, d)
+        assert item["discountAmount"] == discount
         assert item["subTotal"] + item["taxAmount"] == item["totalAmount"]
     assert body["subTotal"] == sum(i["subTotal"] for i in items)
     assert body["totalTaxAmount"] == sum(i["taxAmount"] for i in items)
@@ -416,15 +429,16 @@ def test_payment_lines_balance_and_add_up(lookup, amount, allocs):
 
 
 @settings(max_examples=40, deadline=None)
-@given(a=amounts, b=amounts)
-def test_content_hash_changes_exactly_when_the_payload_changes(refdata, lookup, a, b):
-    hashes = {}
-    for unit in (a, b):
-        inv, df, ids = one_invoice([{"quantity": D(1), "unit_amount": unit}])
+@given(a=amounts, b=amounts, discount=discounts)
+def test_content_hash_changes_exactly_when_the_payload_changes(refdata, lookup, a, b, discount):
+    hashes: dict[str, str] = {}
+    for unit in (a, b, a, b):  # each payload is built twice: its hash must come out the same both times
+        inv, df, ids = one_invoice([{"quantity": D(1), "unit_amount": unit, "discount_amount": discount}])
         out = invoices_to_payloads(inv, df, companies=COMPANIES, mappings=lookup, tax_rates=refdata["tax_rates"],
                                    platform_ids=ids)
-        hashes[out.loc[0, "payload"]] = out.loc[0, "content_hash"]
-    assert len(set(hashes)) == len(set(hashes.values()))
+        payload, digest = out.loc[0, "payload"], out.loc[0, "content_hash"]
+        assert hashes.setdefault(payload, digest) == digest, "one payload, two hashes"
+    assert len(hashes) == len(set(hashes.values())), "two payloads, one hash"
 
 
 def test_money_json_is_exact_and_refuses_non_finite_numbers():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from decimal import Decimal
 
 import pandas as pd
@@ -396,9 +397,20 @@ def test_whatever_is_accepted_can_be_transformed(lookup, refdata, seed):
     assert (invoices["total_amount"] > 0).all()
     payments = payments_to_payloads(acc["ar_payments"], acc["ar_payment_allocations"], **kw)
     assert len(payments) == len(acc["ar_payments"]) > 0
-    fees_to_payloads(acc["ar_payments"], companies=COMPANIES, mappings=lookup)
-    credit_note_allocations_to_payloads(acc["ar_credit_note_allocations"], documents=batch["documents"],
-                                        companies=COMPANIES, platform_ids=batch["platform_ids"])
+    # One fee per accepted payment with a fee, one zero payment per accepted credit-note allocation.
+    fees = fees_to_payloads(acc["ar_payments"], companies=COMPANIES, mappings=lookup)
+    paid = acc["ar_payments"]
+    with_fee = paid[[pd.notna(f) and f > 0 for f in paid["fee_amount"]]]
+    assert sorted(fees["source_id"]) == sorted(with_fee["payment_id"]) and len(fees) > 0
+    allocs = acc["ar_credit_note_allocations"]
+    cn_payments = credit_note_allocations_to_payloads(allocs, documents=batch["documents"], companies=COMPANIES,
+                                                      platform_ids=batch["platform_ids"])
+    assert sorted(cn_payments["source_id"]) == sorted(allocs["credit_note_id"] + ":" + allocs["invoice_id"])
+    assert len(cn_payments) > 0
+    for raw in cn_payments["payload"]:
+        links = json.loads(raw, parse_float=Decimal, parse_int=Decimal)["lines"][0]["links"]
+        assert sum(link["amount"] for link in links) == 0 and {link["type"] for link in links} == {
+            "Invoice", "CreditNote"}
 
 
 def test_allocations_to_a_draft_invoice_wait_until_it_is_submitted(lookup, refdata):
