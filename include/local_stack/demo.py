@@ -1,6 +1,6 @@
 """`make demo`: the whole product on this machine, from nothing to a reconciliation report.
 
-Starts the sandbox, creates sample companies and three business days of receivables (with a few
+Starts the sandbox, creates sample companies and three business days (weekdays) of receivables (with a few
 invalid rows on purpose) in a SQLite warehouse, runs ``receivables_reference_data`` and then
 ``receivables_sync`` for each day through Airflow, and prints the reconciliation summary and where
 the HTML report is. Everything it starts is stopped at the end, also on Ctrl-C.
@@ -9,17 +9,25 @@ the HTML report is. Everything it starts is stopped at the end, also on Ctrl-C.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 
 from local_stack.runs import REPO, local_connections, run_reference, run_sync_day, say, state_dir
 
+# The demo's business calendar: Monday to Friday (weekday() 0-4); weekends carry no batches.
+BUSINESS_WEEKDAYS = frozenset(range(5))
+CALENDAR_NAME = "weekdays, Monday to Friday"
+
 
 def demo_days(count: int, today: date | None = None) -> list[date]:
-    """The ``count`` business days ending yesterday (UTC)."""
-    today = today or datetime.now(UTC).date()
-    return [today - timedelta(days=n) for n in range(count, 0, -1)]
+    """The last ``count`` business days (weekdays) before today (UTC), oldest first."""
+    day = today or datetime.now(UTC).date()
+    days: list[date] = []
+    while len(days) < count:
+        day -= timedelta(days=1)
+        if day.weekday() in BUSINESS_WEEKDAYS:
+            days.append(day)
+    return days[::-1]
 
 
 def run(*, companies: int = 3, days: int = 3, invoices_per_day: int = 40) -> int:
@@ -28,10 +36,10 @@ def run(*, companies: int = 3, days: int = 3, invoices_per_day: int = 40) -> int
     for name in ("sandbox.sqlite", "sandbox.sqlite-wal", "sandbox.sqlite-shm", "sandbox.key", "warehouse.db",
                  "warehouse.db-wal", "warehouse.db-shm"):
         (state / name).unlink(missing_ok=True)
-    shutil.rmtree(state / "logs", ignore_errors=True)
     business_days = demo_days(days)
     say(f"Receivables Sync demo: {companies} companies × {days} business days "
-        f"({business_days[0]} … {business_days[-1]}), local sandbox + SQLite warehouse")
+        f"({', '.join(d.strftime('%a %Y-%m-%d') for d in business_days)}; business days are {CALENDAR_NAME}), "
+        "local sandbox + SQLite warehouse")
     try:
         with local_connections(fresh=True, force_local=True) as env:
             say(f"[1/4] Sandbox API running at {env['RS_SANDBOX_URL']}")

@@ -28,8 +28,8 @@ _RUN_ID = re.compile(r"creating dag run .*?\brun_id=(?P<run_id>\S+)")
 _NEW_STATE = re.compile(r"new_state=(?P<state>\w+)")
 # "… TASK ERROR: <line> [receivables.task_error] loc=…": the line is what sits between the two.
 _ERROR = re.compile(re.escape(MARK) + r"\s*(?P<line>.*?)(?:\s+\[receivables\.task_error\].*)?$")
-_EXCEPTION = re.compile(r"^(?:[\w.]+\.)?(?P<name>[A-Z]\w*(?:Error|Exception|Failed|Refused|Unavailable))"
-                        r": (?P<message>.+)$")
+# The last line of a Python traceback: "KeyError: 'x'", "airflow.sdk.exceptions.XComNotFound: …".
+_EXCEPTION = re.compile(r"^(?:[a-z_][\w]*\.)*(?P<name>[A-Z]\w*): (?P<message>.+)$")
 
 
 @dataclass

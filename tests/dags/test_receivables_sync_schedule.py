@@ -28,3 +28,27 @@ def test_scheduled_run_for_a_day_covers_that_day_and_runs_after_it():
                                 data_interval_end=info.data_interval.end, logical_date=info.data_interval.start,
                                 run_after=info.run_after, timezone="UTC")
     assert day == date(2026, 11, 20)
+
+
+def test_historic_dates_silently_do_nothing_start_date_lets_any_past_day_run():
+    """Airflow creates no task instance for a logical date before start_date: both DAGs start far back."""
+    for name in ("receivables_sync", "receivables_reference_data"):
+        dag = load_dag(name)
+        assert dag.start_date <= pendulum.datetime(2000, 1, 1, tz="UTC"), name
+        assert all(task.start_date is None or task.start_date <= pendulum.datetime(2000, 1, 1, tz="UTC")
+                   for task in dag.tasks), name
+        assert dag.catchup is False, f"{name}: a start_date far back must not mean one run per day since"
+
+
+def test_historic_dates_no_flood_of_scheduled_runs_from_an_early_start_date():
+    """With catchup off the scheduler's first run is the latest finished day, not 2000-01-01."""
+    dag = load_dag("receivables_sync")
+    spec = dag.timetable
+    timetable = CronDataIntervalTimetable(spec.expression, timezone=spec.timezone)
+    restriction = TimeRestriction(earliest=dag.start_date, latest=None, catchup=dag.catchup)
+    now = pendulum.now("UTC")
+
+    first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert now - pendulum.duration(days=2) <= first.data_interval.start <= now
+    following = timetable.next_dagrun_info(last_automated_data_interval=first.data_interval, restriction=restriction)
+    assert following.data_interval.start == first.data_interval.end, "then one run per day, from there on"

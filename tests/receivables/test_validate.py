@@ -430,3 +430,25 @@ def test_an_empty_day_keeps_the_table_shapes(lookup, refdata):
     for table in TABLES:
         assert result.accepted[table].empty
         assert list(result.accepted[table].columns) == list(base_rows()[table][0])
+
+
+_ALLOCATING = ("ar_payment_allocations", "ar_credit_note_allocations")
+
+
+@pytest.mark.parametrize("kept", [(), *((t,) for t in TABLES), *(tuple(x for x in TABLES if x != t) for t in TABLES),
+                                  tuple(t for t in TABLES if t not in _ALLOCATING)],
+                         ids=lambda kept: "+".join(kept) or "nothing")
+def test_any_subset_of_the_input_tables_may_be_empty(lookup, refdata, kept):
+    """Issue 11 defect 2, at the gate: any subset of the input tables empty for a company (one table
+    alone, one table missing, no allocation of any kind) validates, keeps every column, and every
+    document ends accepted, rejected or waiting."""
+    rows = {t: r for t, r in base_rows().items() if t in kept}
+    batch = to_batch(rows)
+    result = run(rows, lookup, refdata)
+    for table in TABLES:
+        assert list(result.accepted[table].columns) == list(batch[table].columns), table
+    inputs = _input_documents(batch)
+    recorded = pd.concat([result.rejects, result.waiting, result.needs_manual_action], ignore_index=True)
+    ended = set(zip(recorded["company_id"], recorded["document_type"], recorded["source_id"], strict=True)) | \
+        _input_documents(result.accepted)
+    assert inputs <= ended
