@@ -62,11 +62,11 @@ def test_rejected_documents_still_consume_open_amounts(gen_sandbox, gen_engine, 
     books.run_day(DAY2)
 
     rejects = books.table("ar_rejects", business_date=DAY2)
-    assert list(zip(rejects["document_type"], rejects["source_id"], rejects["rule"])) == [
+    assert list(zip(rejects["document_type"], rejects["source_id"], rejects["rule"], strict=True)) == [
         ("payment", "P2", "allocation_exceeds_open_amount")]
     assert "only 700.00 of 1000.00 is still open" in rejects["message"].iloc[0]
     ledger = books.table("ar_push_ledger")
-    status = dict(zip(zip(ledger["document_type"], ledger["source_id"]), ledger["status"]))
+    status = dict(zip(zip(ledger["document_type"], ledger["source_id"], strict=True), ledger["status"], strict=True))
     assert status[("credit_note_allocation", "N1:I1")] == "success"
     assert status[("payment", "P1")] == "success"
 
