@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
+import sqlalchemy as sa
 
 from receivables import extract, mappings, open_amounts
 from receivables.batches import resolve_business_date
@@ -323,6 +324,7 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
     """Compare source ↔ ledger ↔ platform for one company and day; replace the day's rows."""
     from receivables.push import Ledger
     from receivables.reconcile import reconcile
+    from receivables.rejected_documents import open_rejects
 
     if company.get("dry_run"):
         return {"company_id": company["company_id"], "skipped": "dry run: nothing was pushed"}
@@ -337,19 +339,25 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
                                                  connection_id=company["connection_id"], now=utc_now())
     log.info("company %s: read back %d changed platform record(s) %s", company_id, sum(fetched.values()), fetched)
     platform = platform_documents(engine, company_id, synced, allocations)
-    rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": company_id, "business_date": business_date})
+    # Rejects stay in every later day's report until the document is pushed, changed or voided.
+    rejects, rejected_facts, rejected_since = open_rejects(engine, company_id, business_date, ledger,
+                                                           timezone=settings.timezone)
     previous = io.read_frame(engine, T["ar_reconciliation"], where={"company_id": company_id})
     previous = previous[pd.to_datetime(previous["report_date"]).dt.date < business_date]
     pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
     last_synced = pushed_on.max() if pushed_on.notna().any() else business_date
     source = source_documents(engine, company_id, business_date, ledger, timezone=settings.timezone,
                               amounts_as_of=last_synced)
+    # Rejected documents first: where the ledger knows a document too, its facts win (reconcile keeps the last).
+    source = pd.concat([rejected_facts, source], ignore_index=True) if len(rejected_facts) else source
     # Later days' unresolved rows are not D's business; their successes still explain platform records.
     ledger_as_of = ledger[(ledger["status"] == "success") | pushed_on.isna() | (pushed_on <= business_date)]
     result = reconcile(
         report_date=business_date, run_id=company["run_id"], source_docs=source, ledger=ledger_as_of,
         rejects=rejects,
-        platform_docs=platform, previous_exceptions=previous[["exception_id", "first_seen_date"]].dropna(),
+        platform_docs=platform,
+        previous_exceptions=pd.concat([previous[["exception_id", "first_seen_date"]].dropna(), rejected_since],
+                                      ignore_index=True),
         tolerance_minor_units=settings.amount_tolerance_minor_units,
     )
     where = {"company_id": company_id, "report_date": business_date}
@@ -368,18 +376,80 @@ def report_root(settings: SyncSettings):
 
 
 def publish_report(engine, plan: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
-    """The day's HTML report and exceptions CSV for every company of the run, and the alert decision."""
+    """The day's HTML report and exceptions CSV for every company of the run, and the alert decision.
+
+    Runs after every company task whatever their outcome (Airflow ``all_done``): the page opens with each
+    company whose stages did not all succeed in this run (``ar_run_companies``), and the alert fires for
+    any such company as well as for exceptions over the threshold. When the warehouse cannot be read,
+    the report says so instead of the task crashing with nothing written. A dry run writes its report to
+    ``reports/D/dry-run/`` only.
+    """
     from receivables.report import should_alert, write_report
+    from receivables.report.writer import report_folder
 
     business_date = as_date(plan["business_date"])
-    ids = [c["company_id"] for c in plan["companies"]]
-    rows = io.read_frame(engine, T["ar_reconciliation"], where={"report_date": business_date})
-    summary = io.read_frame(engine, T["ar_reconciliation_summary"], where={"report_date": business_date})
-    rows = rows[rows["company_id"].isin(ids)]
-    summary = summary[summary["company_id"].isin(ids)]
-    paths = write_report(rows, summary, out_dir=report_root(settings), report_date=business_date,
-                         run_meta={"run_id": plan["run_id"], "companies": len(ids), "dry_run": plan.get("dry_run")})
-    decision = should_alert(summary, settings.alert_exception_threshold, report_path=str(paths.html))
+    companies = list(plan["companies"])
+    ids = [c["company_id"] for c in companies]
+    dry_run = bool(plan.get("dry_run"))
+    rows, summary, history, states, problem = _report_inputs(engine, business_date, plan, ids)
+    names = {c["company_id"]: c.get("name") for c in companies}
+    names.update(_company_names(engine))
+    folder = report_folder(report_root(settings), business_date) / ("dry-run" if dry_run else "")
+    paths = write_report(rows, summary, out_dir=report_root(settings), report_date=business_date, folder=folder,
+                         run_meta={"run_id": plan["run_id"], "business_date": business_date.isoformat(),
+                                   "companies": len(ids), "dry_run": dry_run},
+                         company_names=names, company_states=None if dry_run else states, history=history,
+                         problem=problem)
+    decision = should_alert(summary, settings.alert_exception_threshold, report_path=str(paths.html),
+                            company_states=states, company_names=names, problem=problem,
+                            report_date=business_date)
     counts = summary.groupby("outcome")["document_count"].sum().astype(int).to_dict() if len(summary) else {}
-    return {"html": str(paths.html), "csv": str(paths.csv), "summary": counts,
+    failed = [s for s in states or [] if not s.ok]
+    for state in failed:
+        log.error("company %s: %s What to do: %s", names.get(state.company_id) or state.name, state.headline,
+                  state.advice)
+    failed_companies = [{"company_id": s.company_id, "name": names.get(s.company_id) or s.name, "state": s.state,
+                         "stage": s.stage, "error": s.error, "advice": s.advice} for s in failed]
+    return {"html": str(paths.html), "csv": str(paths.csv), "summary": counts, "failed_companies": failed_companies,
+            "problem": list(problem) if problem else None,
             "alert": {"fire": bool(decision.fire), "message": decision.message}}
+
+
+def _empty_like(table) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=object) for c in table.columns})
+
+
+def _report_inputs(engine, business_date: date, plan: Mapping[str, Any], ids: list[str]):
+    """The report's figures, earlier nights, company states and — when reading failed — the problem."""
+    from datetime import timedelta
+
+    from receivables import run_state
+
+    rows, summary = _empty_like(T["ar_reconciliation"]), _empty_like(T["ar_reconciliation_summary"])
+    history, states, problem = None, None, None
+    try:
+        rows = io.read_frame(engine, T["ar_reconciliation"], where={"report_date": business_date})
+        summary = io.read_frame(engine, T["ar_reconciliation_summary"], where={"report_date": business_date})
+        rows = rows[rows["company_id"].isin(ids)].reset_index(drop=True)
+        summary = summary[summary["company_id"].isin(ids)].reset_index(drop=True)
+        summaries = T["ar_reconciliation_summary"]
+        earlier = sa.select(summaries).where(summaries.c.report_date < business_date,
+                                             summaries.c.report_date >= business_date - timedelta(days=60))
+        history = io.read_frame(engine, earlier)
+        history = history[history["company_id"].isin(ids)]
+        states = run_state.company_states(engine, plan["run_id"], plan["companies"])
+    except Exception as exc:  # noqa: BLE001 - the report of a broken night must still be written
+        log.exception("the report could not read the warehouse")
+        problem = run_state.explain(exc)
+        states = [run_state.CompanyState(c["company_id"], str(c.get("name") or c["company_id"]), run_state.FAILED,
+                                         stage="reconcile", error="its figures could not be read for the report.",
+                                         advice=problem[1]) for c in plan["companies"]]
+    return rows, summary, history, states, problem
+
+
+def _company_names(engine) -> dict[str, str]:
+    try:
+        companies = io.read_frame(engine, T["ar_companies"])
+    except Exception:  # noqa: BLE001 - names are a nicety: ids still identify the companies
+        return {}
+    return {str(c): str(n) for c, n in zip(companies["company_id"], companies["name"], strict=True) if pd.notna(n)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pandas as pd
 import pytest
@@ -118,9 +118,40 @@ def test_minor_units_round_trip(value, currency):
     assert from_minor(to_minor(value, currency), currency) == rounded
 
 
-@given(st.decimals(min_value=D("-1e6"), max_value=D("1e6"), places=4), st.sampled_from([D(0), D(20), D(21),
-                                                                                          D("5.5")]), currencies)
-def test_line_total_is_subtotal_plus_tax_to_the_minor_unit(unit, rate, currency):
-    subs, taxes, totals = line_amounts([D(3)], [unit], [D(0)], [rate], [currency])
+# Half-way cases of each minor unit (x.5, x.x5, x.xx5, x.xxx5, x.xxxx5): where half-up and half-even part.
+ties = st.builds(lambda whole, places: D(whole) + D(5).scaleb(-places - 1),
+                 st.integers(min_value=-10**6, max_value=10**6), st.sampled_from([0, 1, 2, 3, 4]))
+unit_amounts = st.one_of(st.decimals(min_value=D("-1e6"), max_value=D("1e6"), places=4), ties)
+quantities = st.one_of(st.sampled_from([D(1), D(3), D("0.5"), D("0.001"), D(10**6), D("999999.999999")]),
+                       st.decimals(min_value=D(0), max_value=D("1e7"), places=6))
+discounts = st.one_of(st.just(D(0)), ties.map(abs), st.decimals(min_value=D(0), max_value=D("1e5"), places=3))
+rates = st.sampled_from([None, D(0), D(20), D(21), D("5.5"), D("12.345")])
+
+
+def _exact(value: Decimal, currency: str) -> Decimal:
+    """value rounded half-up to the currency, computed independently of money.py."""
+    exp = D(1).scaleb(-minor_units(currency))
+    return value.quantize(exp, rounding=ROUND_HALF_UP) + 0  # "+ 0" turns -0 into 0
+
+
+@given(quantities, unit_amounts, discounts, rates, currencies)
+def test_line_total_is_subtotal_plus_tax_to_the_minor_unit(quantity, unit, discount, rate, currency):
+    subs, taxes, totals = line_amounts([quantity], [unit], [discount], [rate], [currency])
+    with localcontext() as exact:
+        exact.prec = 80
+        expected_sub = _exact(quantity * unit - discount, currency)
+        expected_tax = D(0) if rate is None else _exact(expected_sub * rate / 100, currency)
+    assert (subs[0], taxes[0]) == (expected_sub, expected_tax)
     assert totals[0] == subs[0] + taxes[0]
     assert decimal_places(totals[0]) <= minor_units(currency)
+    assert all(str(x)[0] != "-" or x != 0 for x in (subs[0], taxes[0], totals[0]))  # never "-0"
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.sampled_from(["GBP", "JPY", "BHD"]))
+def test_a_tie_rounds_away_from_zero(whole, currency):
+    units = minor_units(currency)
+    tie = (D(whole) + D("0.5")).scaleb(-units)  # e.g. 12.345 GBP, 12.5 JPY, 1.2345 BHD
+    assert round_half_up(tie, currency) == (D(whole) + 1).scaleb(-units) + 0
+    assert round_half_up(-tie, currency) == -(D(whole) + 1).scaleb(-units) + 0
+    subs, _, _ = line_amounts([D(1)], [tie], [D(0)], [None], [currency])
+    assert subs[0] == round_half_up(tie, currency)
