@@ -138,8 +138,10 @@ def recorded(stage: str) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(*args, **kwargs)
             engine, company = bound.arguments["engine"], bound.arguments["company"]
-            if not (company.get("run_id") and company.get("business_date")):
-                return job(*args, **kwargs)  # outside a nightly run (the reference-data DAG): nothing to record
+            # Outside a nightly run (the reference-data DAG) there is no run to record; a dry run changes
+            # nothing outside its reports/D/dry-run/ folder, this table included.
+            if not (company.get("run_id") and company.get("business_date")) or company.get("dry_run"):
+                return job(*args, **kwargs)
             started = _now()
             try:
                 from receivables.warehouse import migrations

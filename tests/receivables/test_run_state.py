@@ -102,3 +102,15 @@ def test_outside_a_nightly_run_nothing_is_recorded(warehouse_engine):
     assert _job(None, warehouse_engine, reference_only) == {"company_id": "c1"}
     with warehouse_engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ar_run_companies)).scalar() == 0
+
+
+def test_a_dry_run_records_nothing(warehouse_engine):
+    import sqlalchemy as sa
+
+    from receivables.warehouse.schema import ar_run_companies
+
+    with pytest.raises(RuntimeError):
+        _job(None, warehouse_engine, dict(COMPANY, dry_run=True), fail=RuntimeError("boom"))
+    _job(None, warehouse_engine, dict(COMPANY, dry_run=True))
+    with warehouse_engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ar_run_companies)).scalar() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -55,6 +56,52 @@ def date_text(value: object) -> str:
 
 def text(value: object) -> str:
     return "" if is_missing(value) else str(value)
+
+
+DOCUMENT_LABELS = {
+    "customer": "customer", "invoice": "invoice", "credit_note": "credit note", "payment": "payment",
+    "credit_note_allocation": "credit note allocation", "fee": "payment fee",
+}
+
+# Words a program prints that a finance reader should not have to decode.
+_PLAIN_WORDS = (
+    (re.compile(r"\b(?:is|was) None\b"), "is missing"),
+    (re.compile(r"\bNone\b|<NA>|\bNaN\b|\bnan\b|\bNaT\b|\(none\)|\bnone\b"), "missing"),
+    (re.compile(r"\bTrue\b"), "yes"),
+    (re.compile(r"\bFalse\b"), "no"),
+)
+
+
+def plain_words(value: object) -> str:
+    """``"currency_rate is None"`` -> ``"currency_rate is missing"``; ``True``/``False`` -> yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    words = text(value)
+    for pattern, replacement in _PLAIN_WORDS:
+        words = pattern.sub(replacement, words)
+    return words
+
+
+def at_stake(rows: pd.DataFrame) -> pd.Series:
+    """The money each exception puts at risk, as a Decimal (None when the row has no amount).
+
+    An amount mismatch risks its difference, an amount-due mismatch the gap between the two amounts due;
+    every other exception the document's whole total (the source's, else the platform's).
+    """
+    total = rows["source_total"].where(rows["source_total"].notna(), rows["platform_total"])
+    due_gap = [
+        abs(p - s) if p is not None and s is not None and not is_missing(p) and not is_missing(s) else None
+        for p, s in zip(rows["platform_amount_due"], rows["source_amount_due"], strict=True)
+    ]
+    stake = []
+    for outcome, whole, difference, gap in zip(rows["outcome"], total, rows["difference"], due_gap, strict=True):
+        if outcome == "amount_mismatch" and not is_missing(difference):
+            stake.append(abs(difference))
+        elif outcome == "status_mismatch" and gap is not None:
+            stake.append(gap)
+        else:
+            stake.append(None if is_missing(whole) else abs(whole))
+    return pd.Series(stake, index=rows.index, dtype=object)
 
 
 def outcome_rank(outcomes: pd.Series) -> pd.Series:

@@ -10,21 +10,24 @@ Amounts, counts and dates are written by us from Decimals and dates, so a negati
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from receivables.report._format import date_text, outcome_rank, text
+from receivables.report._format import at_stake, date_text, outcome_rank, plain_words, text
 
 EXCEPTION_CSV_COLUMNS = [
-    "exception_id", "first_seen_date", "report_date", "outcome", "company_id", "document_type",
-    "document_number", "source_id", "platform_id", "currency", "source_total", "platform_total", "difference",
-    "source_amount_due", "platform_amount_due", "due_date", "days_overdue", "aging_bucket", "reason", "action",
-    "run_id",
+    "exception_id", "first_seen_date", "days_open", "report_date", "outcome", "company_name", "company_id",
+    "document_type", "document_number", "source_id", "platform_id", "currency", "amount_at_stake", "source_total",
+    "platform_total", "difference", "source_amount_due", "platform_amount_due", "due_date", "days_overdue",
+    "aging_bucket", "reason", "action", "run_id",
 ]
-_TEXT = ("exception_id", "outcome", "company_id", "document_type", "document_number", "source_id", "platform_id",
-         "currency", "aging_bucket", "reason", "action", "run_id")
-_AMOUNTS = ("source_total", "platform_total", "difference", "source_amount_due", "platform_amount_due")
+_TEXT = ("exception_id", "outcome", "company_name", "company_id", "document_type", "document_number", "source_id",
+         "platform_id", "currency", "aging_bucket", "reason", "action", "run_id")
+_AMOUNTS = ("amount_at_stake", "source_total", "platform_total", "difference", "source_amount_due",
+            "platform_amount_due")
 _DATES = ("first_seen_date", "report_date", "due_date")
 _FORMULA_START = r"^(?:[=+\-@\t\r]|\s+[=+\-@])"
 
@@ -36,11 +39,22 @@ def guard_formula(values: pd.Series) -> pd.Series:
     return cells.where(~risky, "'" + cells)
 
 
-def exceptions_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """The CSV's content: exceptions only, worst first, all cells as guarded text."""
+def exceptions_frame(rows: pd.DataFrame, company_names: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The CSV's content: exceptions only, worst outcome first and the most money at stake first within
+    it, all cells as guarded text (reasons in plain words, like the HTML)."""
     exceptions = rows[rows["outcome"] != "matched"]
-    exceptions = exceptions.assign(_rank=outcome_rank(exceptions["outcome"])).sort_values(
-        ["_rank", "company_id", "document_type", "document_key"], kind="stable"
+    stake = at_stake(exceptions)
+    size = pd.Series([float(v) if v is not None else -1.0 for v in stake], index=exceptions.index)
+    exceptions = exceptions.assign(_rank=outcome_rank(exceptions["outcome"]), amount_at_stake=stake, _size=size)
+    exceptions = exceptions.sort_values(["_rank", "_size", "company_id", "document_type", "document_key"],
+                                        ascending=[True, False, True, True, True], kind="stable")
+    names = {str(k): text(v) for k, v in (company_names or {}).items()}
+    report_day = pd.to_datetime(exceptions["report_date"]).dt.normalize()
+    first_seen = pd.to_datetime(exceptions["first_seen_date"]).dt.normalize()
+    exceptions = exceptions.assign(
+        company_name=exceptions["company_id"].map(lambda c: names.get(text(c)) or text(c)),
+        days_open=(report_day - first_seen).dt.days.astype("Int64"),
+        reason=exceptions["reason"].map(plain_words),
     )
     out = pd.DataFrame(index=exceptions.index)
     for column in EXCEPTION_CSV_COLUMNS:
@@ -56,8 +70,9 @@ def exceptions_frame(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def write_exceptions_csv(rows: pd.DataFrame, path: str | Path) -> Path:
+def write_exceptions_csv(rows: pd.DataFrame, path: str | Path,
+                         company_names: Mapping[str, Any] | None = None) -> Path:
     """Write the exceptions CSV (UTF-8 with a BOM, so spreadsheets detect the encoding) to ``path``."""
     target = Path(path)
-    exceptions_frame(rows).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    exceptions_frame(rows, company_names).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return target

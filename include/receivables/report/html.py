@@ -4,13 +4,22 @@ Finance opens it offline from a mail or a file share, so nothing in it may point
 that came from the warehouse or the platform (numbers, notes, error messages) goes through Jinja2's
 autoescaping, and a Content-Security-Policy forbids scripts as a second line of defence.
 
+What a reader meets, top to bottom: a red banner when any company failed or did not run (its figures
+are incomplete), the run's companies and their state, counts per outcome, totals per currency, the
+biggest money problems, then one collapsible section per outcome (sorted by money at stake), the aging
+of open invoices and the trend of the last nights. The filters above the exceptions are radio buttons
+read by CSS ``:has()``: a typed search box cannot work without JavaScript, which the policy forbids
+(the browser's Find, or the CSV, serves that).
+
     >>> html = render_html(result.rows, result.summary, report_date=date(2026, 3, 2),
-    ...                    run_meta={"run_id": "manual__2026-03-02", "companies": 3})
+    ...                    run_meta={"run_id": "manual__2026-03-02"}, company_states=states,
+    ...                    company_names={"c1": "Acme Ltd"}, history=earlier_summaries)
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,21 +28,35 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from receivables.money import sum_amounts
-from receivables.reconcile import AGING_BUCKETS
+from receivables.reconcile import ACTIONS, AGING_BUCKETS
 from receivables.report._format import (
+    DOCUMENT_LABELS,
     OUTCOME_LABELS,
     OUTCOME_ORDER,
     PUSHED_OUTCOMES,
+    at_stake,
     date_text,
+    is_missing,
     money_text,
     outcome_rank,
+    plain_words,
     text,
 )
-from receivables.report.chart import aging_chart_png, aging_table
+from receivables.report.chart import MAX_PANELS, aging_chart_png, aging_table
+from receivables.report.trend import trend_table
 
 TEMPLATES = Path(__file__).parent / "templates"
 # A browser stays responsive with a few thousand table rows; beyond that the CSV is the tool.
 MAX_EXCEPTION_ROWS = 2000
+# Sections longer than this start folded: the reader opens the outcome they work on.
+OPEN_SECTION_ROWS = 30
+# The "largest only" filter keeps this many rows per outcome (rows are sorted by money at stake).
+LARGEST_PER_OUTCOME = 25
+BIGGEST_PROBLEMS = 10
+# Outcomes where money may be wrong in the books; pending and unexpected records are followed up later.
+MONEY_OUTCOMES = ("push_failed", "rejected", "missing_in_platform", "duplicate_in_platform", "amount_mismatch",
+                  "status_mismatch")
+RUN_META_LABELS = {"run_id": "Run", "companies": "Companies", "dry_run": "Dry run", "business_date": "Business day"}
 
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -44,84 +67,210 @@ _environment = Environment(
 )
 
 
-def _headline(rows: pd.DataFrame) -> dict[str, int]:
-    outcome = rows["outcome"]
-    return {
-        "documents": len(rows),
-        "pushed": int(outcome.isin(PUSHED_OUTCOMES).sum()),
-        "rejected": int((outcome == "rejected").sum()),
-        "pending": int((outcome == "pending").sum()),
-        "push_failed": int((outcome == "push_failed").sum()),
-        "exceptions": int((outcome != "matched").sum()),
-    }
+class Names:
+    """Company display names: ``ar_companies.name``, made unique, else the id; plus a CSS-safe key each."""
+
+    def __init__(self, names: Mapping[str, Any] | None, ids: Sequence[str]) -> None:
+        given = {str(k): text(v).strip() for k, v in (names or {}).items() if text(v).strip()}
+        ordered = sorted(set(ids) | set(given), key=lambda c: (given.get(c, c).lower(), c))
+        shown = {c: given.get(c, c) for c in ordered}
+        taken: dict[str, int] = {}
+        for label in shown.values():
+            taken[label] = taken.get(label, 0) + 1
+        # Two companies with one name are told apart by the start of their id.
+        self.label = {c: (f"{n} ({c[:8]})" if taken[n] > 1 else n) for c, n in shown.items()}
+        self.key = {c: f"k{i}" for i, c in enumerate(ordered)}
+
+    def __call__(self, company_id: object) -> str:
+        return self.label.get(text(company_id), text(company_id))
+
+
+def _outcome_counts(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    counts = rows["outcome"].value_counts()
+    return [{"outcome": o, "label": OUTCOME_LABELS[o], "count": int(counts.get(o, 0)),
+             "alert": o != "matched" and o != "pending" and int(counts.get(o, 0)) > 0}
+            for o in ("matched", *[x for x in OUTCOME_ORDER if x != "matched"])]
 
 
 def _currency_totals(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """Documents and amounts per currency over all companies and outcomes."""
+    """Documents and amounts per currency over all companies and outcomes (customers have no currency)."""
     def total(values: pd.Series, currency: str) -> str:
         present = values.dropna()
         return money_text(sum_amounts(present), currency) if len(present) else ""
 
+    money = summary[summary["currency"].fillna("").astype(str) != ""]
     out = []
-    for currency, group in summary.groupby(summary["currency"].fillna("").astype(str), sort=True):
+    for currency, group in money.groupby(money["currency"].astype(str), sort=True):
+        exceptions = group[group["outcome"] != "matched"]
         out.append({
-            "currency": currency or "(none)",
+            "currency": currency,
             "documents": int(group["document_count"].sum()),
+            "exceptions": int(exceptions["document_count"].sum()),
             "source": total(group["source_amount"], currency),
             "platform": total(group["platform_amount"], currency),
             "difference": total(group["difference"], currency),
-            "exceptions": int(group.loc[group["outcome"] != "matched", "document_count"].sum()),
+            "open": total(group["amount_open"], currency) if "amount_open" in group else "",
         })
     return out
 
 
-def _exceptions(rows: pd.DataFrame) -> list[dict[str, str]]:
+def _sorted_exceptions(rows: pd.DataFrame) -> pd.DataFrame:
+    """Exceptions, worst outcome first, then by money at stake (largest first) within each outcome."""
     exceptions = rows[rows["outcome"] != "matched"]
-    exceptions = exceptions.assign(_rank=outcome_rank(exceptions["outcome"])).sort_values(
-        ["_rank", "company_id", "document_type", "document_number", "document_key"], kind="stable"
-    )
+    stake = at_stake(exceptions)
+    magnitude = pd.Series([float(v) if v is not None else -1.0 for v in stake], index=exceptions.index)
+    return exceptions.assign(_rank=outcome_rank(exceptions["outcome"]), at_stake=stake, stake_size=magnitude) \
+        .sort_values(["_rank", "stake_size", "company_id", "document_type", "document_key"],
+                     ascending=[True, False, True, True, True], kind="stable")
+
+
+def _document_text(row) -> str:
+    number = text(row.document_number)
+    if number:
+        return number
+    source = text(row.source_id)
+    return f"(no number; source id {source})" if source else f"(no number; platform id {text(row.platform_id)})"
+
+
+def _days_open(first_seen: object, report_date: pd.Timestamp) -> str:
+    if is_missing(first_seen):
+        return ""
+    days = (report_date - pd.Timestamp(first_seen).normalize()).days
+    return "new today" if days <= 0 else f"{days} day{'s' if days != 1 else ''} open"
+
+
+def _exception_lines(exceptions: pd.DataFrame, names: Names, report_date: pd.Timestamp,
+                     incomplete: set[str]) -> list[dict[str, Any]]:
     out = []
+    seen_per_outcome: dict[str, int] = {}
     for row in exceptions.itertuples(index=False):
-        amount = row.source_total if row.source_total is not None else row.platform_total
+        place = seen_per_outcome.get(row.outcome, 0)
+        seen_per_outcome[row.outcome] = place + 1
+        currency = text(row.currency)
         out.append({
             "outcome": row.outcome,
             "label": OUTCOME_LABELS.get(row.outcome, row.outcome),
-            "company": text(row.company_id),
-            "document_type": text(row.document_type).replace("_", " "),
-            "document": text(row.document_number) or text(row.document_key),
+            "company": names(row.company_id),
+            "company_key": names.key.get(text(row.company_id), "k"),
+            "incomplete": text(row.company_id) in incomplete,
+            "document_type": DOCUMENT_LABELS.get(text(row.document_type), text(row.document_type).replace("_", " ")),
+            "document": _document_text(row),
             "platform_id": text(row.platform_id),
-            "currency": text(row.currency),
-            "amount": money_text(amount, row.currency),
-            "difference": money_text(row.difference, row.currency),
-            "reason": text(row.reason),
-            "action": text(row.action),
+            "currency": currency,
+            "stake": money_text(row.at_stake, currency),
+            "difference": money_text(row.difference, currency) if row.outcome != "rejected" else "",
+            "reason": plain_words(row.reason),
             "first_seen": date_text(row.first_seen_date),
+            "days_open": _days_open(row.first_seen_date, report_date),
             "exception_id": text(row.exception_id),
+            "largest": place < LARGEST_PER_OUTCOME,
         })
     return out
 
 
-def _aging(rows: pd.DataFrame) -> tuple[list[dict[str, Any]], str | None]:
+def _stake_per_currency(lines: pd.DataFrame) -> str:
+    """``"12,000.00 GBP · 5,000 JPY"``: the money at stake of a group of exceptions, per currency."""
+    parts = []
+    with_money = lines[lines["currency"].notna() & lines["at_stake"].notna()]
+    for currency, group in with_money.groupby(with_money["currency"].astype(str), sort=True):
+        parts.append(f"{money_text(sum_amounts(group['at_stake']), currency)} {currency}")
+    return " · ".join(parts)
+
+
+def _sections(exceptions: pd.DataFrame, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    sections = []
+    for outcome in OUTCOME_ORDER:
+        if outcome == "matched":
+            continue
+        mine = [line for line in lines if line["outcome"] == outcome]
+        total = int((exceptions["outcome"] == outcome).sum())
+        if not total:
+            continue
+        action = ("Fix the source row in the warehouse (the broken rule is named in each reason); the next run "
+                  "pushes it." if outcome == "rejected" else ACTIONS.get(outcome, ""))
+        sections.append({
+            "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome), "lines": mine, "total": total,
+            "at_stake": _stake_per_currency(exceptions[exceptions["outcome"] == outcome]),
+            "action": action, "open": total <= OPEN_SECTION_ROWS, "money": outcome in MONEY_OUTCOMES,
+        })
+    return sections
+
+
+def _biggest(lines: list[dict[str, Any]], exceptions: pd.DataFrame) -> list[dict[str, Any]]:
+    """The largest money-at-stake exceptions among the outcomes where the books may be wrong."""
+    money = exceptions[exceptions["outcome"].isin(MONEY_OUTCOMES)]
+    if money.empty:
+        return []
+    order = money.assign(_position=range(len(money)))
+    by_id = {line["exception_id"]: line for line in lines}
+    top = order.sort_values("stake_size", ascending=False, kind="stable").head(BIGGEST_PROBLEMS)
+    return [by_id[text(i)] for i in top["exception_id"] if text(i) in by_id and by_id[text(i)]["stake"]]
+
+
+def _aging(rows: pd.DataFrame) -> tuple[list[dict[str, Any]], str | None, int]:
     table = aging_table(rows)
-    lines = [
-        {"currency": r["currency"] or "(none)",
-         "amounts": [money_text(r[b], r["currency"]) for b in AGING_BUCKETS]}
-        for _, r in table.iterrows()
-    ]
+    lines = []
+    for _, r in table.iterrows():
+        cells = [{"amount": money_text(r[b], r["currency"]), "count": int(r[f"{b} count"])} for b in AGING_BUCKETS]
+        present = [r[b] for b in AGING_BUCKETS if r[b] is not None]
+        lines.append({"currency": r["currency"], "cells": cells,
+                      "total": money_text(sum_amounts(present), r["currency"]) if present else "",
+                      "count": sum(c["count"] for c in cells)})
     png = aging_chart_png(table)
     chart = "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else None
-    return lines, chart
+    return lines, chart, len(table)
 
 
-def _companies(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    companies = []
+def _trend(history: pd.DataFrame | None, summary: pd.DataFrame, report_date: date) -> list[dict[str, Any]]:
+    """The last nights (this one included), newest last; empty when there is no earlier night."""
+    earlier = None
+    if history is not None and len(history):
+        earlier = history[pd.to_datetime(history["report_date"]).dt.date < report_date]
+    frames = [f for f in (earlier, summary) if f is not None and len(f)]
+    if not frames:
+        return []
+    combined = pd.concat(frames, ignore_index=True)
+    table = trend_table(combined, report_date=report_date)
+    nights = sorted(set(table["report_date"]))
+    if len(nights) < 2:
+        return []
+    peak = max(int(v) for v in table["exceptions"]) or 1
+    out = []
+    for night in nights:
+        group = table[table["report_date"] == night]
+        count = int(group["exceptions"].iloc[0])
+        amounts = {r.currency: {"open": money_text(r.amount_open, r.currency),
+                                "overdue": money_text(r.amount_overdue, r.currency)}
+                   for r in group.itertuples(index=False) if isinstance(r.currency, str) and r.currency}
+        out.append({"date": date_text(night), "exceptions": count, "bar": round(100 * count / peak),
+                    "amounts": amounts, "today": night == report_date})
+    return out
+
+
+def _companies(summary: pd.DataFrame, rows: pd.DataFrame, names: Names, states: Sequence[Any] | None,
+               run_id: str) -> list[dict[str, Any]]:
+    """One entry per company of the run (or of the figures): its state, counts and per-outcome lines."""
+    by_state = {s.company_id: s for s in (states or [])}
+    ids = list(by_state) or sorted(set(summary["company_id"].astype(str)) | set(rows["company_id"].astype(str)))
+    ids = sorted(ids, key=lambda c: (names(c).lower(), c))
     ranked = summary.assign(_rank=outcome_rank(summary["outcome"]))
-    for company, group in ranked.groupby(ranked["company_id"].astype(str), sort=True):
-        group = group.sort_values(["_rank", "currency"], kind="stable")
-        companies.append({
-            "company": company,
+    out = []
+    for company in ids:
+        group = ranked[ranked["company_id"].astype(str) == company].sort_values(["_rank", "currency"], kind="stable")
+        mine = rows[rows["company_id"].astype(str) == company]
+        runs = sorted({text(r) for r in mine["run_id"] if text(r)})
+        earlier = [r for r in runs if r != run_id]
+        state = by_state.get(company)
+        out.append({
+            "company": names(company),
+            "key": names.key.get(company, "k"),
+            "state": state.state if state else "unknown",
+            "stages": state.stages if state else {},
+            "headline": state.headline if state and not state.ok else "",
             "exceptions": int(group.loc[group["outcome"] != "matched", "document_count"].sum()),
             "documents": int(group["document_count"].sum()),
+            "figures": ("none" if mine.empty else "earlier run" if earlier else "this run"),
+            "figures_run": ", ".join(earlier),
             "lines": [
                 {"outcome": r.outcome, "label": OUTCOME_LABELS.get(r.outcome, r.outcome),
                  "currency": text(r.currency), "count": int(r.document_count),
@@ -131,30 +280,81 @@ def _companies(summary: pd.DataFrame) -> list[dict[str, Any]]:
                 for r in group.itertuples(index=False)
             ],
         })
-    return companies
+    return out
+
+
+def _run_meta(run_meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(RUN_META_LABELS.get(text(k), text(k).replace("_", " ").capitalize()), plain_words(v))
+            for k, v in run_meta.items()]
 
 
 def render_html(rows: pd.DataFrame, summary: pd.DataFrame, *, report_date: date | datetime | pd.Timestamp,
-                run_meta: dict[str, Any], max_exception_rows: int = MAX_EXCEPTION_ROWS) -> str:
+                run_meta: dict[str, Any], company_states: Sequence[Any] | None = None,
+                company_names: Mapping[str, Any] | None = None, history: pd.DataFrame | None = None,
+                problem: tuple[str, str] | None = None, max_exception_rows: int = MAX_EXCEPTION_ROWS) -> str:
     """The reconciliation report for ``report_date`` as one self-contained HTML document.
 
-    ``rows`` and ``summary`` are :func:`receivables.reconcile.reconcile`'s frames; ``run_meta`` is shown
-    as a small key/value table (run id, companies, dry run, ...); its values are escaped like the rest.
+    ``rows`` and ``summary`` are :func:`receivables.reconcile.reconcile`'s frames (or what the warehouse
+    holds for the date); ``company_states`` the run's :class:`receivables.run_state.CompanyState` list (a
+    failed or skipped company opens the page with a red banner, and its figures are marked incomplete);
+    ``company_names`` maps ids to the names shown; ``history`` holds earlier nights' summary rows (the
+    trend); ``problem`` is an (error, advice) pair when the report itself could not read its figures.
     At most ``max_exception_rows`` exceptions are listed (worst first); the CSV always has them all.
     """
-    aging_lines, chart = _aging(rows)
-    exceptions = _exceptions(rows)
+    day = pd.Timestamp(report_date).normalize()
+    run_id = text(run_meta.get("run_id"))
+    ids = [s.company_id for s in company_states or []] + [text(c) for c in summary["company_id"]] + \
+        [text(c) for c in rows["company_id"]]
+    names = Names(company_names, ids)
+    incomplete = {s.company_id for s in company_states or [] if not s.ok}
+    exceptions = _sorted_exceptions(rows)
+    listed = exceptions.head(max_exception_rows)
+    lines = _exception_lines(listed, names, day, incomplete)
+    companies = _companies(summary, rows, names, company_states, run_id)
+    failures = [
+        {"company": names(s.company_id), "state": s.state, "headline": s.headline, "advice": s.advice or "",
+         **next(({"figures": c["figures"], "figures_run": c["figures_run"]} for c in companies
+                 if c["company"] == names(s.company_id)), {"figures": "none", "figures_run": ""})}
+        for s in company_states or [] if not s.ok
+    ]
+    aging_lines, chart, aging_currencies = _aging(rows)
+    trend = _trend(history, summary, report_date=day.date())
+    complete = company_states is not None and not failures and problem is None
+    if complete:
+        status = {"kind": "complete", "text": "Complete: every company synced and reconciled"}
+    elif failures:
+        status = {"kind": "incomplete", "text": f"INCOMPLETE: {len(failures)} of {len(company_states or [])} "
+                                                 f"compan{'y' if len(company_states or []) == 1 else 'ies'} "
+                                                 "failed or did not run"}
+    elif problem:
+        status = {"kind": "incomplete", "text": "INCOMPLETE: the report could not read its figures"}
+    else:
+        status = {"kind": "unknown", "text": "Run state not recorded"}
     template = _environment.get_template("reconciliation.html.j2")
     return template.render(
         report_date=date_text(report_date),
-        run_meta=[(text(k), text(v)) for k, v in run_meta.items()],
-        headline=_headline(rows),
+        run_meta=_run_meta(run_meta),
+        failures=failures,
+        problem=problem,
+        state_known=company_states is not None,
+        complete=complete,
+        status=status,
+        outcome_counts=_outcome_counts(rows),
+        documents=len(rows),
+        pushed=int(rows["outcome"].isin(PUSHED_OUTCOMES).sum()),
         currency_totals=_currency_totals(summary),
-        exceptions=exceptions[:max_exception_rows],
+        biggest=_biggest(lines, listed),
+        sections=_sections(exceptions, lines),
         exception_total=len(exceptions),
+        exception_listed=len(listed),
+        largest_per_outcome=LARGEST_PER_OUTCOME,
+        filter_companies=[c for c in companies if c["exceptions"]],
         buckets=AGING_BUCKETS,
         aging_lines=aging_lines,
         aging_chart=chart,
-        companies=_companies(summary),
-        outcome_order=OUTCOME_ORDER,
+        aging_chart_cut=aging_currencies > MAX_PANELS,
+        max_panels=MAX_PANELS,
+        trend=trend,
+        trend_currencies=sorted({c for night in trend for c in night["amounts"]}),
+        companies=companies,
     )

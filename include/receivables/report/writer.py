@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -60,10 +60,19 @@ def report_folder(out_dir: str | Path, report_date: date | datetime | pd.Timesta
 
 
 def write_report(rows: pd.DataFrame, summary: pd.DataFrame, *, out_dir: str | Path,
-                 report_date: date | datetime | pd.Timestamp, run_meta: dict[str, Any]) -> ReportPaths:
-    """Render and write the HTML report and the exceptions CSV for ``report_date``; rerunning replaces them."""
-    folder = report_folder(out_dir, report_date)
-    html = render_html(rows, summary, report_date=report_date, run_meta=run_meta)
-    html_path = write_atomically(folder / HTML_NAME, lambda p: p.write_text(html, encoding="utf-8"))
-    csv_path = write_atomically(folder / CSV_NAME, lambda p: write_exceptions_csv(rows, p))
+                 report_date: date | datetime | pd.Timestamp, run_meta: dict[str, Any],
+                 folder: str | Path | None = None, company_names: Mapping[str, Any] | None = None,
+                 **render_options: Any) -> ReportPaths:
+    """Render and write the HTML report and the exceptions CSV for ``report_date``; rerunning replaces them.
+
+    The files go to ``<out_dir>/<report_date>/`` unless ``folder`` names another place (a dry run writes
+    to ``<out_dir>/<report_date>/dry-run/`` and never touches the real report). ``render_options``
+    (company_states, history, problem) go to :func:`receivables.report.html.render_html`.
+    """
+    target = Path(folder) if folder is not None else report_folder(out_dir, report_date)
+    html = render_html(rows, summary, report_date=report_date, run_meta=run_meta, company_names=company_names,
+                       **render_options)
+    html_path = write_atomically(target / HTML_NAME, lambda p: p.write_text(html, encoding="utf-8"))
+    csv_path = write_atomically(target / CSV_NAME,
+                                lambda p: write_exceptions_csv(rows, p, company_names=company_names))
     return ReportPaths(html=html_path, csv=csv_path)
