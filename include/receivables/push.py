@@ -84,8 +84,9 @@ class PushContext:
     run_id: str
     dry_run: bool = False
     settle_deadline_seconds: float | None = None
-    # Progress is logged every this many documents.
+    # Progress is logged every this many documents, as "<progress_label> 1000/1657 sent, 1158/s".
     progress_every: int = 500
+    progress_label: str = ""  # e.g. "company Acme: invoices and credit notes" (set per phase by sync)
 
 
 @dataclass
@@ -371,7 +372,8 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
             outcome.sent += 1
             if outcome.sent % ctx.progress_every == 0:
                 rate = outcome.sent / max(time.monotonic() - started, 1e-6)
-                log.info("company %s: sent %d/%d documents (%.0f/s)", ctx.company_id, outcome.sent, len(rows), rate)
+                log.info("%s %d/%d sent, %.0f/s", ctx.progress_label or f"company {ctx.company_id}:", outcome.sent,
+                         len(rows), rate)
             if len(unflushed) >= flush_every:
                 batch = unflushed[:]
                 unflushed.clear()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,7 @@ class CompanySync:
         self.client = client
         self.engine = engine
         self.company_id = company["company_id"]
+        self.company_name = company.get("name") or self.company_id
         self.business_date = date.fromisoformat(str(company["business_date"]))
         self.run_id = company["run_id"]
         self.settings = settings
@@ -413,7 +414,8 @@ class CompanySync:
             self.result.phases[phase] = push.PushOutcome(by_status={"pending": len(documents)},
                                                          stopped_by=self.stopped).as_dict()
             return push.PushOutcome()
-        outcome, final = await push.push_documents(self.client, self.ledger, self.ctx, documents,
+        progress = replace(self.ctx, progress_label=f"company {self.company_name}: {phase}")
+        outcome, final = await push.push_documents(self.client, self.ledger, progress, documents,
                                                    concurrency=self.concurrency)
         self.stopped = self.stopped or outcome.stopped_by
         if self.ctx.dry_run:
