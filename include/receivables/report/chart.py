@@ -15,7 +15,6 @@ from matplotlib.ticker import FuncFormatter
 
 from receivables.money import sum_amounts
 from receivables.reconcile import AGING_BUCKETS
-from receivables.report._format import money_text
 
 MAX_PANELS = 6
 _COLOURS = ["#4c956c", "#f2c14e", "#f78154", "#d1495b", "#7a1e48"]
@@ -48,6 +47,15 @@ def aging_table(rows: pd.DataFrame) -> pd.DataFrame:
 _THOUSANDS = FuncFormatter(lambda value, _pos: f"{value:,.0f}")
 
 
+def _compact(amount) -> str:
+    """``1,870,907.59`` -> ``1.87m`` for a tick label (the table beside the chart has the exact figure)."""
+    value = float(amount or 0)
+    for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:,.3g}{suffix}"
+    return f"{value:,.0f}"
+
+
 def aging_chart_png(table: pd.DataFrame) -> bytes | None:
     """A PNG bar chart of :func:`aging_table` (the first :data:`MAX_PANELS` currencies); None when empty."""
     if table.empty:
@@ -56,22 +64,21 @@ def aging_chart_png(table: pd.DataFrame) -> bytes | None:
     panels = len(shown)
     columns = min(panels, 3)
     lines = -(-panels // columns)
-    fig = Figure(figsize=(4.4 * columns, 3.1 * lines), dpi=96)
+    fig = Figure(figsize=(4.6 * columns, 3.4 * lines), dpi=96)
     axes = fig.subplots(lines, columns, squeeze=False)
     for ax, (_, row) in zip(axes.flat, shown.iterrows(), strict=False):
         currency = row["currency"]
         # Floats only for drawing bars; every figure printed in the report stays a Decimal.
         values = [float(row[b]) if row[b] is not None else 0.0 for b in AGING_BUCKETS]
-        bars = ax.bar(list(AGING_BUCKETS), values, color=_COLOURS)
-        labels = [f"{int(row[f'{b} count'])} · {money_text(row[b], currency)}" if row[f"{b} count"] else ""
-                  for b in AGING_BUCKETS]
-        ax.bar_label(bars, labels=labels, fontsize=7, padding=2)
+        # Count and amount under each bar (tick labels never overlap, bar labels would).
+        ticks = [f"{b}\n{int(row[f'{b} count'])} inv.\n{_compact(row[b])}" for b in AGING_BUCKETS]
+        ax.bar(ticks, values, color=_COLOURS)
         ax.set_title(f"Open invoices in {currency}", fontsize=10)
-        ax.set_xlabel("days overdue", fontsize=8)
+        ax.set_xlabel("days overdue: invoices and amount open", fontsize=8)
         ax.set_ylabel(f"amount open ({currency})", fontsize=8)
         ax.yaxis.set_major_formatter(_THOUSANDS)
-        ax.margins(y=0.18)
-        ax.tick_params(labelsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="y", labelsize=8)
     for ax in list(axes.flat)[panels:]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -52,7 +52,7 @@ MAX_EXCEPTION_ROWS = 2000
 OPEN_SECTION_ROWS = 30
 # The "largest only" filter keeps this many rows per outcome (rows are sorted by money at stake).
 LARGEST_PER_OUTCOME = 25
-BIGGEST_PROBLEMS = 10
+BIGGEST_PER_CURRENCY = 5
 # Outcomes where money may be wrong in the books; pending and unexpected records are followed up later.
 MONEY_OUTCOMES = ("push_failed", "rejected", "missing_in_platform", "duplicate_in_platform", "amount_mismatch",
                   "status_mismatch")
@@ -197,14 +197,20 @@ def _sections(exceptions: pd.DataFrame, lines: list[dict[str, Any]]) -> list[dic
 
 
 def _biggest(lines: list[dict[str, Any]], exceptions: pd.DataFrame) -> list[dict[str, Any]]:
-    """The largest money-at-stake exceptions among the outcomes where the books may be wrong."""
-    money = exceptions[exceptions["outcome"].isin(MONEY_OUTCOMES)]
+    """Per currency, the largest money-at-stake exceptions among the outcomes where the books may be wrong.
+
+    Per currency because amounts in different currencies cannot be ranked against each other without rates.
+    """
+    money = exceptions[exceptions["outcome"].isin(MONEY_OUTCOMES) & exceptions["at_stake"].notna()
+                       & exceptions["currency"].notna()]
     if money.empty:
         return []
-    order = money.assign(_position=range(len(money)))
     by_id = {line["exception_id"]: line for line in lines}
-    top = order.sort_values("stake_size", ascending=False, kind="stable").head(BIGGEST_PROBLEMS)
-    return [by_id[text(i)] for i in top["exception_id"] if text(i) in by_id and by_id[text(i)]["stake"]]
+    out = []
+    for _, group in money.groupby(money["currency"].astype(str), sort=True):
+        top = group.sort_values("stake_size", ascending=False, kind="stable").head(BIGGEST_PER_CURRENCY)
+        out.extend(by_id[text(i)] for i in top["exception_id"] if text(i) in by_id)
+    return out
 
 
 def _aging(rows: pd.DataFrame) -> tuple[list[dict[str, Any]], str | None, int]:
