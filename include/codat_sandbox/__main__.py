@@ -23,6 +23,7 @@ from codat_sandbox import seed
 from codat_sandbox.app import Sandbox
 from codat_sandbox.faults import FaultConfig, FaultInjector
 from codat_sandbox.ratelimit import RateLimiter
+from codat_sandbox.schemas import PushSchemas
 from codat_sandbox.store import Store
 
 
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pushed records show in reads only this long after they land, or after "
                             "POST /companies/{id}/data/queue/{dataType} (default: "
                             "$CODAT_SANDBOX_READ_LAG_SECONDS, else 0 = at once)")
+    serve.add_argument("--oas-dir", default=os.environ.get("CODAT_SANDBOX_OAS_DIR") or None,
+                       help="folder holding Codat-Accounting.yaml: push bodies are checked against its request "
+                            "schemas (default: $CODAT_SANDBOX_OAS_DIR, else the sandbox's own copy of them)")
     serve.add_argument("--workers", type=int, default=1, help="only 1 is supported (state is in memory)")
     serve.add_argument("--log-level", default="warning")
     return parser
@@ -84,7 +88,12 @@ def serve(args: argparse.Namespace) -> int:
     if args.latency_ms is not None:
         config.latency_ms = args.latency_ms
     api_key = args.api_key or os.environ.get("CODAT_SANDBOX_API_KEY") or secrets.token_urlsafe(24)
-    store = Store(args.state, push_delay=args.push_delay_ms / 1000)
+    try:
+        schemas = PushSchemas.from_oas_dir(args.oas_dir) if args.oas_dir else PushSchemas.builtin()
+    except FileNotFoundError as exc:
+        print(f"--oas-dir: {exc}", file=sys.stderr)
+        return 2
+    store = Store(args.state, push_delay=args.push_delay_ms / 1000, schemas=schemas)
     for index in range(1, args.seed_demo + 1):
         demo = seed.demo_company(index)
         store.create_company(demo["name"], demo["baseCurrency"], company_id=demo["id"])

@@ -21,12 +21,14 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from codat_sandbox import query as codat_query
 from codat_sandbox import seed, validation
+from codat_sandbox.schemas import PushSchemas
 
 PUSH_TYPES = ("customers", "invoices", "creditNotes", "payments", "directCosts")
 CONNECTION_STATUSES = ("PendingAuth", "Linked", "Unlinked", "Deauthorized")
@@ -52,6 +54,11 @@ IDEMPOTENCY_TTL_SECONDS = 90 * 60
 _READ_ONLY = ("id", "modifiedDate", "sourceModifiedDate", "metadata")
 _VALIDATOR_NAMES = {"customers": "Customer", "invoices": "Invoice", "creditNotes": "CreditNote",
                     "payments": "Payment", "directCosts": "DirectCost"}
+
+
+def _money(value: Decimal) -> int | float:
+    """A JSON number for an exact amount: an int when whole (JPY), else the nearest float (its repr is exact)."""
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def iso(ts: float) -> str:
@@ -158,8 +165,10 @@ class Store:
     """All sandbox state, with O(1) lookups and lazy settlement of push operations."""
 
     def __init__(self, path: str | None, push_delay: float = 0.05, clock: Callable[[], float] = time.time,
-                 read_lag: Callable[[str], float] | float = 0.0) -> None:
+                 read_lag: Callable[[str], float] | float = 0.0, schemas: PushSchemas | None = None) -> None:
         self.push_delay = push_delay
+        # Codat's request schemas, applied to every push body before the business rules.
+        self.schemas = schemas or PushSchemas.builtin()
         self.clock = clock
         # Seconds before a pushed write shows in reads, per data type (a number, or a callable so the
         # fault injector can change it at run time).
@@ -670,6 +679,9 @@ class Store:
         name = _VALIDATOR_NAMES[pending.data_type]
         if not isinstance(body, dict):
             return [{"itemId": None, "message": "The body must be a JSON object.", "validatorName": name}]
+        shape = self.schemas.errors(pending.data_type, body)
+        if shape:
+            return shape  # like Codat's model binding: the rules below assume a well-formed body
         if not creating:
             existing = self.records[company_id][pending.data_type][pending.record_id]
             if validation.is_deleted(existing):
@@ -700,13 +712,17 @@ class Store:
 
     def _check_settled_amount(self, existing: dict[str, Any], body: dict[str, Any], data_type: str,
                               name: str) -> list[dict[str, Any]]:
-        settled = float(existing.get("totalAmount") or 0) - float(existing.get(self._settled_field(data_type)) or 0)
-        remaining = float(body["totalAmount"]) - settled
-        if remaining < -validation.tolerance(existing.get("currency")):
+        settled = self._settled(existing, self._settled_field(data_type))
+        if validation.exact(body["totalAmount"]) < settled:
             return [{"itemId": "totalAmount", "validatorName": name,
-                     "message": f"totalAmount {body['totalAmount']:g} is less than the {settled:g} already "
+                     "message": f"totalAmount {body['totalAmount']:g} is less than the {settled:f} already "
                                 f"paid or allocated; {self._settled_field(data_type)} would be negative."}]
         return []
+
+    @staticmethod
+    def _settled(document: dict[str, Any], balance_field: str) -> Decimal:
+        """How much of a document has been paid or allocated (exact)."""
+        return validation.exact(document.get("totalAmount") or 0) - validation.exact(document.get(balance_field) or 0)
 
     # ---- effects of a successful push ------------------------------------------------------------
     def _apply(self, company_id: str, pending: PendingPush) -> dict[str, Any]:
@@ -730,24 +746,23 @@ class Store:
     def _derive_balance(self, record: dict[str, Any], existing: dict[str, Any] | None, data_type: str) -> None:
         """amountDue / remainingCredit and status follow from what has been paid or allocated."""
         balance_field = self._settled_field(data_type)
-        settled = 0.0
+        settled = Decimal(0)
         if existing is not None:
-            settled = float(existing.get("totalAmount") or 0) - float(existing.get(balance_field) or 0)
+            settled = self._settled(existing, balance_field)
             record["paymentAllocations"] = existing.get("paymentAllocations", [])
         else:
             record["paymentAllocations"] = []
-        total = float(record.get("totalAmount") or 0)
-        record[balance_field] = round(total - settled, 6)
+        # Exact decimal arithmetic on the amounts as written (no float drift in 0- or 3-decimal currencies).
+        record[balance_field] = _money(validation.exact(record.get("totalAmount") or 0) - settled)
         self._derive_status(record, balance_field, settled)
 
     @staticmethod
-    def _derive_status(record: dict[str, Any], balance_field: str, settled: float) -> None:
+    def _derive_status(record: dict[str, Any], balance_field: str, settled: Decimal) -> None:
         if record.get("status") in ("Draft", "Void"):
             return
-        tol = validation.tolerance(record.get("currency"))
-        if settled <= tol:
+        if settled <= 0:
             record["status"] = "Submitted"
-        elif record[balance_field] <= tol:
+        elif record[balance_field] <= 0:
             record[balance_field] = 0
             record["status"] = "Paid"
         else:
@@ -764,9 +779,9 @@ class Store:
                 self._before_write(company_id, data_type, document["id"])
                 balance_field = self._settled_field(data_type)
                 amount = abs(float(link["amount"]))
-                document[balance_field] = round(float(document[balance_field]) - amount, 6)
-                settled = float(document.get("totalAmount") or 0) - document[balance_field]
-                self._derive_status(document, balance_field, settled)
+                document[balance_field] = _money(validation.exact(document[balance_field])
+                                                 - validation.exact(abs(link["amount"])))
+                self._derive_status(document, balance_field, self._settled(document, balance_field))
                 document.setdefault("paymentAllocations", []).append({
                     "payment": {
                         "id": payment["id"], "note": payment.get("note"), "reference": payment.get("reference"),

@@ -1,7 +1,19 @@
 """Push validation, Xero-like (CONTRACT §2.1–2.4 and §11): what makes a push operation ``Failed``.
 
 Each ``validate_*`` function is pure: it takes the pushed body and a read-only view of the company's
-data and returns the validation errors (``[]`` = valid) in Codat's ``ValidationItem`` shape.
+data and returns the validation errors (``[]`` = valid) in Codat's ``ValidationItem`` shape. The body's
+shape (types, required fields, enums, ``additionalProperties: false``) is checked before, by
+:mod:`codat_sandbox.schemas`.
+
+Money is compared exactly, as decimals (the JSON number as written, never a float sum):
+
+- a document's ``subTotal``, tax and ``totalAmount`` equal the sums of its lines exactly, a payment's
+  ``totalAmount`` the sum of its line amounts, and each line's ``totalAmount`` its ``subTotal`` plus tax;
+- only what rounding explains may be off by one minor unit: a line's ``subTotal`` against
+  quantity × unitAmount − discount, its tax against the tax rate, and a link converted with its
+  ``currencyRate``;
+- amounts (not unit prices or quantities) are whole minor units of their currency: no fractional yen
+  (JPY, 0 decimals), fils to 3 decimals (BHD).
 
     >>> view = DictCompanyView("GBP", {"customers": {"c1": {"id": "c1", "customerName": "A", "status": "Active"}}})
     >>> validate_customer({"customerName": "", "status": "Active"}, view)[0]["message"]
@@ -14,6 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from codat_sandbox.seed import CREDIT_NOTE_LINE_ACCOUNT, INVOICE_LINE_ACCOUNT, PAYMENT_ACCOUNT
@@ -52,8 +65,22 @@ class DictCompanyView:
 
 
 def tolerance(currency: str | None) -> float:
-    """One minor unit of ``currency`` (0.01 for most), plus float slack."""
+    """One minor unit of ``currency`` (0.01 for most), plus float slack (the store's balance arithmetic)."""
     return 10.0 ** -_MINOR_DIGITS.get(currency or "", 2) + 1e-9
+
+
+def minor_unit(currency: str | None) -> Decimal:
+    """One minor unit of ``currency`` as a Decimal: 1 for JPY, 0.01 for GBP, 0.001 for BHD."""
+    return Decimal(1).scaleb(-_MINOR_DIGITS.get(currency or "", 2))
+
+
+def exact(value: int | float) -> Decimal:
+    """The JSON number as written (a float's shortest repr), so sums are exact."""
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _show(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral_value() else format(value, "f")
 
 
 def is_number(value: Any) -> bool:
@@ -181,6 +208,20 @@ def _number(errors: _Errors, container: Mapping[str, Any], name: str, where: str
     return float(value)
 
 
+def _amount(errors: _Errors, container: Mapping[str, Any], name: str, where: str, required: bool,
+            currency: str) -> Decimal | None:
+    """A money amount: a number in whole minor units of ``currency``."""
+    value = _number(errors, container, name, where, required)
+    if value is None:
+        return None
+    amount = exact(container[name])
+    unit = minor_unit(currency)
+    if amount != amount.quantize(unit):
+        digits = _MINOR_DIGITS.get(currency, 2)
+        errors.add(where, f"{where} {_show(amount)} has more decimal places than {currency} allows ({digits}).")
+    return amount
+
+
 def _check_income_account(errors: _Errors, view: CompanyView, line: Mapping[str, Any], where: str,
                           usage: str) -> None:
     account_id = _ref_id(line, "accountRef")
@@ -196,14 +237,14 @@ def _check_income_account(errors: _Errors, view: CompanyView, line: Mapping[str,
 
 
 def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyView, currency: str,
-                       usage: str) -> tuple[float, float, float] | None:
-    """Check invoice/credit-note lines; returns the sums (subTotal, tax, total) when computable."""
+                       usage: str) -> tuple[Decimal, Decimal, Decimal] | None:
+    """Check invoice/credit-note lines; returns the exact sums (subTotal, tax, total) when computable."""
     lines = body.get("lineItems")
     if not isinstance(lines, list) or not lines:
         errors.add("lineItems", "At least one line item is required.")
         return None
-    tol = tolerance(currency)
-    sums = [0.0, 0.0, 0.0]
+    unit_of_money = minor_unit(currency)
+    sums = [Decimal(0), Decimal(0), Decimal(0)]
     complete = True
     for index, line in enumerate(lines):
         where = f"lineItems[{index}]"
@@ -215,54 +256,66 @@ def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyVi
             errors.add(f"{where}.description", f"{where}.description is required.")
         quantity = _number(errors, line, "quantity", f"{where}.quantity", True)
         unit = _number(errors, line, "unitAmount", f"{where}.unitAmount", True)
-        tax = _number(errors, line, "taxAmount", f"{where}.taxAmount", True)
-        discount = _number(errors, line, "discountAmount", f"{where}.discountAmount", False) or 0.0
-        percent = _number(errors, line, "discountPercentage", f"{where}.discountPercentage", False) or 0.0
-        sub = _number(errors, line, "subTotal", f"{where}.subTotal", False)
-        total = _number(errors, line, "totalAmount", f"{where}.totalAmount", False)
+        tax = _amount(errors, line, "taxAmount", f"{where}.taxAmount", True, currency)
+        discount = _amount(errors, line, "discountAmount", f"{where}.discountAmount", False, currency) or Decimal(0)
+        percent = _number(errors, line, "discountPercentage", f"{where}.discountPercentage", False)
+        sub = _amount(errors, line, "subTotal", f"{where}.subTotal", False, currency)
+        total = _amount(errors, line, "totalAmount", f"{where}.totalAmount", False, currency)
         _check_income_account(errors, view, line, where, usage)
         rate = None
         tax_rate_id = _ref_id(line, "taxRateRef")
         if tax_rate_id is not None:
             tax_rate = _active_record(errors, view, "taxRates", "Tax rate", f"{where}.taxRateRef.id", tax_rate_id)
             if tax_rate is not None and is_number(tax_rate.get("effectiveTaxRate")):
-                rate = float(tax_rate["effectiveTaxRate"])
+                rate = exact(tax_rate["effectiveTaxRate"])
         _check_tracking(errors, view, line, where)
         if quantity is None or unit is None or tax is None:
             complete = False
             continue
-        gross = quantity * unit
-        expected_sub = gross - discount if discount else gross * (1 - percent / 100)
+        gross = exact(line["quantity"]) * exact(line["unitAmount"])
+        if discount:
+            expected_sub = gross - discount
+        else:
+            expected_sub = gross * (1 - exact(line["discountPercentage"]) / 100) if percent else gross
         if sub is None:
             sub = expected_sub
-        elif abs(sub - expected_sub) > tol:
+        elif abs(sub - expected_sub) > unit_of_money:
             errors.add(f"{where}.subTotal",
-                       f"{where}.subTotal {sub:g} does not equal quantity × unitAmount less discount ({expected_sub:.2f}).")
-        if rate is not None and abs(tax - sub * rate / 100) > tol:
+                       f"{where}.subTotal {_show(sub)} does not equal quantity × unitAmount less discount "
+                       f"({_show(expected_sub)}) to within one minor unit ({_show(unit_of_money)} {currency}).")
+        if rate is not None and abs(tax - sub * rate / 100) > unit_of_money:
             errors.add(f"{where}.taxAmount",
-                       f"{where}.taxAmount {tax:g} does not match the tax rate ({rate:g}% of {sub:.2f}).")
+                       f"{where}.taxAmount {_show(tax)} does not match the tax rate ({_show(rate)}% of "
+                       f"{_show(sub)}) to within one minor unit ({_show(unit_of_money)} {currency}).")
         if total is None:
             total = sub + tax
-        elif abs(total - (sub + tax)) > tol:
+        elif total != sub + tax:
             errors.add(f"{where}.totalAmount",
-                       f"{where}.totalAmount {total:g} must equal subTotal + taxAmount ({sub + tax:.2f}).")
+                       f"{where}.totalAmount {_show(total)} must equal subTotal + taxAmount ({_show(sub + tax)}).")
         sums[0] += sub
         sums[1] += tax
         sums[2] += total
     return (sums[0], sums[1], sums[2]) if complete else None
 
 
-def _check_document_totals(errors: _Errors, body: Mapping[str, Any], sums: tuple[float, float, float] | None,
+def _check_document_totals(errors: _Errors, body: Mapping[str, Any], sums: tuple[Decimal, Decimal, Decimal] | None,
                            currency: str, tax_field: str = "totalTaxAmount") -> None:
-    tol = tolerance(currency)
-    total = _number(errors, body, "totalAmount", "totalAmount", True)
-    tax = _number(errors, body, tax_field, tax_field, True)
-    sub = _number(errors, body, "subTotal", "subTotal", False)
+    """Document totals are the exact sums of their lines: a document one minor unit off is refused."""
+    total = _amount(errors, body, "totalAmount", "totalAmount", True, currency)
+    tax = _amount(errors, body, tax_field, tax_field, True, currency)
+    sub = _amount(errors, body, "subTotal", "subTotal", False, currency)
+    discount = _amount(errors, body, "totalDiscount", "totalDiscount", False, currency)
     if sums is None:
         return
     for name, value, expected in (("subTotal", sub, sums[0]), (tax_field, tax, sums[1]), ("totalAmount", total, sums[2])):
-        if value is not None and abs(value - expected) > tol:
-            errors.add(name, f"{name} {value:g} does not equal the sum of the line items ({expected:.2f}).")
+        if value is not None and value != expected:
+            errors.add(name, f"{name} {_show(value)} does not equal the sum of the line items ({_show(expected)}).")
+    line_discounts = [line.get("discountAmount") for line in body["lineItems"]]
+    if discount is not None and all(is_number(d) for d in line_discounts):
+        expected_discount = sum((exact(d) for d in line_discounts), Decimal(0))
+        if discount != expected_discount:
+            errors.add("totalDiscount", f"totalDiscount {_show(discount)} does not equal the sum of the lines' "
+                                        f"discountAmount ({_show(expected_discount)}).")
 
 
 def _check_status(errors: _Errors, body: Mapping[str, Any], creating: bool) -> None:
@@ -306,11 +359,10 @@ def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool 
     currency = _check_currency(errors, body, view)
     sums = _check_sales_lines(errors, body, view, currency, INVOICE_LINE_ACCOUNT)
     _check_document_totals(errors, body, sums, currency)
-    if creating:
-        due = _number(errors, body, "amountDue", "amountDue", True)
-        total = body.get("totalAmount")
-        if due is not None and is_number(total) and abs(due - total) > tolerance(currency):
-            errors.add("amountDue", f"amountDue {due:g} must equal totalAmount {total:g} on a new invoice.")
+    due = _amount(errors, body, "amountDue", "amountDue", creating, currency)
+    total = body.get("totalAmount")
+    if creating and due is not None and is_number(total) and due != exact(total):
+        errors.add("amountDue", f"amountDue {_show(due)} must equal totalAmount {_show(exact(total))} on a new invoice.")
     return errors.items
 
 
@@ -328,11 +380,10 @@ def validate_credit_note(body: Mapping[str, Any], view: CompanyView, creating: b
         errors.add("totalAmount", "totalAmount of a credit note must be greater than 0.")
     for name in ("totalDiscount", "discountPercentage"):
         _number(errors, body, name, name, True)
-    if creating:
-        remaining = _number(errors, body, "remainingCredit", "remainingCredit", True)
-        if remaining is not None and is_number(total) and abs(remaining - total) > tolerance(currency):
-            errors.add("remainingCredit",
-                       f"remainingCredit {remaining:g} must equal totalAmount {total:g} on a new credit note.")
+    remaining = _amount(errors, body, "remainingCredit", "remainingCredit", creating, currency)
+    if creating and remaining is not None and is_number(total) and remaining != exact(total):
+        errors.add("remainingCredit", f"remainingCredit {_show(remaining)} must equal totalAmount "
+                                      f"{_show(exact(total))} on a new credit note.")
     return errors.items
 
 
@@ -349,16 +400,17 @@ def _check_bank_account(errors: _Errors, view: CompanyView, account_id: str | No
 
 
 def _link_in_payment_currency(link: Mapping[str, Any], document: Mapping[str, Any] | None,
-                              payment_currency: str) -> float:
-    amount = float(link["amount"])
+                              payment_currency: str) -> tuple[Decimal, bool]:
+    """The link's amount in the payment's currency, and whether a ``currencyRate`` converted it."""
+    amount = exact(link["amount"])
     rate = link.get("currencyRate")
     if document is not None and document.get("currency") not in (None, payment_currency) and is_number(rate):
-        return amount * rate
-    return amount
+        return amount * exact(rate), True
+    return amount, False
 
 
 def _check_link(errors: _Errors, view: CompanyView, link: Any, where: str, customer_id: str | None,
-                usage: dict[tuple[str, str], float]) -> dict[str, Any] | None:
+                usage: dict[tuple[str, str], Decimal], currency: str) -> dict[str, Any] | None:
     """Check one payment link; returns the linked document (invoice/credit note) when there is one."""
     if not isinstance(link, Mapping):
         errors.add(where, f"{where} must be an object.")
@@ -379,6 +431,7 @@ def _check_link(errors: _Errors, view: CompanyView, link: Any, where: str, custo
     if kind == "PaymentOnAccount":
         if link_id != customer_id:
             errors.add(f"{where}.id", "A PaymentOnAccount link's id must be the payment's customer id.")
+        _amount(errors, link, "amount", f"{where}.amount", True, currency)
         return None
     data_type, label = ("invoices", "Invoice") if kind == "Invoice" else ("creditNotes", "Credit note")
     if kind == "Invoice" and amount >= 0:
@@ -389,12 +442,14 @@ def _check_link(errors: _Errors, view: CompanyView, link: Any, where: str, custo
     if document is None or is_deleted(document):
         errors.add(f"{where}.id", f"{label} '{link_id}' does not exist.")
         return None
+    # A link's amount is in the linked document's currency (CONTRACT §2.3).
+    _amount(errors, link, "amount", f"{where}.amount", True, document.get("currency") or currency)
     if customer_id is not None and _ref_id(document, "customerRef") != customer_id:
         errors.add(f"{where}.id", f"{label} '{link_id}' belongs to a different customer.")
     if document.get("status") not in PAYABLE_STATUSES:
         errors.add(f"{where}.id", f"{label} '{link_id}' has status '{document.get('status')}'; it must be "
                                   f"Submitted or PartiallyPaid.")
-    usage[(data_type, link_id)] = usage.get((data_type, link_id), 0.0) + abs(float(amount))
+    usage[(data_type, link_id)] = usage.get((data_type, link_id), Decimal(0)) + abs(exact(amount))
     return document
 
 
@@ -404,49 +459,56 @@ def validate_payment(body: Mapping[str, Any], view: CompanyView) -> list[dict[st
     customer_id = _check_customer(errors, body, view)
     _check_date(errors, body, "date")
     currency = _check_currency(errors, body, view)
-    tol = tolerance(currency)
-    total = _number(errors, body, "totalAmount", "totalAmount", True)
+    unit = minor_unit(currency)
+    total = _amount(errors, body, "totalAmount", "totalAmount", True, currency)
     lines = body.get("lines")
     if not isinstance(lines, list) or not lines:
         errors.add("lines", "At least one payment line is required.")
         return errors.items
-    usage: dict[tuple[str, str], float] = {}
+    usage: dict[tuple[str, str], Decimal] = {}
     kinds: set[str] = set()
-    line_sum = 0.0
+    line_sum = Decimal(0)
     for index, line in enumerate(lines):
         where = f"lines[{index}]"
         if not isinstance(line, Mapping):
             errors.add(where, f"{where} must be an object.")
             continue
-        amount = _number(errors, line, "amount", f"{where}.amount", True)
+        amount = _amount(errors, line, "amount", f"{where}.amount", True, currency)
         links = line.get("links") or []
         if not isinstance(links, list):
             errors.add(f"{where}.links", f"{where}.links must be an array.")
             continue
-        link_sum, link_sum_ok = 0.0, True
+        link_sum, link_sum_ok, converted = Decimal(0), True, False
         for link_index, link in enumerate(links):
             link_where = f"{where}.links[{link_index}]"
-            document = _check_link(errors, view, link, link_where, customer_id, usage)
+            document = _check_link(errors, view, link, link_where, customer_id, usage, currency)
             if isinstance(link, Mapping) and is_number(link.get("amount")):
                 kinds.add(str(link.get("type")))
-                link_sum += _link_in_payment_currency(link, document, currency)
+                value, by_rate = _link_in_payment_currency(link, document, currency)
+                link_sum += value
+                converted = converted or by_rate
             else:
                 link_sum_ok = False
         if amount is None:
             continue
         line_sum += amount
-        if link_sum_ok and links and abs(amount + link_sum) > tol:
-            errors.add(f"{where}.amount", f"{where}.amount {amount:g} plus its links ({link_sum:g}) must be 0.")
+        # Exact, unless a currencyRate converted a link: then rounding explains one minor unit.
+        off = abs(amount + link_sum)
+        if link_sum_ok and links and (off > unit if converted else off != 0):
+            errors.add(f"{where}.amount", f"{where}.amount {_show(amount)} plus its links ({_show(link_sum)}) "
+                                          "must be 0.")
     for (data_type, doc_id), used in usage.items():
         document = view.get(data_type, doc_id) or {}
         field_name = "amountDue" if data_type == "invoices" else "remainingCredit"
         available = document.get(field_name)
-        if is_number(available) and used > available + tolerance(document.get("currency") or currency):
+        if is_number(available) and used > exact(available):
             label = "Invoice" if data_type == "invoices" else "Credit note"
-            errors.add(doc_id, f"{label} '{doc_id}' has {field_name} {available:g}; the payment allocates {used:g}.")
-    if total is not None and abs(line_sum - total) > tol:
-        errors.add("totalAmount", f"totalAmount {total:g} must equal the sum of the line amounts ({line_sum:g}).")
-    if total is not None and abs(total) <= tol:
+            errors.add(doc_id, f"{label} '{doc_id}' has {field_name} {_show(exact(available))}; the payment "
+                               f"allocates {_show(used)}.")
+    if total is not None and line_sum != total:
+        errors.add("totalAmount", f"totalAmount {_show(total)} must equal the sum of the line amounts "
+                                  f"({_show(line_sum)}).")
+    if total is not None and total == 0:
         if not {"Invoice", "CreditNote"} <= kinds:
             errors.add("totalAmount", "totalAmount must not be 0 unless the payment is a credit note allocation "
                                       "(Invoice and Credit Note ID must be provided in order to allocate a "
@@ -464,14 +526,13 @@ def validate_direct_cost(body: Mapping[str, Any], view: CompanyView) -> list[dic
     errors = _Errors("DirectCost")
     _check_date(errors, body, "issueDate")
     currency = _check_currency(errors, body, view, required=True)
-    for name in ("subTotal", "taxAmount", "totalAmount"):
-        _number(errors, body, name, name, True)
+    totals = {name: _amount(errors, body, name, name, True, currency) for name in ("subTotal", "taxAmount", "totalAmount")}
     lines = body.get("lineItems")
     if not isinstance(lines, list) or not lines:
         errors.add("lineItems", "At least one line item is required.")
         lines = []
-    line_total = 0.0
-    totals_known = True
+    sums = {name: Decimal(0) for name in totals}
+    known = {name: True for name in totals}
     for index, line in enumerate(lines):
         where = f"lineItems[{index}]"
         if not isinstance(line, Mapping):
@@ -488,14 +549,18 @@ def validate_direct_cost(body: Mapping[str, Any], view: CompanyView) -> list[dic
         if tax_rate_id is not None:
             _active_record(errors, view, "taxRates", "Tax rate", f"{where}.taxRateRef.id", tax_rate_id)
         _check_tracking_legacy(errors, view, line, where)
-        total = line.get("totalAmount")
-        if is_number(total):
-            line_total += total
-        else:
-            totals_known = False
-    total = body.get("totalAmount")
-    if totals_known and lines and is_number(total) and abs(total - line_total) > tolerance(currency):
-        errors.add("totalAmount", f"totalAmount {total:g} does not equal the sum of the line items ({line_total:.2f}).")
+        amounts = {name: _amount(errors, line, name, f"{where}.{name}", False, currency) for name in totals}
+        for name, value in amounts.items():
+            if value is None:
+                known[name] = False
+            else:
+                sums[name] += value
+        if None not in amounts.values() and amounts["totalAmount"] != amounts["subTotal"] + amounts["taxAmount"]:
+            errors.add(f"{where}.totalAmount", f"{where}.totalAmount {_show(amounts['totalAmount'])} must equal "
+                                               f"subTotal + taxAmount ({_show(amounts['subTotal'] + amounts['taxAmount'])}).")
+    for name, value in totals.items():
+        if lines and known[name] and value is not None and value != sums[name]:
+            errors.add(name, f"{name} {_show(value)} does not equal the sum of the line items ({_show(sums[name])}).")
     allocations = body.get("paymentAllocations")
     if not isinstance(allocations, list):
         errors.add("paymentAllocations", "paymentAllocations is required.")

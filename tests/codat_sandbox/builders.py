@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from codat_sandbox import seed
+from codat_sandbox import seed, validation
 
 
 def account_id(company_id: str, code: str) -> str:
@@ -20,6 +21,12 @@ def tax_rate_id(company_id: str, code: str) -> str:
 
 def tracking_id(company_id: str, code: str) -> str:
     return seed.stable_id(company_id, f"tracking:{code}")
+
+
+def exact_sum(values: Any) -> int | float:
+    """The sum of JSON numbers as written (the sandbox compares totals exactly: no float drift)."""
+    total = sum((validation.exact(v) for v in values), Decimal(0))
+    return int(total) if total == total.to_integral_value() else float(total)
 
 
 def invoice_line(company_id: str, amount: float = 100.0, **overrides: Any) -> dict[str, Any]:
@@ -41,9 +48,7 @@ def invoice(company_id: str, customer_id: str, lines: list[dict[str, Any]] | Non
             **overrides: Any) -> dict[str, Any]:
     """A Submitted invoice whose totals are the sums of its lines."""
     lines = lines if lines is not None else [invoice_line(company_id)]
-    sub = round(sum(line["subTotal"] for line in lines), 2)
-    tax = round(sum(line["taxAmount"] for line in lines), 2)
-    total = round(sum(line["totalAmount"] for line in lines), 2)
+    sub, tax, total = (exact_sum(line[name] for line in lines) for name in ("subTotal", "taxAmount", "totalAmount"))
     body = {
         "invoiceNumber": "INV-1", "customerRef": {"id": customer_id}, "issueDate": "2026-05-01T00:00:00",
         "dueDate": "2026-05-31T00:00:00", "currency": "GBP", "currencyRate": 1, "status": "Submitted",
