@@ -91,7 +91,7 @@ def _advice_for(exc: BaseException, codat_error, auth_error, transport_error) ->
     if isinstance(exc, codat_error) and status and status >= 500:
         return "The accounting API failed: rerun the day later; if it persists, contact the API provider."
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-        return "The warehouse database could not be used: check connection receivables_warehouse, then rerun."
+        return "The warehouse database could not be used: check connection warehouse_default, then rerun."
     return "Read the task log of this stage for the details, fix the cause and rerun the day."
 
 
