@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Enough digits that no product of two NUMERIC(18, x) values is ever rounded by the context itself;
 # the only rounding that happens is the explicit quantize to minor units.
@@ -190,3 +194,294 @@ def sum_amounts(values: Iterable[Decimal]) -> Decimal:
         for v in values:
             total += v
     return total
+
+
+# --- whole columns as int64 minor units -----------------------------------------------------------
+#
+# The same rules as above, for a night's worth of lines at once: an amount is an int64 ``mantissa``
+# with ``places`` decimals (12.50 -> 1250, 2), products and rescalings stay in integers, and the one
+# rounding (half-up, ties away from zero) is an integer division with its remainder. Nothing goes
+# through a float. Whatever does not fit int64 on the way is marked not ``exact`` and computed with
+# Decimal instead, so the result is the same as the scalar rules for every value.
+
+_POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
+_INT64_MAX = np.iinfo(np.int64).max
+_TEXT = pa.large_string()  # 64-bit offsets: a night's JSON text can pass 2 GiB
+
+
+_NULL_TEXTS = pa.array(["None", "<NA>", "nan", "NaT"], _TEXT)
+
+
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _text(value: str) -> pa.Scalar:
+    return pa.scalar(value, _TEXT)
+
+
+@dataclass(frozen=True)
+class ScaledColumn:
+    """A column of exact decimals as ``mantissa x 10**-places`` (int64 each); ``exact`` False where the
+    value did not fit (more than 18 digits, exponent notation, null): those rows need the Decimal path."""
+
+    mantissa: np.ndarray
+    places: np.ndarray
+    exact: np.ndarray
+
+
+def minor_units_array(currencies: Iterable[str]) -> np.ndarray:
+    """Minor units per row as int64 (2 unless ISO 4217 says otherwise).
+
+    >>> minor_units_array(["GBP", "JPY", "BHD"]).tolist()
+    [2, 0, 3]
+    """
+    codes, uniques = pd.factorize(pd.Series(list(currencies), dtype=object), use_na_sentinel=False)
+    table = np.array([_MINOR_UNITS.get(c, DEFAULT_MINOR_UNITS) for c in uniques], dtype=np.int64)
+    return table[codes] if len(codes) else np.zeros(0, dtype=np.int64)
+
+
+def scaled_from_text(text: pa.Array) -> ScaledColumn:
+    """Plain decimal text (``-12.50``, ``3``, ``0.0050``; nulls allowed) as a :class:`ScaledColumn`.
+
+    >>> s = scaled_from_text(pa.array(["-12.50", "3", "0.0050", "1E+3", None]))
+    >>> s.mantissa.tolist(), s.places.tolist(), s.exact.tolist()
+    ([-1250, 3, 50, 0, 0], [2, 0, 4, 0, 0], [True, True, True, False, False])
+    """
+    text = text.cast(_TEXT) if text.type != _TEXT else text
+    negative = pc.fill_null(pc.starts_with(text, "-"), False)
+    body = pc.utf8_ltrim(text, "-")
+    dot = pc.fill_null(pc.find_substring(body, "."), -1).to_numpy(zero_copy_only=False)
+    length = pc.fill_null(pc.utf8_length(body), 0).to_numpy(zero_copy_only=False)
+    digits = pc.replace_substring(body, ".", "", max_replacements=1)
+    exact = pc.fill_null(pc.and_(pc.ascii_is_decimal(digits), pc.less_equal(pc.utf8_length(digits), 18)), False)
+    exact = exact.to_numpy(zero_copy_only=False)
+    mantissa = pc.cast(pc.if_else(pa.array(exact), digits, _text("0")), pa.int64()).to_numpy(zero_copy_only=False)
+    places = np.where(dot < 0, 0, length - dot - 1).astype(np.int64)
+    mantissa = np.where(negative.to_numpy(zero_copy_only=False), -mantissa, mantissa)
+    return ScaledColumn(np.where(exact, mantissa, 0), np.where(exact, places, 0), exact)
+
+
+def plain_text(value: Decimal) -> str:
+    """A finite Decimal in plain notation with the decimals it was written with (``-0.00`` -> ``0.00``).
+
+    >>> plain_text(Decimal("1E+3")), plain_text(Decimal("-0.00")), plain_text(Decimal("10.4450"))
+    ('1000', '0.00', '10.4450')
+    """
+    if not value.is_finite():
+        raise ValueError(f"cannot send a non-finite amount: {value}")
+    if value.is_zero():
+        value = value.copy_abs()
+    return format(value, "f")
+
+
+def decimal_column(values: Sequence) -> tuple[pa.Array, ScaledColumn]:
+    """Decimals (or ints; None/NA for null) as :func:`plain_text` per value and as a :class:`ScaledColumn`.
+
+    One ``str`` per value is the only per-row Python; the text is parsed column-wise. Exponent notation,
+    ``-0`` and over-long values are rare and redone one by one.
+
+    >>> text, scaled = decimal_column([Decimal("2.50"), Decimal("-0"), Decimal("1E+2"), None])
+    >>> text.to_pylist(), scaled.mantissa.tolist(), scaled.exact.tolist()
+    (['2.50', '0', '100', None], [250, 0, 100, 0], [True, True, True, False])
+    """
+    values = np.asarray(values, dtype=object)
+    texts = list(map(str, values))
+    text = pa.array(texts, _TEXT)
+    # The text of every NULL flavour (faster than pd.isna over objects); Decimal's own NaN is "NaN".
+    null = pc.is_in(text, value_set=_NULL_TEXTS).to_numpy(zero_copy_only=False)
+    if null.any():
+        flagged = np.flatnonzero(null)
+        null[flagged] = [_is_null(values[i]) for i in flagged]
+        text = pc.if_else(pa.array(null), pa.nulls(len(text), _TEXT), text)
+    scaled = scaled_from_text(text)
+    negative_zero = scaled.exact & (scaled.mantissa == 0) & pc.fill_null(pc.starts_with(text, "-"), False).to_numpy(
+        zero_copy_only=False)
+    redo = np.flatnonzero((~scaled.exact & ~null) | negative_zero)
+    if len(redo):
+        for i in redo:
+            texts[i] = plain_text(as_decimal(values[i]))
+        text = pa.array(texts, _TEXT, mask=null)
+        again = scaled_from_text(pa.array([texts[i] for i in redo], _TEXT))
+        for field in ("mantissa", "places", "exact"):
+            getattr(scaled, field)[redo] = getattr(again, field)
+    return text, scaled
+
+
+def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarray | None = None) -> np.ndarray:
+    """:func:`to_minor` for a whole column, as int64 (a null counts as 0).
+
+    >>> to_minor_column([Decimal("12.345"), Decimal("1500.5"), Decimal("-0.0005"), None], ["GBP", "JPY", "BHD", "GBP"]
+    ...                 ).tolist()
+    [1235, 1501, -1, 0]
+    """
+    values = np.asarray(values, dtype=object)
+    minor = minor_units_array(currencies) if minor is None else minor
+    text, scaled = decimal_column(values)
+    amounts, ok = round_scaled_half_up(scaled.mantissa, scaled.places, minor)
+    redo = np.flatnonzero(~ok & text.is_valid().to_numpy(zero_copy_only=False))
+    if len(redo):
+        currencies = list(currencies) if not isinstance(currencies, (list, np.ndarray)) else currencies
+        try:
+            amounts[redo] = [to_minor(as_decimal(values[i]), currencies[i]) for i in redo]
+        except OverflowError:
+            raise ValueError("an amount is beyond 9.2e18 minor units; no real document has one") from None
+    return amounts
+
+
+def rescale_exact(mantissa: np.ndarray, places: np.ndarray, to_places: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``mantissa`` at ``places`` rewritten at ``to_places`` >= places (no rounding); and where it fit int64.
+
+    >>> rescale_exact(np.array([125, 7]), np.array([2, 0]), np.array([4, 2]))[0].tolist()
+    [12500, 700]
+    """
+    up = np.asarray(to_places - places, dtype=np.int64)
+    fits = (up >= 0) & (up <= 18)
+    factor = _POW10[np.clip(up, 0, 18)]
+    fits &= np.abs(mantissa) <= _INT64_MAX // factor
+    return np.where(fits, mantissa * np.where(fits, factor, 1), 0), fits
+
+
+def round_scaled_half_up(mantissa: np.ndarray, places: np.ndarray, to_places: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """``mantissa x 10**-places`` rounded half-up (ties away from zero) to ``to_places`` decimals, as an
+    int64 mantissa at ``to_places``; and where that was exact in int64 (elsewhere use Decimal).
+
+    >>> m, ok = round_scaled_half_up(np.array([2675, -5, 15005, 7]), np.array([3, 3, 1, 0]),
+    ...                               np.array([2, 2, 0, 2]))
+    >>> m.tolist(), ok.tolist()
+    ([268, -1, 1501, 700], [True, True, True, True])
+    """
+    mantissa = np.asarray(mantissa, dtype=np.int64)
+    down = np.asarray(places - to_places, dtype=np.int64)
+    raised, fits = rescale_exact(mantissa, places, np.maximum(places, to_places))
+    fits &= down <= 18
+    divisor = _POW10[np.clip(down, 0, 18)]
+    magnitude = np.abs(raised)
+    quotient = magnitude // divisor
+    remainder = magnitude - quotient * divisor
+    # Half-up on the magnitude is "ties away from zero" on the signed value. remainder < divisor <= 10**18,
+    # so doubling it cannot overflow.
+    quotient += (down > 0) & (2 * remainder >= divisor)
+    return np.where(fits, np.where(raised < 0, -quotient, quotient), 0), fits
+
+
+def line_minor_amounts(
+    quantities: ScaledColumn,
+    unit_amounts: ScaledColumn,
+    discounts_minor: np.ndarray,
+    tax_rates: ScaledColumn,
+    has_rate: np.ndarray,
+    minor: np.ndarray,
+    decimals: tuple[Sequence, Sequence, Sequence, Sequence[str]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`line_amounts` for whole columns: (subtotal, tax) per line in int64 minor units.
+
+    ``discounts_minor`` are the already rounded discounts in minor units, ``minor`` the currency's minor
+    units per line; ``decimals`` the same lines as Decimals (quantity, unit amount, rate or None,
+    currency), used for the rows whose figures do not fit int64 on the way. The total of a line is
+    subtotal + tax (the caller adds them).
+
+    >>> q, u = scaled_from_text(pa.array(["3", "1"])), scaled_from_text(pa.array(["0.335", "10"]))
+    >>> r = scaled_from_text(pa.array(["20", None]))
+    >>> sub, tax = line_minor_amounts(q, u, np.array([0, 50]), r, np.array([True, False]), np.array([2, 2]),
+    ...                               ([], [], [], []))
+    >>> sub.tolist(), tax.tolist()
+    ([101, 950], [20, 0])
+    """
+    # quantity x unit amount, exactly, at the sum of their places.
+    qm, um = quantities.mantissa, unit_amounts.mantissa
+    ok = quantities.exact & unit_amounts.exact
+    ok &= np.abs(qm) <= _INT64_MAX // np.maximum(np.abs(um), 1)
+    product = np.where(ok, qm * np.where(ok, um, 0), 0)
+    product_places = quantities.places + unit_amounts.places
+    # minus the discount, both at the finer of the two scales, then the one rounding to minor units.
+    common = np.maximum(product_places, minor)
+    product, fits_p = rescale_exact(product, product_places, common)
+    discount, fits_d = rescale_exact(np.asarray(discounts_minor, dtype=np.int64), minor, common)
+    ok &= fits_p & fits_d & (np.abs(product) < 2**62) & (np.abs(discount) < 2**62)
+    sub, fits = round_scaled_half_up(np.where(ok, product - discount, 0), common, minor)
+    ok &= fits
+    # tax = subtotal x rate / 100: the exact quotient sub x mantissa / 10**(places + 2), rounded once.
+    rm = np.where(has_rate, tax_rates.mantissa, 0)
+    ok &= ~has_rate | tax_rates.exact
+    ok &= np.abs(sub) <= _INT64_MAX // np.maximum(np.abs(rm), 1)
+    tax, fits = round_scaled_half_up(np.where(ok, sub * rm, 0), tax_rates.places + 2, np.zeros_like(minor))
+    ok &= fits
+    tax = np.where(has_rate, tax, 0)
+    redo = np.flatnonzero(~ok)
+    if len(redo):
+        q, u, r, c = decimals
+        d = [from_minor(int(discounts_minor[i]), c[i]) for i in redo]
+        subs, taxes, _ = line_amounts([as_decimal(q[i]) for i in redo], [as_decimal(u[i]) for i in redo], d,
+                                      [r[i] for i in redo], [c[i] for i in redo])
+        try:
+            sub[redo] = [to_minor(x, c[i]) for x, i in zip(subs, redo, strict=True)]
+            tax[redo] = [to_minor(x, c[i]) for x, i in zip(taxes, redo, strict=True)]
+        except OverflowError:
+            raise ValueError("a line amount is beyond 9.2e18 minor units; no real invoice has one") from None
+    return sub, tax
+
+
+def minor_text(amounts: np.ndarray, minor: np.ndarray) -> pa.Array:
+    """JSON number text of int64 minor units with the currency's decimals (``1250, 2 -> 12.50``; never ``-0``).
+
+    >>> minor_text(np.array([1250, -5, 0, 1501, 12345, -10**18]), np.array([2, 2, 2, 0, 3, 2])).to_pylist()
+    ['12.50', '-0.05', '0.00', '1501', '12.345', '-10000000000000000.00']
+    """
+    return MinorText(minor)(amounts)
+
+
+class MinorText:
+    """:func:`minor_text` for several amount columns of the same rows (the rows' precisions sorted once).
+
+    >>> as_text = MinorText(np.array([2, 0]))
+    >>> as_text(np.array([5, 5])).to_pylist(), as_text(np.array([-1234, 0])).to_pylist()
+    (['0.05', '5'], ['-12.34', '0'])
+    """
+
+    def __init__(self, minor: np.ndarray) -> None:
+        self.minor = np.asarray(minor, dtype=np.int64)
+        self.scales = np.unique(self.minor)
+        if len(self.scales) > 1:
+            # One cast per currency precision, then the rows put back in their order.
+            self.order = np.argsort(self.minor, kind="stable")
+            starts = np.searchsorted(self.minor[self.order], self.scales)
+            self.slices = list(zip(self.scales.tolist(), starts, [*starts[1:], len(self.order)], strict=True))
+            inverse = np.empty_like(self.order)
+            inverse[self.order] = np.arange(len(self.order))
+            self.inverse = pa.array(inverse)
+
+    def __call__(self, amounts: np.ndarray) -> pa.Array:
+        amounts = np.asarray(amounts, dtype=np.int64)
+        if len(amounts) and np.abs(amounts).max() >= 10**18:  # beyond decimal64's 18 digits: the long way
+            return _minor_text_joined(amounts, self.minor)
+        if len(self.scales) <= 1:
+            return _decimal64_text(amounts, int(self.scales[0]) if len(self.scales) else 2)
+        ordered = amounts[self.order]
+        parts = [_decimal64_text(ordered[lo:hi], n) for n, lo, hi in self.slices]
+        return pa.concat_arrays(parts).take(self.inverse)
+
+
+def _decimal64_text(amounts: np.ndarray, places: int) -> pa.Array:
+    """Arrow's own decimal-to-text cast of the int64 mantissas read as decimal64(18, places)."""
+    buffer = pa.py_buffer(np.ascontiguousarray(amounts, dtype=np.int64))
+    as_decimal = pa.Array.from_buffers(pa.decimal64(18, places), len(amounts), [None, buffer])
+    return pc.cast(as_decimal, _TEXT)
+
+
+def _minor_text_joined(amounts: np.ndarray, minor: np.ndarray) -> pa.Array:
+    unit = _POW10[minor]
+    magnitude = np.abs(amounts)
+    whole = magnitude // unit
+    fraction = magnitude - whole * unit
+    # fraction + unit has exactly minor + 1 digits; dropping the leading "1" leaves the zero-padded fraction.
+    fraction_text = pc.utf8_slice_codeunits(pc.cast(pa.array(fraction + unit), _TEXT), 1)
+    empty = _text("")
+    return pc.binary_join_element_wise(
+        pc.if_else(pa.array(amounts < 0), _text("-"), empty),
+        pc.cast(pa.array(whole), _TEXT),
+        pc.if_else(pa.array(minor > 0), _text("."), empty),
+        fraction_text,
+        empty,
+    )

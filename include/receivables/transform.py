@@ -9,35 +9,47 @@ source_id, so the same input always gives the same bytes.
     ...                            tax_rates=ar_ref_tax_rates, platform_ids=ledger_ids)
     >>> orjson.loads(out.loc[0, "payload"])["totalAmount"]
 
-Numbers are written by us, never through a float: each amount is emitted as the Decimal's own text
-(plain notation, ``-0`` written as ``0``), via an ``orjson.Fragment`` in dict payloads or straight into the
-JSON text of invoices and credit notes, whose lines are rendered from one template each because that is
-several times faster than dicts of Fragments on big batches. Either way the bytes are what orjson would
-write (the tests compare them with a dict + orjson reference), the value is exact for any Decimal, and the
-currency's decimals survive (``12.50`` GBP, ``1500`` JPY, ``1.235`` BHD). A float would have needed a
-range check and a round-trip assertion per value and still prints ``12.5`` for ``12.50``.
+How it is fast without changing a byte: the money is int64 minor units (:mod:`receivables.money`'s
+column helpers: one ``str`` per input amount, integer products and half-up rounding, Decimal only for
+the rare value that does not fit), and the JSON text of invoices, credit notes, payments and fees is
+assembled column by column with Arrow string kernels (``binary_join_element_wise`` over formatted
+columns, ``binary_join`` of each document's lines). Python runs per distinct mapping code, per
+document (bytes and hash), and per problem found, never per line.
+
+Numbers are written by us, never through a float: each amount is its Decimal's own text in plain notation
+(``-0`` written as ``0``) or the rounded minor units with the currency's decimals, so the bytes are what
+orjson would write for a dict with ``orjson.Fragment`` numbers (the tests compare with such a per-row
+reference), the value is exact, and the currency's decimals survive (``12.50`` GBP, ``1500`` JPY,
+``1.235`` BHD). Strings are escaped as orjson escapes them (``"``, ``\\`` and control characters; those
+few values go through orjson itself).
 
 Inputs must already have passed :mod:`receivables.validate`. What transform cannot do without (a
 customer or linked document without a platform id, an unmapped account) raises
 :class:`UnresolvedReferenceError` naming every affected document, rather than sending a broken payload.
+Empty inputs of any kind give an empty frame with the same columns.
 """
 
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from receivables.mappings import MappingLookup
 from receivables.money import (
-    MONEY_CONTEXT,
-    line_amounts,
+    MinorText,
+    decimal_column,
+    line_minor_amounts,
+    minor_units_array,
+    plain_text,
     round_half_up,
     round_many,
-    sum_amounts,
+    to_minor_column,
 )
 
 PAYLOAD_COLUMNS = [
@@ -54,7 +66,9 @@ PAYLOAD_COLUMNS = [
 # Warehouse status -> Codat enum spelling. ``void`` never reaches transform (validate holds it back).
 _STATUS = {"draft": "Draft", "submitted": "Submitted"}
 _ONE = orjson.Fragment(b"1")
-_NO_TRACKING = ("Unknown", "Unknown")
+_TEXT = pa.large_string()  # 64-bit offsets: a night's JSON text can pass 2 GiB
+# What orjson escapes inside a string; anything else is copied as it is (non-ASCII included).
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
 class UnresolvedReferenceError(ValueError):
@@ -69,105 +83,200 @@ class UnresolvedReferenceError(ValueError):
 
 def money_json(value: Decimal) -> orjson.Fragment:
     """The exact JSON number for a finite Decimal, with its decimals as written (``-0`` becomes ``0``)."""
-    if not value.is_finite():
-        raise ValueError(f"cannot send a non-finite amount: {value}")
-    if value.is_zero():
-        value = value.copy_abs()
-    return orjson.Fragment(format(value, "f").encode())
+    return orjson.Fragment(plain_text(value).encode())
 
 
-def _n(value: Decimal) -> str:
-    """JSON text of a finite Decimal, as :func:`money_json` writes it (fast path: ``str`` when it is plain)."""
-    text = str(value)
-    if "E" in text or "N" in text or "I" in text or "n" in text:  # exponent form, NaN, sNaN, Infinity
-        if not value.is_finite():
-            raise ValueError(f"cannot send a non-finite amount: {value}")
-        text = format(value, "f")
-    if text[0] == "-" and not value:
-        return text[1:]  # no "-0.00" in a payload
-    return text
+# ------------------------------------------------------------------------------- Arrow text pieces
 
 
-def _json_text(value: str | None) -> str:
-    """JSON text of a string (or null), escaped exactly as orjson escapes it."""
-    return "null" if value is None else orjson.dumps(value).decode()
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, _TEXT)
 
 
-def _date_json(value: str | None) -> str:
-    """JSON text of a ``YYYY-MM-DDT00:00:00`` date from :func:`_date_text` (digits only: nothing to escape)."""
-    return "null" if value is None else f'"{value}"'
+def _join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of text columns and literals (a null anywhere gives null)."""
+    return pc.binary_join_element_wise(*(_lit(p) if isinstance(p, str) else p for p in parts), _lit(""))
 
 
-def _ref_text_cache():
-    """``{"id":...}`` text per platform id, memoised: a batch uses few distinct accounts and rates."""
-    cache: dict = {}
-
-    def ref_text(pid: str | None) -> str:
-        text = cache.get(pid)
-        if text is None:
-            text = cache[pid] = f'{{"id":{_json_text(pid)}}}'
-        return text
-
-    return ref_text
+def _text_array(values: pd.Series | np.ndarray | list) -> pa.Array:
+    """A text column as one Arrow large_string array, nulls kept (zero-copy for Arrow-backed strings)."""
+    if isinstance(values, pd.Series) and not isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
+        values = values.astype(object).where(values.notna(), None)
+    arr = pa.array(values, type=_TEXT, from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _date_text(series: pd.Series) -> list[str | None]:
-    """Dates as Codat's unqualified ``YYYY-MM-DDT00:00:00`` (None stays None)."""
-    text = pd.to_datetime(series).dt.strftime("%Y-%m-%dT00:00:00").astype(object).tolist()
-    return [t if isinstance(t, str) else None for t in text]
+def _json_strings(text: pa.Array) -> pa.Array:
+    """JSON string literals of a text column (null -> ``null``), byte for byte as orjson writes them."""
+    quoted = _join('"', text, '"')
+    special = pc.fill_null(pc.match_substring_regex(text, _NEEDS_ESCAPE), False)
+    if pc.any(special).as_py():
+        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+        escaped = pa.array([orjson.dumps(text[int(i)].as_py()).decode() for i in rows], _TEXT)
+        quoted = pc.replace_with_mask(quoted, special, escaped)
+    return pc.fill_null(quoted, _lit("null"))
 
 
-def _objects(series: pd.Series) -> list:
+def _ref_json(pids: pa.Array) -> pa.Array:
+    """``{"id":...}`` per platform id (``{"id":null}`` where unknown)."""
+    return _join('{"id":', _json_strings(pids), "}")
+
+
+def _date_json(series: pd.Series) -> pa.Array:
+    """Dates as Codat's unqualified ``"YYYY-MM-DDT00:00:00"`` (a missing date is ``null``); a batch has
+    few distinct dates, so each is formatted once."""
+    codes, days = pd.factorize(pd.to_datetime(series))
+    text = ['"' + t + '"' for t in pd.Index(days).strftime("%Y-%m-%dT00:00:00")]
+    return pa.array([*text, "null"], _TEXT).take(pa.array(codes))  # code -1 (missing) is the last
+
+
+def _objects(values: pa.Array | pd.Series | list) -> list:
     """A column as a plain list with every NULL flavour turned into None."""
-    values = series.astype(object)
-    return values.where(values.notna(), None).tolist()
+    if isinstance(values, list):
+        return values
+    if isinstance(values, pa.Array):
+        return values.to_pylist()
+    out = values.astype(object)
+    return out.where(out.notna(), None).tolist()
 
 
-def _finish(rows: dict[str, list], document_type: str, serialised: bool = False) -> pd.DataFrame:
-    """Serialise payload dicts (unless already bytes) and attach hashes; ``rows`` holds output columns."""
-    payloads = rows.pop("payload") if serialised else [orjson.dumps(p) for p in rows.pop("payload")]
+def _rows_of(query: tuple[pa.Array, pa.Array], table: tuple[pa.Array, pa.Array]) -> np.ndarray:
+    """For each (first, second) pair of ``query``, the last row of ``table`` with that pair, or -1.
+
+    Both columns become integer codes over the table's distinct values, so pairs are matched as int64
+    keys (sorted once, binary-searched) rather than as texts."""
+    if len(query[0]) == 0 or len(table[0]) == 0:
+        return np.full(len(query[0]), -1, dtype=np.int64)
+    uniques = [pc.unique(column).drop_null() for column in table]
+    keys = []
+    for side in (query, table):
+        key = np.zeros(len(side[0]), dtype=np.int64)
+        missing = np.zeros(len(side[0]), dtype=bool)
+        for column, distinct in zip(side, uniques, strict=True):
+            code = pc.fill_null(pc.index_in(column, value_set=distinct), -1).to_numpy(zero_copy_only=False)
+            missing |= code < 0
+            key = key * (len(distinct) + 1) + code.astype(np.int64) + 1
+        keys.append(np.where(missing, -1, key))
+    order = np.argsort(keys[1], kind="stable")
+    found = np.searchsorted(keys[1][order], keys[0], side="right") - 1
+    found = np.clip(found, 0, None)
+    hit = (keys[1][order][found] == keys[0]) & (keys[0] >= 0)
+    return np.where(hit, order[found], -1)
+
+
+def _pair_codes(first: pa.Array, second: pa.Array) -> tuple[np.ndarray, list[tuple]]:
+    """Codes 0..k-1 per row for the distinct (first, second) pairs, and the pairs (None for null)."""
+    if len(first) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    a, b = pc.dictionary_encode(first), pc.dictionary_encode(second)
+    ai = pc.fill_null(a.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    bi = pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    width = len(b.dictionary) + 1
+    codes, uniques = pd.factorize(ai * width + bi)
+    da, db = a.dictionary.to_pylist(), b.dictionary.to_pylist()
+    pairs = [(da[u // width - 1] if u // width else None, db[u % width - 1] if u % width else None)
+             for u in uniques.tolist()]
+    return codes, pairs
+
+
+def _resolve_codes(mappings: MappingLookup, company_ids: pa.Array, kind: str, codes: pa.Array | None
+                   ) -> tuple[np.ndarray, list[str | None]]:
+    """Per row an index into the returned usable platform ids of ``kind`` for (company, code) (None
+    where unmapped or broken; also where the row has no code and ``codes`` is optional); each distinct
+    pair is asked once."""
+    if codes is None:
+        codes = pa.nulls(len(company_ids), _TEXT)
+    rows, pairs = _pair_codes(company_ids, codes)
+    return rows, [mappings.platform_id(comp, kind, code) for comp, code in pairs]
+
+
+def _resolve(mappings: MappingLookup, company_ids: pa.Array, kind: str, codes: pa.Array | None) -> pa.Array:
+    """Usable platform id per row for (company, code) of ``kind`` (null where unmapped or broken)."""
+    rows, pids = _resolve_codes(mappings, company_ids, kind, codes)
+    return pa.array(pids, _TEXT).take(pa.array(rows))
+
+
+def _ref(pid: str | None) -> str:
+    return '{"id":' + orjson.dumps(pid).decode() + "}"
+
+
+def _platform_ids(platform_ids: pd.DataFrame | None, document_type: str, company_ids: pa.Array,
+                  source_ids: pa.Array) -> pa.Array:
+    """platform_id per row of records already in the platform (null where not known); the last row wins."""
+    if platform_ids is None or platform_ids.empty or len(company_ids) == 0:
+        return pa.nulls(len(company_ids), _TEXT)
+    known = platform_ids[(platform_ids["document_type"] == document_type).to_numpy(dtype=bool, na_value=False)
+                         & platform_ids["platform_id"].notna().to_numpy()]
+    rows = _rows_of((company_ids, source_ids), (_text_array(known["company_id"]), _text_array(known["source_id"])))
+    return _take_or_null(_text_array(known["platform_id"]), rows)
+
+
+def _take_or_null(values: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``values[rows]`` with null where a row is -1."""
+    return values.take(pa.array(rows, mask=rows < 0))
+
+
+def _rate_json(currencies: pa.Array, rates: pd.Series, company_ids: pa.Array, companies: pd.DataFrame) -> pa.Array:
+    """``currencyRate`` per document: 1 in the base currency, else the warehouse rate (null if none)."""
+    base = dict(zip(_objects(companies["company_id"]), _objects(companies["base_currency"]), strict=True))
+    base_of = pa.array([base.get(c) for c in company_ids.dictionary_encode().dictionary.to_pylist()], _TEXT)
+    in_base = pc.fill_null(pc.equal(currencies, base_of.take(company_ids.dictionary_encode().indices)), False)
+    foreign = np.flatnonzero(~in_base.to_numpy(zero_copy_only=False))
+    text = pa.nulls(len(currencies), _TEXT)
+    if len(foreign):
+        foreign_text, _ = decimal_column(rates.to_numpy(dtype=object)[foreign])
+        mask = np.zeros(len(currencies), dtype=bool)
+        mask[foreign] = True
+        text = pc.replace_with_mask(text, pa.array(mask), foreign_text)
+    return pc.fill_null(pc.if_else(in_base, _lit("1"), text), _lit("null"))
+
+
+def _group_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Exact int64 sum of ``values[bounds[i]:bounds[i + 1]]`` per group."""
+    if np.abs(values).astype(np.float64).sum() < 2.0**62:  # no partial sum can overflow
+        running = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+        return running[bounds[1:]] - running[bounds[:-1]]
+    sums = [sum(values[lo:hi].tolist()) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    try:
+        return np.array(sums, dtype=np.int64)
+    except OverflowError:
+        raise ValueError("a document total is beyond 9.2e18 minor units; no real document has one") from None
+
+
+def _lists(items: pa.Array, bounds: np.ndarray) -> pa.Array:
+    """Each group's texts joined with commas (a group without items gives an empty text)."""
+    return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(bounds, pa.int64()), items), _lit(","))
+
+
+def _finish(rows: dict[str, list], document_type: str) -> pd.DataFrame:
+    """Serialise payload dicts (or take bytes / a text column as they are) and attach hashes."""
+    payload = rows.pop("payload")
+    if isinstance(payload, pa.Array):
+        payloads = payload.cast(pa.large_binary()).to_pylist()
+    else:
+        payloads = [p if isinstance(p, bytes) else orjson.dumps(p) for p in payload]
     sha = hashlib.sha256
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "company_id": pd.Series(rows["company_id"], dtype=object),
+            "company_id": pd.Series(_objects(rows["company_id"]), dtype=object),
             "document_type": document_type,
-            "source_id": pd.Series(rows["source_id"], dtype=object),
-            "document_number": pd.Series(rows["document_number"], dtype=object),
-            "currency": pd.Series(rows["currency"], dtype=object),
+            "source_id": pd.Series(_objects(rows["source_id"]), dtype=object),
+            "document_number": pd.Series(_objects(rows["document_number"]), dtype=object),
+            "currency": pd.Series(_objects(rows["currency"]), dtype=object),
             "total_amount": pd.Series(rows["total_amount"], dtype=object),
             "payload": pd.Series(payloads, dtype=object),
             "content_hash": pd.Series([sha(p).hexdigest() for p in payloads], dtype=object),
         },
         columns=PAYLOAD_COLUMNS,
     )
-    return frame
 
 
 def _empty() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in PAYLOAD_COLUMNS})
 
 
-def _platform_id_index(platform_ids: pd.DataFrame | None) -> dict[tuple[str, str, str], str]:
-    """(company_id, document_type, source_id) -> platform_id of records already in the platform."""
-    if platform_ids is None or platform_ids.empty:
-        return {}
-    cols = platform_ids[["company_id", "document_type", "source_id", "platform_id"]].astype(object)
-    cols = cols[cols["platform_id"].notna()]
-    return dict(zip(zip(cols["company_id"], cols["document_type"], cols["source_id"], strict=True),
-                    cols["platform_id"], strict=True))
-
-
-def _base_currencies(companies: pd.DataFrame) -> dict[str, str]:
-    return dict(zip(companies["company_id"].astype(object), companies["base_currency"].astype(object),
-                    strict=True))
-
-
-def _rates_json(currencies: list, rates: list, company_ids: list, base: dict[str, str]) -> list:
-    """``currencyRate`` per document: 1 in the base currency, else the warehouse rate (null if none)."""
-    return [
-        _ONE if cur == base.get(comp) else (None if rate is None else money_json(rate))
-        for cur, rate, comp in zip(currencies, rates, company_ids, strict=True)
-    ]
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
 
 
 def _effective_rates(tax_rates: pd.DataFrame | None) -> dict[tuple[str, str], Decimal]:
@@ -185,21 +294,19 @@ def _effective_rates(tax_rates: pd.DataFrame | None) -> dict[tuple[str, str], De
     return out
 
 
-def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
-
-
-def _group_bounds(docs: pd.DataFrame, id_col: str, lines: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Lines ordered by their document's row in ``docs`` then line_no, and slice bounds per document."""
-    doc_index = pd.MultiIndex.from_arrays([docs["company_id"].astype(object), docs[id_col].astype(object)])
-    pos = doc_index.get_indexer(
-        pd.MultiIndex.from_arrays([lines["company_id"].astype(object), lines[id_col].astype(object)])
-    )
-    lines = lines.assign(_doc=pos)
-    lines = lines[lines["_doc"] >= 0]
-    lines = lines.sort_values(["_doc", "line_no"], kind="mergesort").reset_index(drop=True)
-    bounds = np.searchsorted(lines["_doc"].to_numpy(), np.arange(len(docs) + 1))
-    return lines, bounds
+def _document_lines(docs: pd.DataFrame, doc_company: pa.Array, doc_ids: pa.Array, id_col: str,
+                    lines: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of ``lines`` ordered by their document's row in ``docs`` then line_no (lines of no
+    document in ``docs`` left out), and each document's slice bounds in that order."""
+    if lines.empty:
+        return np.zeros(0, dtype=np.int64), np.zeros(len(docs) + 1, dtype=np.int64)
+    doc_of = _rows_of((_text_array(lines["company_id"]), _text_array(lines[id_col])), (doc_company, doc_ids))
+    rows = np.flatnonzero(doc_of >= 0)
+    line_no = lines["line_no"].to_numpy(dtype=np.int64, na_value=0)[rows]
+    order = np.lexsort((line_no, doc_of[rows]))
+    rows = rows[order]
+    bounds = np.searchsorted(doc_of[rows], np.arange(len(docs) + 1))
+    return rows, bounds
 
 
 def customers_to_payloads(customers: pd.DataFrame) -> pd.DataFrame:
@@ -243,128 +350,123 @@ def _sales_documents(
     if docs.empty:
         return _empty()
     docs = _sorted(docs, ["company_id", id_col])
-    lines, bounds = _group_bounds(docs, id_col, lines)
+    doc_comp = _text_array(docs["company_id"])
+    doc_ids = _text_array(docs[id_col])
+    numbers = _text_array(docs[number_col])
+    doc_cur = _text_array(docs["currency"])
+    doc_minor = minor_units_array(doc_cur.to_pylist())
+    rows, bounds = _document_lines(docs, doc_comp, doc_ids, id_col, lines)
+    line_doc = np.repeat(np.arange(len(docs)), np.diff(bounds))
+    in_order = len(rows) == len(lines) and bool(np.all(rows == np.arange(len(rows))))  # the usual case
+    take = pa.array(rows, pa.int64())
+
+    def line_text(col: str) -> pa.Array:
+        return _text_array(lines[col]) if in_order else _text_array(lines[col]).take(take)
+
+    def line_objects(col: str) -> np.ndarray:
+        values = lines[col].to_numpy(dtype=object)
+        return values if in_order else values[rows]
+
     problems: list[str] = []
 
-    doc_comp = _objects(docs["company_id"])
-    doc_ids = _objects(docs[id_col])
-    numbers = _objects(docs[number_col])
-    doc_cur = _objects(docs["currency"])
+    def line_problem(mask: np.ndarray, why: str) -> None:
+        line_no = lines["line_no"].to_numpy(dtype=object)[rows]
+        for i in np.flatnonzero(mask):
+            d = int(line_doc[i])
+            problems.append(f"{kind} {numbers[d].as_py()} (id {doc_ids[d].as_py()}) line {line_no[i]}: {why}")
 
-    # Line lookups, resolved once per distinct code.
-    line_comp = lines["company_id"].astype(object)
-    income = mappings.resolve(line_comp, "income_account", lines["revenue_code"])
-    has_tax = lines["tax_code"].notna()
-    tax = mappings.resolve(line_comp, "tax_rate", lines["tax_code"])
-    has_tracking = lines["tracking_code"].notna()
-    tracking = mappings.resolve(line_comp, "tracking_category", lines["tracking_code"])
+    # Mappings and tax rates, resolved once per distinct (company, code); a line's JSON from its
+    # accountRef on is one text per distinct (account, tax rate, tracking category).
+    line_comp = doc_comp.take(pa.array(line_doc, pa.int64()))
+    acc_rows, acc_ids = _resolve_codes(mappings, line_comp, "income_account", line_text("revenue_code"))
+    tax_code, tracking_code = line_text("tax_code"), line_text("tracking_code")
+    tax_rows, tax_ids = _resolve_codes(mappings, line_comp, "tax_rate", tax_code)
+    trk_rows, trk_ids = _resolve_codes(mappings, line_comp, "tracking_category", tracking_code)
+    _, tax_pairs = _pair_codes(line_comp, tax_code)
     rates_by_id = _effective_rates(tax_rates)
+    tax_ids = [pid if code is not None else None for pid, (_, code) in zip(tax_ids, tax_pairs, strict=True)]
+    trk_pairs = _pair_codes(line_comp, tracking_code)[1]
+    trk_ids = [pid if code is not None else None for pid, (_, code) in zip(trk_ids, trk_pairs, strict=True)]
+    unique_rates = [None if pid is None else rates_by_id.get((comp, pid))
+                    for pid, (comp, _) in zip(tax_ids, tax_pairs, strict=True)]
+    has_tax = np.array([code is not None for _, code in tax_pairs] + [False], dtype=bool)[tax_rows]
+    rate_objects = np.array([*unique_rates, None], dtype=object)[tax_rows]
+    has_rate = has_tax & ~pd.isna(rate_objects)
+    line_problem(has_tax & ~has_rate, "tax code has no usable tax rate")
+    line_problem(np.array([pid is None for pid in acc_ids] + [False], dtype=bool)[acc_rows],
+                 "no usable income account")
+    tails_rows, tails = _pair_codes(pa.array(acc_rows * (len(tax_ids) + 1) + tax_rows),
+                                    pa.array(trk_rows, pa.int64()))
+    tail_text = []
+    for combined, trk in tails:
+        acc, tax = acc_ids[combined // (len(tax_ids) + 1)], tax_ids[combined % (len(tax_ids) + 1)]
+        tracking = trk_ids[trk]
+        tail_text.append(
+            _ref(acc) + ("" if tax is None else ',"taxRateRef":' + _ref(tax))
+            + ("" if tracking is None else ',"tracking":{"categoryRefs":[' + _ref(tracking)
+               + '],"isBilledTo":"Unknown","isRebilledTo":"Unknown"}') + "}")
+    tail = pa.array(tail_text, _TEXT).take(pa.array(tails_rows))
 
-    line_doc = lines["_doc"].tolist()
-    line_cur = [doc_cur[d] for d in line_doc]
-    acc_ids = _objects(income.platform_id)
-    tax_ids = [pid if flag else None for pid, flag in zip(_objects(tax.platform_id), has_tax, strict=True)]
-    track_ids = [
-        pid if flag else None for pid, flag in zip(_objects(tracking.platform_id), has_tracking, strict=True)
-    ]
-    comp_list = line_comp.tolist()
-    rates: list[Decimal | None] = []
-    for i, (comp, tid, flag) in enumerate(zip(comp_list, tax_ids, has_tax, strict=True)):
-        if flag and (tid is None or (comp, tid) not in rates_by_id):
-            problems.append(f"{kind} {numbers[line_doc[i]]} (id {doc_ids[line_doc[i]]}) line "
-                            f"{lines['line_no'].iat[i]}: tax code has no usable tax rate")
-        rates.append(rates_by_id.get((comp, tid)) if flag else None)
-    for i, acc in enumerate(acc_ids):
-        if acc is None:
-            problems.append(f"{kind} {numbers[line_doc[i]]} (id {doc_ids[line_doc[i]]}) line "
-                            f"{lines['line_no'].iat[i]}: no usable income account")
+    # Money in int64 minor units: the discount rounded first, then WAREHOUSE.md's line rule.
+    line_minor = doc_minor[line_doc]
+    line_cur = np.asarray(doc_cur.to_pylist(), dtype=object)[line_doc]
+    qty = line_objects("quantity")
+    unit = line_objects("unit_amount")
+    qty_text, qty_scaled = decimal_column(qty)
+    unit_text, unit_scaled = decimal_column(unit)
+    discount = to_minor_column(line_objects("discount_amount"), line_cur, line_minor)
+    _, rate_scaled = decimal_column(rate_objects)
+    sub, tax = line_minor_amounts(qty_scaled, unit_scaled, discount, rate_scaled, has_rate, line_minor,
+                                  (qty, unit, rate_objects, line_cur))
+    line_money = MinorText(line_minor)
+    items = _join(
+        '{"description":', _json_strings(line_text("description")), ',"unitAmount":', unit_text,
+        ',"quantity":', qty_text, ',"discountAmount":', line_money(discount),
+        ',"subTotal":', line_money(sub), ',"taxAmount":', line_money(tax),
+        ',"totalAmount":', line_money(sub + tax), ',"accountRef":', tail,
+    )
 
-    qty = _objects(lines["quantity"])
-    unit = _objects(lines["unit_amount"])
-    disc = [d if d is not None else Decimal(0) for d in _objects(lines["discount_amount"])]
-    disc_r = round_many(disc, line_cur)
-    subs, taxes, totals = line_amounts(qty, unit, disc_r, rates, line_cur)
-    descriptions = _objects(lines["description"])
-
-    # line_amounts' figures are quantized (plain notation, never -0), so str() is their exact JSON text.
-    # Lines are written straight to JSON text: one template per line instead of a dict of Fragments
-    # per field, which is what makes large batches fast. The text is what orjson would write.
-    js = _json_text
-    ref_text = _ref_text_cache()
-    items = [
-        f'{{"description":{js(desc)},"unitAmount":{_n(u)},"quantity":{_n(q)},"discountAmount":{_n(d)},'
-        f'"subTotal":{s},"taxAmount":{t},"totalAmount":{tot},"accountRef":{ref_text(acc)}'
-        + ("" if tid is None else f',"taxRateRef":{ref_text(tid)}')
-        + ("" if trk is None else f',"tracking":{{"categoryRefs":[{ref_text(trk)}],'
-                                  '"isBilledTo":"Unknown","isRebilledTo":"Unknown"}')
-        + "}"
-        for desc, q, u, d, s, t, tot, acc, tid, trk in zip(
-            descriptions, qty, unit, disc_r, subs, taxes, totals, acc_ids, tax_ids, track_ids, strict=True
-        )
-    ]
-
-    pids = _platform_id_index(platform_ids)
-    cust_ids = _objects(docs["customer_id"])
-    cust_pids = [pids.get((comp, "customer", cid)) for comp, cid in zip(doc_comp, cust_ids, strict=True)]
-    for num, did, cid, pid in zip(numbers, doc_ids, cust_ids, cust_pids, strict=True):
-        if pid is None:
-            problems.append(f"{kind} {num} (id {did}): customer {cid} has no platform id yet")
-    statuses = [_STATUS.get(s) for s in _objects(docs["status"])]
-    for num, did, s, raw in zip(numbers, doc_ids, statuses, _objects(docs["status"]), strict=True):
-        if s is None:
-            problems.append(f"{kind} {num} (id {did}): status '{raw}' cannot be pushed")
+    customer = _platform_ids(platform_ids, "customer", doc_comp, _text_array(docs["customer_id"]))
+    for i in np.flatnonzero(~customer.is_valid().to_numpy(zero_copy_only=False)):
+        problems.append(f"{kind} {numbers[int(i)].as_py()} (id {doc_ids[int(i)].as_py()}): customer "
+                        f"{docs['customer_id'].iat[int(i)]} has no platform id yet")
+    status = docs["status"].astype(object).map(_STATUS)
+    for i in np.flatnonzero(status.isna().to_numpy()):
+        problems.append(f"{kind} {numbers[int(i)].as_py()} (id {doc_ids[int(i)].as_py()}): status "
+                        f"'{docs['status'].iat[int(i)]}' cannot be pushed")
     if problems:
         raise UnresolvedReferenceError(problems)
 
-    base = _base_currencies(companies)
-    rates_text = [
-        "1" if cur == base.get(comp) else ("null" if rate is None else _n(rate))
-        for cur, rate, comp in zip(doc_cur, _objects(docs["currency_rate"]), doc_comp, strict=True)
-    ]
-    issue = _date_text(docs["issue_date"])
-    due = _date_text(docs["due_date"]) if kind == "invoice" else None
-    notes = _objects(docs["note"]) if "note" in docs else [None] * len(docs)
-    number_key = "invoiceNumber" if kind == "invoice" else "creditNoteNumber"
-    due_key = "amountDue" if kind == "invoice" else "remainingCredit"
-    zero = Decimal(0)
-    zeros = {c: round_half_up(zero, c) for c in set(doc_cur)}  # the currency's decimals, even with no lines
-    currency_text = {c: js(c) for c in zeros}
-
-    payloads = []
-    doc_totals = []
-    with localcontext(MONEY_CONTEXT):
-        for i in range(len(docs)):
-            lo, hi = bounds[i], bounds[i + 1]
-            cur = doc_cur[i]
-            sub = tax_sum = discount = zeros[cur]
-            for j in range(lo, hi):
-                sub += subs[j]
-                tax_sum += taxes[j]
-                discount += disc_r[j]
-            total = sub + tax_sum
-            total_text = _n(total)
-            dates = f'"issueDate":{_date_json(issue[i])},' + ("" if due is None else f'"dueDate":{_date_json(due[i])},')
-            extra = '"discountPercentage":0,' if kind == "credit_note" else ""
-            payloads.append((
-                f'{{"{number_key}":{js(numbers[i])},"customerRef":{ref_text(cust_pids[i])},{dates}'
-                f'"currency":{currency_text[cur]},"currencyRate":{rates_text[i]},"status":"{statuses[i]}",'
-                f'"note":{js(notes[i])},"lineItems":[{",".join(items[lo:hi])}],"subTotal":{_n(sub)},'
-                f'"totalDiscount":{_n(discount)},{extra}"totalTaxAmount":{_n(tax_sum)},'
-                f'"totalAmount":{total_text},"{due_key}":{total_text}}}'
-            ).encode())
-            doc_totals.append(total)
-
+    sub_sum, tax_sum = _group_sums(sub, bounds), _group_sums(tax, bounds)
+    total = sub_sum + tax_sum
+    doc_money = MinorText(doc_minor)
+    total_text = doc_money(total)
+    dates = [',"issueDate":', _date_json(docs["issue_date"])]
+    if kind == "invoice":
+        dates += [',"dueDate":', _date_json(docs["due_date"])]
+    notes = _text_array(docs["note"]) if "note" in docs else pa.nulls(len(docs), _TEXT)
+    payloads = _join(
+        '{"invoiceNumber":' if kind == "invoice" else '{"creditNoteNumber":', _json_strings(numbers),
+        ',"customerRef":', _ref_json(customer), *dates,
+        ',"currency":', _json_strings(doc_cur), ',"currencyRate":', _rate_json(doc_cur, docs["currency_rate"],
+                                                                            doc_comp, companies),
+        ',"status":', _json_strings(_text_array(status)), ',"note":', _json_strings(notes),
+        ',"lineItems":[', _lists(items, bounds), '],"subTotal":', doc_money(sub_sum),
+        ',"totalDiscount":', doc_money(_group_sums(discount, bounds)),
+        ',"discountPercentage":0' if kind == "credit_note" else "",
+        ',"totalTaxAmount":', doc_money(tax_sum), ',"totalAmount":', total_text,
+        ',"amountDue":' if kind == "invoice" else ',"remainingCredit":', total_text, "}",
+    )
     return _finish(
         {
             "company_id": doc_comp,
             "source_id": doc_ids,
             "document_number": numbers,
             "currency": doc_cur,
-            "total_amount": doc_totals,
+            "total_amount": list(map(Decimal, total_text.to_pylist())),
             "payload": payloads,
         },
         kind,
-        serialised=True,
     )
 
 
@@ -419,71 +521,80 @@ def payments_to_payloads(
     if payments.empty:
         return _empty()
     p = _sorted(payments, ["company_id", "payment_id"])
-    comp = _objects(p["company_id"])
-    ids = _objects(p["payment_id"])
-    cur = _objects(p["currency"])
-    amounts = round_many(_objects(p["amount"]), cur)
-    pids = _platform_id_index(platform_ids)
+    comp = _text_array(p["company_id"])
+    ids = _text_array(p["payment_id"])
+    cur = _text_array(p["currency"])
+    cur_list = cur.to_pylist()
+    minor = minor_units_array(cur_list)
+    amounts = to_minor_column(p["amount"].to_numpy(dtype=object), cur_list, minor)
+    refs = pc.coalesce(_text_array(p["reference"]), ids)
+    customer = _platform_ids(platform_ids, "customer", comp, _text_array(p["customer_id"]))
+    account = _resolve(mappings, comp, "payment_account", _text_array(p["method"]))
     problems: list[str] = []
-    refs = [r if r is not None else pid for r, pid in zip(_objects(p["reference"]), ids, strict=True)]
-
-    cust = [pids.get((c, "customer", cid)) for c, cid in zip(comp, _objects(p["customer_id"]), strict=True)]
-    account = _objects(mappings.resolve(p["company_id"], "payment_account", p["method"]).platform_id)
-    for r, pid, cp, acc in zip(refs, ids, cust, account, strict=True):
-        if cp is None:
+    no_customer = ~customer.is_valid().to_numpy(zero_copy_only=False)
+    no_account = ~account.is_valid().to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(no_customer | no_account):
+        r, pid = refs[int(i)].as_py(), ids[int(i)].as_py()
+        if no_customer[i]:
             problems.append(f"payment {r} (id {pid}): customer has no platform id yet")
-        if acc is None:
+        if no_account[i]:
             problems.append(f"payment {r} (id {pid}): no usable payment account mapping")
 
-    allocs = allocations.assign(_order=np.arange(len(allocations)))
-    doc_index = pd.MultiIndex.from_arrays([p["company_id"].astype(object), p["payment_id"].astype(object)])
-    allocs = allocs.assign(_doc=doc_index.get_indexer(pd.MultiIndex.from_arrays(
-        [allocs["company_id"].astype(object), allocs["payment_id"].astype(object)])))
-    allocs = allocs[allocs["_doc"] >= 0]
-    allocs = allocs.sort_values(["_doc", "target_type", "target_id", "_order"], kind="mergesort")
-    bounds = np.searchsorted(allocs["_doc"].to_numpy(), np.arange(len(p) + 1))
-    a_doc = allocs["_doc"].tolist()
-    a_type = _objects(allocs["target_type"])
-    a_target = _objects(allocs["target_id"])
-    a_amount = round_many(_objects(allocs["amount"]), [cur[d] for d in a_doc])
-    lines = []
-    for d, ttype, tid, amt in zip(a_doc, a_type, a_target, a_amount, strict=True):
-        target = pids.get((comp[d], ttype, tid))
-        if target is None:
-            problems.append(f"payment {refs[d]} (id {ids[d]}): {ttype} {tid} has no platform id yet")
-        if ttype == "invoice":
-            lines.append(({"amount": money_json(amt), "links": [
-                {"type": "Invoice", "id": target, "amount": money_json(-amt)}]}, amt))
-        else:
-            lines.append(({"amount": money_json(-amt), "links": [
-                {"type": "CreditNote", "id": target, "amount": money_json(amt)}]}, -amt))
+    # Allocations in payment order, then by target (type, id) and their warehouse order.
+    if allocations.empty:
+        allocs = pd.DataFrame({"_doc": pd.Series(dtype=np.int64), "target_type": pd.Series(dtype=object),
+                               "target_id": pd.Series(dtype=object), "amount": pd.Series(dtype=object),
+                               "company_id": pd.Series(dtype=object)})
+    else:
+        doc_of = _rows_of((_text_array(allocations["company_id"]), _text_array(allocations["payment_id"])),
+                          (comp, ids))
+        allocs = allocations.assign(_doc=doc_of, _order=np.arange(len(allocations)))
+        allocs = allocs[(doc_of >= 0)]
+        allocs = allocs.sort_values(["_doc", "target_type", "target_id", "_order"], kind="mergesort")
+    a_doc = allocs["_doc"].to_numpy(dtype=np.int64)
+    bounds = np.searchsorted(a_doc, np.arange(len(p) + 1))
+    a_comp = comp.take(pa.array(a_doc, pa.int64()))
+    a_type = _text_array(allocs["target_type"])
+    a_target = _text_array(allocs["target_id"])
+    is_invoice = pc.fill_null(pc.equal(a_type, _lit("invoice")), False).to_numpy(zero_copy_only=False)
+    target = pc.if_else(pa.array(is_invoice), _platform_ids(platform_ids, "invoice", a_comp, a_target),
+                        _platform_ids(platform_ids, "credit_note", a_comp, a_target))
+    for i in np.flatnonzero(~target.is_valid().to_numpy(zero_copy_only=False)):
+        d = int(a_doc[i])
+        problems.append(f"payment {refs[d].as_py()} (id {ids[d].as_py()}): {a_type[int(i)].as_py()} "
+                        f"{a_target[int(i)].as_py()} has no platform id yet")
     if problems:
         raise UnresolvedReferenceError(problems)
 
-    rates = _rates_json(cur, _objects(p["currency_rate"]), comp, _base_currencies(companies))
-    dates = _date_text(p["paid_on"])
-    payloads = []
-    with_ctx = MONEY_CONTEXT
-    for i in range(len(p)):
-        chunk = lines[bounds[i]:bounds[i + 1]]
-        body_lines = [line for line, _ in chunk]
-        remainder = with_ctx.subtract(amounts[i], sum_amounts(a for _, a in chunk))
-        if not remainder.is_zero() or not chunk:
-            body_lines.append({"amount": money_json(remainder), "links": [
-                {"type": "PaymentOnAccount", "id": cust[i], "amount": money_json(-remainder)}]})
-        payloads.append({
-            "customerRef": {"id": cust[i]},
-            "accountRef": {"id": account[i]},
-            "date": dates[i],
-            "currency": cur[i],
-            "currencyRate": rates[i],
-            "totalAmount": money_json(amounts[i]),
-            "reference": refs[i],
-            "lines": body_lines,
-        })
+    a_minor = minor[a_doc]
+    a_amount = to_minor_column(allocs["amount"].to_numpy(dtype=object), [cur_list[d] for d in a_doc], a_minor)
+    line = np.where(is_invoice, a_amount, -a_amount)  # an invoice's payment is +X, a refund -X
+    alloc_money = MinorText(a_minor)
+    alloc_lines = _join(
+        '{"amount":', alloc_money(line), ',"links":[{"type":',
+        pc.if_else(pa.array(is_invoice), _lit('"Invoice"'), _lit('"CreditNote"')), ',"id":', _json_strings(target),
+        ',"amount":', alloc_money(-line), "}]}",
+    )
+    remainder = amounts - _group_sums(line, bounds)
+    allocated = np.diff(bounds) > 0
+    on_account = (remainder != 0) | ~allocated
+    customer_json = _json_strings(customer)
+    money = MinorText(minor)
+    amount_text = money(amounts)
+    rest = pc.if_else(pa.array(on_account), _join(
+        '{"amount":', money(remainder), ',"links":[{"type":"PaymentOnAccount","id":', customer_json,
+        ',"amount":', money(-remainder), "}]}"), _lit(""))
+    payloads = _join(
+        '{"customerRef":{"id":', customer_json, '},"accountRef":{"id":', _json_strings(account),
+        '},"date":', _date_json(p["paid_on"]), ',"currency":', _json_strings(cur),
+        ',"currencyRate":', _rate_json(cur, p["currency_rate"], comp, companies),
+        ',"totalAmount":', amount_text, ',"reference":', _json_strings(refs),
+        ',"lines":[', _lists(alloc_lines, bounds), pc.if_else(pa.array(allocated & on_account), _lit(","), _lit("")),
+        rest, "]}",
+    )
     return _finish(
         {"company_id": comp, "source_id": ids, "document_number": refs, "currency": cur,
-         "total_amount": amounts, "payload": payloads},
+         "total_amount": list(map(Decimal, amount_text.to_pylist())), "payload": payloads},
         "payment",
     )
 
@@ -508,7 +619,7 @@ def credit_note_allocations_to_payloads(
     a = allocations.assign(source_id=allocations["credit_note_id"].astype(object) + ":"
                            + allocations["invoice_id"].astype(object))
     a = _sorted(a, ["company_id", "source_id"])
-    docs = documents[documents["document_type"] == "credit_note"]
+    docs = documents[(documents["document_type"] == "credit_note").to_numpy(dtype=bool, na_value=False)]
     doc_info = {
         (c, s): (cust, cur, rate)
         for c, s, cust, cur, rate in zip(_objects(docs["company_id"]), _objects(docs["source_id"]),
@@ -565,6 +676,35 @@ def credit_note_allocations_to_payloads(
     )
 
 
+def _platform_id_index(platform_ids: pd.DataFrame | None) -> dict[tuple[str, str, str], str]:
+    """(company_id, document_type, source_id) -> platform_id of records already in the platform."""
+    if platform_ids is None or platform_ids.empty:
+        return {}
+    cols = platform_ids[["company_id", "document_type", "source_id", "platform_id"]].astype(object)
+    cols = cols[cols["platform_id"].notna().to_numpy()]
+    return dict(zip(zip(cols["company_id"], cols["document_type"], cols["source_id"], strict=True),
+                    cols["platform_id"], strict=True))
+
+
+def _date_text(series: pd.Series) -> list[str | None]:
+    """Dates as Codat's unqualified ``YYYY-MM-DDT00:00:00`` (None stays None)."""
+    text = pd.to_datetime(series).dt.strftime("%Y-%m-%dT00:00:00").astype(object).tolist()
+    return [t if isinstance(t, str) else None for t in text]
+
+
+def _base_currencies(companies: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(companies["company_id"].astype(object), companies["base_currency"].astype(object),
+                    strict=True))
+
+
+def _rates_json(currencies: list, rates: list, company_ids: list, base: dict[str, str]) -> list:
+    """``currencyRate`` per document: 1 in the base currency, else the warehouse rate (null if none)."""
+    return [
+        _ONE if cur == base.get(comp) else (None if rate is None else money_json(rate))
+        for cur, rate, comp in zip(currencies, rates, company_ids, strict=True)
+    ]
+
+
 def fees_to_payloads(
     payments: pd.DataFrame,
     *,
@@ -578,58 +718,46 @@ def fees_to_payloads(
     """
     if payments.empty:
         return _empty()
-    fees = payments.assign(_fee=_objects(payments["fee_amount"]))
-    fees = fees[[f is not None and f > 0 for f in fees["_fee"]]]
-    if fees.empty:
+    _, fee_scaled = decimal_column(payments["fee_amount"].to_numpy(dtype=object))
+    p = payments[fee_scaled.exact & (fee_scaled.mantissa > 0)]  # a mask array: rows even when none match
+    if p.empty:
         return _empty()
-    p = _sorted(fees, ["company_id", "payment_id"])
-    comp = _objects(p["company_id"])
-    ids = _objects(p["payment_id"])
-    cur = _objects(p["currency"])
-    refs = [r if r is not None else pid for r, pid in zip(_objects(p["reference"]), ids, strict=True)]
-    amounts = round_many(p["_fee"].tolist(), cur)
-    account = _objects(mappings.resolve(p["company_id"], "payment_account", p["method"]).platform_id)
-    fee_acc = _objects(mappings.resolve(p["company_id"], "fee_account",
-                                        pd.Series([None] * len(p), index=p.index, dtype=object)).platform_id)
+    p = _sorted(p, ["company_id", "payment_id"])
+    comp = _text_array(p["company_id"])
+    ids = _text_array(p["payment_id"])
+    cur = _text_array(p["currency"])
+    cur_list = cur.to_pylist()
+    minor = minor_units_array(cur_list)
+    refs = pc.coalesce(_text_array(p["reference"]), ids)
+    money = MinorText(minor)
+    fee = money(to_minor_column(p["fee_amount"].to_numpy(dtype=object), cur_list, minor))
+    account = _resolve(mappings, comp, "payment_account", _text_array(p["method"]))
+    fee_account = _resolve(mappings, comp, "fee_account", None)
+    broken = ~(account.is_valid().to_numpy(zero_copy_only=False) & fee_account.is_valid().to_numpy(zero_copy_only=False))
     problems = [
-        f"fee of payment {r} (id {i}): no usable {'payment' if a is None else 'fee'} account mapping"
-        for r, i, a, f in zip(refs, ids, account, fee_acc, strict=True) if a is None or f is None
+        f"fee of payment {refs[int(i)].as_py()} (id {ids[int(i)].as_py()}): no usable "
+        f"{'payment' if account[int(i)].as_py() is None else 'fee'} account mapping"
+        for i in np.flatnonzero(broken)
     ]
     if problems:
         raise UnresolvedReferenceError(problems)
-    rates = _rates_json(cur, _objects(p["currency_rate"]), comp, _base_currencies(companies))
-    dates = _date_text(p["paid_on"])
-    payloads = []
-    for i in range(len(p)):
-        fee = money_json(amounts[i])
-        tax = money_json(round_half_up(Decimal(0), cur[i]))
-        payloads.append({
-            "reference": refs[i],
-            "note": f"Payment fee withheld from payment {refs[i]}",
-            "issueDate": dates[i],
-            "currency": cur[i],
-            "currencyRate": rates[i],
-            "lineItems": [{
-                "description": f"Payment fee for {refs[i]}",
-                "unitAmount": fee,
-                "quantity": _ONE,
-                "subTotal": fee,
-                "taxAmount": tax,
-                "totalAmount": fee,
-                "accountRef": {"id": fee_acc[i]},
-            }],
-            "paymentAllocations": [{
-                "payment": {"accountRef": {"id": account[i]}, "currency": cur[i], "currencyRate": rates[i],
-                            "paidOnDate": dates[i], "totalAmount": fee},
-                "allocation": {"currency": cur[i], "currencyRate": rates[i], "allocatedOnDate": dates[i],
-                               "totalAmount": fee},
-            }],
-            "subTotal": fee,
-            "taxAmount": tax,
-            "totalAmount": fee,
-        })
+    zero = money(np.zeros(len(p), dtype=np.int64))
+    rate = _rate_json(cur, p["currency_rate"], comp, companies)
+    day = _date_json(p["paid_on"])
+    currency = _json_strings(cur)
+    payloads = _join(
+        '{"reference":', _json_strings(refs), ',"note":', _json_strings(_join("Payment fee withheld from payment ", refs)),
+        ',"issueDate":', day, ',"currency":', currency, ',"currencyRate":', rate,
+        ',"lineItems":[{"description":', _json_strings(_join("Payment fee for ", refs)), ',"unitAmount":', fee,
+        ',"quantity":1,"subTotal":', fee, ',"taxAmount":', zero, ',"totalAmount":', fee,
+        ',"accountRef":', _ref_json(fee_account), '}],"paymentAllocations":[{"payment":{"accountRef":',
+        _ref_json(account), ',"currency":', currency, ',"currencyRate":', rate, ',"paidOnDate":', day,
+        ',"totalAmount":', fee, '},"allocation":{"currency":', currency, ',"currencyRate":', rate,
+        ',"allocatedOnDate":', day, ',"totalAmount":', fee, '}}],"subTotal":', fee, ',"taxAmount":', zero,
+        ',"totalAmount":', fee, "}",
+    )
     return _finish(
         {"company_id": comp, "source_id": ids, "document_number": refs, "currency": cur,
-         "total_amount": amounts, "payload": payloads},
+         "total_amount": list(map(Decimal, fee.to_pylist())), "payload": payloads},
         "fee",
     )
