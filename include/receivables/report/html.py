@@ -159,7 +159,9 @@ def _exception_lines(exceptions: pd.DataFrame, names: Names, report_date: pd.Tim
             "currency": currency,
             "stake": money_text(row.at_stake, currency),
             "difference": money_text(row.difference, currency) if row.outcome != "rejected" else "",
-            "reason": plain_words(row.reason),
+            # Validation messages name the company by id; the reader knows it by name.
+            "reason": plain_words(row.reason).replace(text(row.company_id), names(row.company_id))
+            if text(row.company_id) else plain_words(row.reason),
             "first_seen": date_text(row.first_seen_date),
             "days_open": _days_open(row.first_seen_date, report_date),
             "exception_id": text(row.exception_id),
@@ -354,6 +356,7 @@ def render_html(rows: pd.DataFrame, summary: pd.DataFrame, *, report_date: date 
         exception_total=len(exceptions),
         exception_listed=len(listed),
         largest_per_outcome=LARGEST_PER_OUTCOME,
+        open_section_rows=OPEN_SECTION_ROWS,
         filter_companies=[c for c in companies if c["exceptions"]],
         buckets=AGING_BUCKETS,
         aging_lines=aging_lines,

@@ -113,6 +113,8 @@ def test_a_failed_company_opens_the_page_in_red_and_its_figures_are_incomplete(r
     assert "come from an earlier run (scheduled__2026-03-03)" in banner
     assert "INCOMPLETE" in html[:html.index("<body>") + 600]
     assert html.count('tag tag-incomplete">incomplete') >= 1
+    note = html[html.index('id="figures-incomplete"'):]
+    assert note.index("Nippon KK") < note.index('id="count-documents"')  # the counts say they are incomplete
 
 
 def test_a_night_where_every_company_failed_never_says_no_exceptions(result):
@@ -135,11 +137,12 @@ def test_a_clean_night_says_complete_without_a_banner(result):
 
 def test_names_numbers_and_plain_words_instead_of_ids_and_programmer_words(result):
     rows = result.rows.copy()
-    rows.loc[rows["outcome"] == "rejected", "reason"] = "missing_currency_rate: currency_rate is None"
+    rows.loc[rows["outcome"] == "rejected", "reason"] = ("missing_currency_rate: currency_rate is None for "
+                                                         "company acme")
     html = render_html(rows, result.summary, report_date=REPORT_DATE, run_meta={"run_id": "r", "dry_run": False},
                        company_names=NAMES)
     assert "Acme Ltd" in html and ">acme<" not in html and "acme &mdash;" not in html
-    assert "currency_rate is missing" in html and "is None" not in html
+    assert "currency_rate is missing for company Acme Ltd" in html and "is None" not in html
     assert "Dry run: <strong>no</strong>" in html and "False" not in html
     assert "(none)" not in html
     # The rejected invoice shows its number and its source total with the currency.
