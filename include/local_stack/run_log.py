@@ -74,6 +74,8 @@ class TaskError:
 class RunOutput:
     run_id: str | None
     attempts: list[TaskAttempt]
+    # The output's last exception line (e.g. a DAG that could not be parsed): for runs with no task.
+    stopped_by: str | None = None
 
     def last_attempts(self) -> dict[tuple[str, int], TaskAttempt]:
         last: dict[tuple[str, int], TaskAttempt] = {}
@@ -99,6 +101,14 @@ class RunOutput:
         return sum(1 for (task_id, _) in self.last_attempts() if task_id.startswith(prefix))
 
 
+def last_exception(text: str) -> str | None:
+    """The last ``SomeError: message`` line of the output (why a run that created no task stopped)."""
+    for line in reversed(text.splitlines()):
+        if m := _EXCEPTION.match(line.strip()):
+            return f"{m.group('name')}: {m.group('message')}"
+    return None
+
+
 def parse_run_output(text: str) -> RunOutput:
     """Split ``airflow dags test`` output into task attempts (attempt numbers count per task instance)."""
     run_id = None
@@ -118,7 +128,7 @@ def parse_run_output(text: str) -> RunOutput:
             if (m := _END.search(line)) and (m.group("task"), int(m.group("index"))) == (
                     current.task_id, current.map_index):
                 current = None
-    return RunOutput(run_id=run_id, attempts=attempts)
+    return RunOutput(run_id=run_id, attempts=attempts, stopped_by=last_exception(text) if not attempts else None)
 
 
 def task_log_folder(env: dict[str, str]) -> Path:

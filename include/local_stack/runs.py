@@ -138,7 +138,8 @@ def explain_failure(run: DagTest) -> None:
     """Each failed task's one-line error (with its advice), or why nothing ran at all."""
     errors = run.output.failed
     if not errors and not run.output.attempts:
-        say("    no task ran: Airflow created no task instance for this run (see the log)")
+        why = run.output.stopped_by or "Airflow created no task instance for this run"
+        say(f"    no task ran: {why} (see the log)")
         return
     seen: set[str] = set()
     for error in errors:
