@@ -157,7 +157,7 @@ def world(tmp_path, warehouse_settings):
         close_world(world)
 
 
-@pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_hostile_corpus_is_handled_or_rejected_with_a_reason(world):
     hostile, other = world.companies[0].company_id, world.companies[1].company_id
     ids = write_invoices(world, hostile, CORPUS, "BAD", STAMP)
@@ -277,7 +277,7 @@ def assert_pushed_lines_are_rounded_half_up(world, company_id: str, batch: list[
         assert total == round_half_up(total, currency), record
 
 
-@pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_random_invoices_never_crash_the_run_nor_vanish(world):
     hostile = world.companies[0].company_id
     sync_all(world, DAY, "baseline")

@@ -57,7 +57,7 @@ def _rerun_and_check(world, label):
     return assert_clean(world, [DAY], label)
 
 
-@pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_sandbox_restarted_while_pushing(world):
     # Slow pushes keep the run busy while the API goes away and comes back on the same port and state.
     world.sandbox.admin.set_faults(latency_ms=60, methods=["POST"])
@@ -86,7 +86,7 @@ def test_sandbox_restarted_while_pushing(world):
     assert counts.duplicates == 0
 
 
-@pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_warehouse_connection_dropped_while_pushing(world, warehouse_settings, pg_database_url):
     # Terminate every server backend of the test database repeatedly while the push runs: the ledger
     # writes of that moment fail, and the run of that company fails loudly (as an Airflow task would).
@@ -126,7 +126,8 @@ def test_warehouse_connection_dropped_while_pushing(world, warehouse_settings, p
     _rerun_and_check(world, "warehouse connection dropped")
 
 
-@pytest.mark.parametrize("warehouse_settings", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_worker_killed_with_sigkill_mid_push(world, warehouse_settings, tmp_path):
     settings = world.sync_settings()
     plan = jobs.plan_run(world.engine, settings=settings, run_id="killed",
