@@ -15,6 +15,7 @@ files. This module splits that output per task attempt so that
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -152,3 +153,16 @@ def file_task_logs(output: RunOutput, dag_id: str, env: dict[str, str]) -> list[
         path.write_text("\n".join(attempt.lines) + "\n")
         written.append(path)
     return written
+
+
+def error_in_task_log(text: str) -> str | None:
+    """The ``TASK ERROR`` line of a task log written by Airflow itself (JSON lines, e.g. under a scheduler)."""
+    found = None
+    for line in text.splitlines():
+        try:
+            event = str(json.loads(line).get("event", ""))
+        except (ValueError, AttributeError):
+            event = line
+        if MARK in event:
+            found = event.split(MARK, 1)[1].strip()
+    return found

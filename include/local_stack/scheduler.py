@@ -428,6 +428,24 @@ class Scheduler:
         return self._json("GET", path, "reading the task instances",
                           params={"limit": PAGE_LIMIT})["task_instances"]
 
+    def failed_task_errors(self, dag_id: str, run_id: str) -> list[str]:
+        """``<task>[<map index>]: <one-line error>`` for each failed task of a run, read from its task log."""
+        from local_stack.run_log import error_in_task_log, task_log_folder
+
+        lines = []
+        for ti in self.task_instances(dag_id, run_id):
+            if ti.get("state") != "failed":
+                continue
+            map_index = ti.get("map_index", -1)
+            folder = task_log_folder(self._env) / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={ti['task_id']}"
+            if map_index is not None and map_index >= 0:
+                folder = folder / f"map_index={map_index}"
+            path = folder / f"attempt={ti.get('try_number') or 1}.log"
+            error = error_in_task_log(path.read_text(errors="replace")) if path.exists() else None
+            label = ti["task_id"] if map_index is None or map_index < 0 else f"{ti['task_id']}[{map_index}]"
+            lines.append(f"{label}: {error or f'failed (task log: {path})'}")
+        return lines
+
     def _runs(self, dag_id: str, first: str, last: str, states: list[str] | None = None) -> list[dict]:
         """The DAG's runs with a logical date in [first, last], oldest first."""
         params: dict = {"logical_date_gte": first, "logical_date_lte": last, "order_by": "logical_date",
@@ -594,6 +612,13 @@ def run_backfill(dag_id: str, start: str, end: str, env: dict[str, str], *, log_
         with Scheduler(env, log_dir=log_dir, migrate=migrate) as airflow:
             outcomes = airflow.backfill(dag_id, start, end, reprocess=reprocess, timeout_s=timeout_s,
                                         report=say)
+            for outcome in outcomes:
+                if not outcome.succeeded and outcome.run_id:
+                    seen: set[str] = set()
+                    for line in airflow.failed_task_errors(dag_id, outcome.run_id):
+                        if line.split(": ", 1)[-1] not in seen:  # one configuration error, said once
+                            seen.add(line.split(": ", 1)[-1])
+                            say(f"    {outcome.day} {line}")
     except (AirflowStackError, TimeoutError, httpx.HTTPError) as error:
         say(f"  backfill FAILED: {error}")
         return 1

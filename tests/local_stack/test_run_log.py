@@ -69,3 +69,20 @@ def test_task_logs_are_filed_where_airflow_looks_for_them(tmp_path):
     second = base / "task_id=company.reconcile_company" / "map_index=1" / "attempt=2.log"
     assert second in written and "KeyError: 'x'" in second.read_text()
     assert "starting task_id=company.reconcile_company" in (second.parent / "attempt=1.log").read_text()
+
+
+def test_the_error_line_is_found_in_a_json_task_log_written_under_a_scheduler():
+    import json
+
+    from local_stack.run_log import error_in_task_log
+
+    log = "\n".join(json.dumps(e) for e in [
+        {"timestamp": T, "level": "info", "event": "business day 2024-12-01 (UTC), 2 active companies"},
+        {"timestamp": T, "level": "error", "event": "TASK ERROR: company Acme: the API refused the key (401): "
+                                                    "check the password of connection codat_default",
+         "logger": "receivables.task_error"},
+        {"timestamp": T, "level": "error", "event": "Task failed with exception", "error_detail": []},
+    ])
+    assert error_in_task_log(log) == ("company Acme: the API refused the key (401): check the password of "
+                                      "connection codat_default")
+    assert error_in_task_log('{"event": "all fine"}') is None
