@@ -29,12 +29,19 @@ window.addEventListener('load', () => {
   const folded = measure();
   document.querySelectorAll('details').forEach(d => d.open = true);
   const unfolded = measure();
+  const visible = () => [...document.querySelectorAll('tr.x-row')].filter(r => r.getClientRects().length).length;
+  const filters = {all: visible()};
+  const company = document.querySelector('input[name=company]:not(#fc-all)');
+  if (company) { company.checked = true; filters.oneCompany = visible(); filters.company = company.id;
+                 document.getElementById('fc-all').checked = true; }
+  const largest = document.getElementById('f-largest');
+  if (largest) { largest.checked = true; filters.largest = visible(); largest.checked = false; }
   const firstSection = document.querySelector('section:not(#run-failures)');
   const facts = {folded, unfolded, innerWidth: window.innerWidth,
     banner: banner ? {top: banner.getBoundingClientRect().top, text: banner.innerText} : null,
     firstSectionTop: firstSection.getBoundingClientRect().top,
     status: document.getElementById('run-status').innerText,
-    rows: document.querySelectorAll('tr.x-row').length};
+    rows: document.querySelectorAll('tr.x-row').length, filters};
   const out = document.createElement('pre');
   out.id = 'probe';
   out.textContent = JSON.stringify(facts);
@@ -112,6 +119,13 @@ def test_a_failed_night_opens_with_the_banner_and_fits_1400_pixels(exceptions, t
     assert "Check the password of connection codat_default" in banner["text"]
     assert "Brick & Mortar GmbH" in banner["text"] and "did not run" in banner["text"]
     assert facts["status"].startswith("INCOMPLETE")
+    # The CSS-only filters work in a real browser (sections unfolded by the probe): one company's rows,
+    # or the largest 25 of each outcome.
+    filters = facts["filters"]
+    assert filters["all"] == exceptions
+    if exceptions > 100:
+        assert 0 < filters["oneCompany"] < exceptions and abs(filters["oneCompany"] - exceptions / 3) < exceptions / 6
+        assert filters["largest"] == 25 * len(set(run.exceptions["outcome"]))
 
 
 def test_a_clean_night_has_no_banner(tmp_path):
