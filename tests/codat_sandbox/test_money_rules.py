@@ -141,6 +141,14 @@ def test_bhd_amounts_have_three_decimals():
         validate_invoice(doc([line(10.125, 2.025)], currency="BHD", totalAmount=12.151, amountDue=12.151), bhd)))
 
 
+def test_absurd_amounts_are_errors_not_crashes():
+    body = doc([line(10.0, 2.0)], totalTaxAmount=-1.7976931348623157e308, subTotal=-3.0590737465710788e88,
+               totalAmount=1.175494351e-38)
+    found = messages(validate_invoice(body, view()))
+    assert any("totalAmount 0.00000000000000000000000000000000000001175494351 has more decimal places" in m
+               for m in found), found
+
+
 def test_payment_totals_are_exact_and_in_minor_units():
     invoices = [{"id": "I1", "customerRef": {"id": "C1"}, "status": "Submitted", "currency": "JPY",
                  "totalAmount": 1200, "amountDue": 1200}]

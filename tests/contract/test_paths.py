@@ -201,17 +201,6 @@ def _fill(template: str, world: dict[str, Any], data_type: str) -> str:
     return re.sub(r"\{[^/]+\}$", record, path)
 
 
-@pytest.fixture(scope="module")
-def world_with_reference(world):
-    company = world["company"]
-    reference = {}
-    for data_type, path in (("accounts", "data/accounts"), ("taxRates", "data/taxRates"),
-                            ("trackingCategories", "data/trackingCategories"),
-                            ("bankAccounts", f"connections/{company['connectionId']}/data/bankAccounts")):
-        reference[data_type] = fetch(world["server"], f"/companies/{company['id']}/{path}")["results"][0]["id"]
-    return {**world, "reference": reference}
-
-
 def test_the_spec_documents_read_paths_for_every_type_we_use():
     listed = {re.search(r"/data/([^/]+)$", t).group(1) for t in documented_read_paths() if not t.endswith("}")}
     assert listed == {_segment(t) for t in pipeline_data_types()}
