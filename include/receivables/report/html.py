@@ -247,9 +247,12 @@ def _trend(history: pd.DataFrame | None, summary: pd.DataFrame, report_date: dat
     for night in nights:
         group = table[table["report_date"] == night]
         count = int(group["exceptions"].iloc[0])
+        # A night with open invoices but none overdue shows 0 overdue, not a blank.
         amounts = {r.currency: {"open": money_text(r.amount_open, r.currency),
-                                "overdue": money_text(r.amount_overdue, r.currency)}
-                   for r in group.itertuples(index=False) if isinstance(r.currency, str) and r.currency}
+                                "overdue": money_text(r.amount_overdue if r.amount_overdue is not None
+                                                      else (0 if r.amount_open is not None else None), r.currency)}
+                   for r in group.itertuples(index=False)
+                   if isinstance(r.currency, str) and r.currency and r.amount_open is not None}
         out.append({"date": date_text(night), "exceptions": count, "bar": round(100 * count / peak),
                     "amounts": amounts, "today": night == report_date})
     return out
