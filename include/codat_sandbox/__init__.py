@@ -44,5 +44,15 @@ Reads keep working and ``GET /companies/{id}/connections`` shows the status and 
 A company whose data is still syncing: ``PUT /admin/companies/{id}/syncing {"seconds": 30,
 "dataTypes": ["invoices"]}`` (``null`` seconds = until ``0`` is set; no ``dataTypes`` = all). Reads of
 those types answer 409 ("The data type's dataset has not been requested or is still syncing…", CONTRACT
-§1) and ``GET /companies/{id}/dataStatus`` shows them ``Fetching``; pushes are accepted.
+§1) and ``GET /companies/{id}/dataStatus`` shows them ``Fetching``; pushes are accepted; a refresh queued
+meanwhile stays ``Queued`` until the sync ends (``GET /companies/{id}/data/history/{datasetId}``). A
+connection's status survives a restart; a pending ``afterPushes`` flip and a syncing window do not.
+
+Paths are Codat's exactly (``Codat-Accounting.yaml``): bank accounts and direct costs are listed per
+connection only; any other path answers 404 with an ``ErrorMessage``.
+
+Push bodies are checked against Codat's request schemas first — from the OpenAPI file with
+``--oas-dir DIR`` (or ``CODAT_SANDBOX_OAS_DIR``), else the sandbox's own copy (:mod:`schemas`) — then
+against the business rules (:mod:`validation`): document totals equal their lines exactly, lines may be
+one minor unit off what rounding explains, amounts are whole minor units (JPY 0, BHD 3 decimals).
 """
