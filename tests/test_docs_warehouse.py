@@ -11,31 +11,16 @@ import pandas as pd
 
 from receivables.mappings import resolve_mappings
 from receivables.transform import invoices_to_payloads
+from tests.receivables.test_transform import frame as _frame
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 D = Decimal
 
 
-def _frame(rows: list[dict], numeric=(), dates=(), integers=()) -> pd.DataFrame:
-    """Typed the way the warehouse layer delivers rows (Decimal objects, datetime64, Int64, strings)."""
-    df = pd.DataFrame(rows)
-    for column in df.columns:
-        if column in numeric:
-            df[column] = df[column].astype(object)
-        elif column in dates:
-            df[column] = pd.to_datetime(df[column])
-        elif column in integers:
-            df[column] = df[column].astype("Int64")
-        else:
-            df[column] = df[column].astype("string")
-    return df
-
-
 def example_payload() -> tuple[bytes, Decimal]:
     """The rows of the worked example, through ``invoices_to_payloads``: (payload bytes, total)."""
     companies = _frame([{"company_id": "acme", "connection_id": "conn-1", "name": "Acme Ltd", "base_currency": "GBP",
-                         "active": "true"}])
-    companies["active"] = True
+                         "active": True}])
     invoice = _frame([{"company_id": "acme", "invoice_id": "src-881", "invoice_number": "INV-2026-0042",
                        "customer_id": "cust-17", "issue_date": "2026-03-02", "due_date": "2026-04-01",
                        "currency": "EUR", "currency_rate": D("0.8571"), "status": "submitted",
