@@ -254,6 +254,7 @@ def backfill(start: str, end: str) -> int:
         code = run_backfill("receivables_sync", days[0], days[-1], env, log_dir=log_dir)
         if code == 0:
             for day in days:
+                say(f"  {day}:")
                 print_day_summary(day, env)
         return code
 
