@@ -10,7 +10,10 @@ until it is resolved. It is resolved by D when, after R and no later than D:
 
 Only the latest reject of a document up to D counts, and the report shows it with the rule and message
 of that day; its exception id stays the same as long as it stays rejected, and ``first_seen`` is the
-first day of the current run of rejections. Rejected rows also carry what finance recognises: the
+first day of the current run of rejections. A void document's own reject (``void_document``) is shown on
+its day only: nothing is left to fix. The warehouse keeps only the current source row, so a rerun of a
+day before the row's last change cannot tell when it became void (pushes and rejects keep their history,
+so those are exact on any rerun). Rejected rows also carry what finance recognises: the
 document number (invoice number, credit-note number, payment reference, customer name), the currency
 and the source total — the money at stake. Reruns of an old day D see only rejects up to D.
 

@@ -123,3 +123,71 @@ def test_a_document_rejected_again_shows_the_latest_reason(warehouse):
 def test_a_day_before_any_reject_shows_none(warehouse):
     rejects, facts, first_seen = open_rejects(warehouse, "c1", date(2026, 3, 1), NO_LEDGER)
     assert rejects.empty and facts.empty and first_seen.empty
+
+
+# --- any history of one document: rejected on D exactly when its latest event up to D is a reject ------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DAYS = [date(2026, 3, 2) + pd.Timedelta(days=n).to_pytimedelta() for n in range(6)]
+
+
+@st.composite
+def histories(draw):
+    """One invoice's nights: rejected, pushed (at most once: the ledger keeps only the last push), voided
+    (only while never pushed; a void document stays void) or untouched."""
+    events, pushed = [], False
+    for day in DAYS:
+        choices = ["reject", "nothing"] + ([] if pushed else ["push", "void"])
+        event = draw(st.sampled_from(choices))
+        pushed = pushed or event == "push"
+        events.append((day, event))
+    return events
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=histories())
+def test_any_history_rejected_exactly_while_the_latest_event_is_a_reject(warehouse, events):
+    with warehouse.begin() as conn:
+        conn.execute(sa.delete(T["ar_rejects"]))
+    ledger = NO_LEDGER
+    last_change = D1
+    status = "submitted"
+    for day, event in events:
+        if event == "nothing":
+            continue
+        last_change = day
+        if event == "reject":
+            with warehouse.begin() as conn:
+                conn.execute(sa.insert(T["ar_rejects"]).values(
+                    business_date=day, company_id="c1", document_type="invoice", source_id="i1", run_id=f"r-{day}",
+                    rule="unmapped_tax_code", message="line 1: tax code V20 has no mapping"))
+        elif event == "push":
+            ledger = pd.DataFrame([dict(company_id="c1", document_type="invoice", source_id="i1", status="success",
+                                        business_date=day)])
+        elif event == "void":
+            status = "void"
+    _touch(warehouse, "ar_invoices", "invoice_id", "i1", last_change, status=status)
+    # The payment of the fixture is not part of this history.
+    with warehouse.begin() as conn:
+        conn.execute(sa.delete(T["ar_rejects"]).where(T["ar_rejects"].c.source_id == "p1"))
+
+    first_seen_ids = set()
+    voided_ever = any(e == "void" for _, e in events)
+    for report_day in DAYS:
+        if voided_ever and last_change > report_day:
+            # A rerun of a day before the row's last change cannot see when it became void: the warehouse
+            # keeps only the current row (pushes and rejects keep their own history, so those cases stay).
+            continue
+        happened = [(d, e) for d, e in events if d <= report_day and e != "nothing"]
+        expected = bool(happened) and happened[-1][1] == "reject"
+        # A void document's reject (rule void_document) is news on its own day only: nothing is left to fix.
+        if expected and any(e == "void" for _, e in happened) and happened[-1][0] < report_day:
+            expected = False
+        rejects, facts, first_seen = open_rejects(warehouse, "c1", report_day, ledger)
+        assert (len(rejects) == 1) == expected, (report_day, events)
+        if expected:
+            assert facts.loc[0, "document_number"] == "INV-0001" and facts.loc[0, "source_total"] == Decimal("1200.01")
+            first_seen_ids |= set(first_seen["exception_id"])
+    assert len(first_seen_ids) <= 1  # one document, one outcome: one exception id on every night
