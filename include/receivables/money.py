@@ -319,7 +319,7 @@ def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarr
     minor = minor_units_array(currencies) if minor is None else minor
     text, scaled = decimal_column(values)
     amounts, ok = round_scaled_half_up(scaled.mantissa, scaled.places, minor)
-    redo = np.flatnonzero(~ok & text.is_valid().to_numpy(zero_copy_only=False))
+    redo = np.flatnonzero(~(ok & scaled.exact) & text.is_valid().to_numpy(zero_copy_only=False))
     if len(redo):
         currencies = list(currencies) if not isinstance(currencies, (list, np.ndarray)) else currencies
         try:
@@ -389,6 +389,8 @@ def line_minor_amounts(
     >>> sub.tolist(), tax.tolist()
     ([101, 950], [20, 0])
     """
+    has_rate = np.asarray(has_rate, dtype=bool)
+    minor = np.asarray(minor, dtype=np.int64)
     # quantity x unit amount, exactly, at the sum of their places.
     qm, um = quantities.mantissa, unit_amounts.mantissa
     ok = quantities.exact & unit_amounts.exact

@@ -155,3 +155,57 @@ def test_a_tie_rounds_away_from_zero(whole, currency):
     assert round_half_up(-tie, currency) == -(D(whole) + 1).scaleb(-units) + 0
     subs, _, _ = line_amounts([D(1)], [tie], [D(0)], [None], [currency])
     assert subs[0] == round_half_up(tie, currency)
+
+
+# --------------------------------------------------------------- int64 minor-unit column helpers
+
+
+def test_the_column_helpers_doctests_hold():
+    import doctest
+
+    from receivables import money as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+column_amounts = st.one_of(
+    st.decimals(min_value=D("-1e6"), max_value=D("1e6"), places=4),
+    st.decimals(min_value=D("-1e11"), max_value=D("1e11"), places=6),  # products beyond int64: the fall-back
+    st.sampled_from([D("0.005"), D("-0.005"), D("2.675"), D("1E+3"), D("-0.00"), D("1.0005")]),
+)
+column_quantities = st.one_of(st.decimals(min_value=D("-1e4"), max_value=D("1e4"), places=2),
+                              st.sampled_from([D(1), D("0.5"), D("1E+2"), D("1234.5678")]))
+
+
+@given(st.lists(st.tuples(column_quantities, column_amounts, column_amounts,
+                          st.sampled_from([None, D(20), D(21), D("5.5"), D("12.345")]), currencies), max_size=8))
+def test_line_minor_amounts_equal_the_decimal_rules_line_by_line(rows):
+    from receivables.money import decimal_column, line_minor_amounts, minor_units_array, to_minor_column
+
+    qty, unit, disc, rate, cur = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
+    minor = minor_units_array(cur)
+    discount = to_minor_column(disc, cur, minor)
+    assert discount.tolist() == [to_minor(d, c) for d, c in zip(disc, cur, strict=True)]
+    _, q = decimal_column(qty)
+    _, u = decimal_column(unit)
+    _, r = decimal_column(rate)
+    has_rate = [x is not None for x in rate]
+    sub, tax = line_minor_amounts(q, u, discount, r, has_rate, minor, (qty, unit, rate, cur))
+    rounded = [round_half_up(d, c) for d, c in zip(disc, cur, strict=True)]
+    want_sub, want_tax, _ = line_amounts(qty, unit, rounded, rate, cur)
+    assert sub.tolist() == [to_minor(x, c) for x, c in zip(want_sub, cur, strict=True)]
+    assert tax.tolist() == [to_minor(x, c) for x, c in zip(want_tax, cur, strict=True)]
+
+
+def test_a_line_beyond_int64_minor_units_is_refused_with_a_sentence():
+    import numpy as np
+
+    from receivables.money import decimal_column, line_minor_amounts
+
+    qty, unit = [D("1e10")], [D("1e10")]
+    _, q = decimal_column(qty)
+    _, u = decimal_column(unit)
+    _, r = decimal_column([None])
+    with pytest.raises(ValueError, match="beyond 9.2e18 minor units"):
+        line_minor_amounts(q, u, np.zeros(1, dtype=np.int64), r, [False], [2], (qty, unit, [None], ["GBP"]))
