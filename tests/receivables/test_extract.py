@@ -1,0 +1,245 @@
+"""extract: platform records into ``ar_ref_*`` / ``ar_platform_documents`` rows, watermarks, and a day's batch.
+
+The pure converters are fed odd shapes (no records, records without an id, missing fields, deleted
+records, offsets in timestamps); the warehouse parts run on SQLite and PostgreSQL (``warehouse_engine``).
+The platform is a small recording stand-in with ``iter_records`` (the only client call extract makes);
+the sandbox-backed reference pull is covered in test_jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from receivables import extract
+from receivables.warehouse import io, schema
+from receivables.warehouse.migrations import create_input_tables
+
+T = schema.metadata.tables
+NOW = datetime(2026, 11, 21, 3, 0)
+REF = {r.data_type: r for r in extract.REFERENCE_TYPES}
+COMPANY = "c-1"
+
+
+class Platform:
+    """Answers ``iter_records`` from per-type records, applying the ``modifiedDate>`` query; records calls."""
+
+    def __init__(self, records: dict[str, list[dict]]) -> None:
+        self.records = records
+        self.calls: list[dict] = []
+
+    def iter_records(self, company_id, data_type, *, connection_id=None, query=None, order_by=None):
+        self.calls.append({"company_id": company_id, "data_type": data_type, "connection_id": connection_id,
+                           "query": query, "order_by": order_by})
+        rows = self.records.get(data_type, [])
+        if query:
+            field, _, value = query.partition(">")
+            assert field == "modifiedDate", query
+            rows = [r for r in rows if r.get("modifiedDate", "") > value.strip('"')]
+        return iter(sorted(rows, key=lambda r: r.get("modifiedDate") or ""))
+
+
+# ------------------------------------------------------------------------------------ pure frames
+
+def test_no_records_give_an_empty_frame_with_the_table_columns():
+    for ref in extract.REFERENCE_TYPES:
+        frame = extract.reference_frame(ref, [], company_id=COMPANY, fetched_at=NOW)
+        assert frame.empty and list(frame.columns) == [c.name for c in ref.table.columns], ref.data_type
+    docs = extract.platform_document_frame("invoices", [], company_id=COMPANY, fetched_at=NOW)
+    assert docs.empty and list(docs.columns) == [c.name for c in T["ar_platform_documents"].columns]
+
+
+def test_reference_rows_keep_deleted_records_and_skip_records_without_an_id():
+    records = [
+        {"id": "tr-20", "name": "Standard 20%", "status": "Active", "code": "S", "effectiveTaxRate": 20.0,
+         "totalTaxRate": "20.000", "modifiedDate": "2026-11-20T10:00:00+02:00"},
+        {"id": "tr-old", "name": "Old", "status": "Archived", "metadata": {"isDeleted": True}},
+        {"id": None, "name": "no id"}, {"name": "no id either"},
+    ]
+    frame = extract.reference_frame(REF["taxRates"], records, company_id=COMPANY, fetched_at=NOW)
+    assert frame["platform_id"].tolist() == ["tr-20", "tr-old"]
+    assert frame["is_deleted"].tolist() == [False, True]
+    first = frame.iloc[0]
+    assert first["effective_tax_rate"] == Decimal("20.0") and first["total_tax_rate"] == Decimal("20.000")
+    # The offset is taken into account: stored as naive UTC.
+    assert first["modified_date"] == pd.Timestamp("2026-11-20 08:00:00")
+    assert pd.isna(frame.iloc[1]["modified_date"]) and pd.isna(frame.iloc[1]["effective_tax_rate"])
+    assert (frame["company_id"] == COMPANY).all() and (frame["fetched_at"] == NOW).all()
+
+
+def test_reference_fields_of_each_type_land_in_their_columns():
+    account = extract.reference_frame(REF["accounts"], [{
+        "id": "a1", "name": "Sales", "status": "Active", "nominalCode": "4000", "type": "Income",
+        "currency": "GBP", "isBankAccount": None,
+        "validDatatypeLinks": [{"property": "id", "links": ["invoices"]}]}], company_id=COMPANY, fetched_at=NOW)
+    assert not account.iloc[0]["is_bank_account"]  # a null flag is "not a bank account"
+    assert account.iloc[0]["valid_datatype_links"] == '[{"links": ["invoices"], "property": "id"}]'
+    bank = extract.reference_frame(REF["bankAccounts"], [{"id": "b1", "accountName": "Current"}],
+                                   company_id=COMPANY, fetched_at=NOW)
+    assert bank.iloc[0]["name"] == "Current" and bank.iloc[0]["status"] == "Active"  # Codat omits it
+    customer = extract.reference_frame(REF["customers"], [{"id": "cu", "customerName": "Acme", "status": "Active",
+                                                           "emailAddress": "ar@acme.test"}],
+                                       company_id=COMPANY, fetched_at=NOW)
+    assert customer.iloc[0][["name", "email"]].tolist() == ["Acme", "ar@acme.test"]
+    assert pd.isna(customer.iloc[0]["default_currency"])
+
+
+def test_platform_documents_carry_the_identity_and_open_balance_of_their_type():
+    invoices = extract.platform_document_frame("invoices", [
+        {"id": "p1", "invoiceNumber": "INV-1", "customerRef": {"id": "cu"}, "currency": "JPY",
+         "totalAmount": 1235, "amountDue": 0, "status": "Paid", "dueDate": "2026-12-01T00:00:00Z",
+         "modifiedDate": "2026-11-20T10:00:00Z"},
+        {"id": "p2", "invoiceNumber": "INV-2", "totalAmount": 10.125, "metadata": {"isDeleted": True}},
+    ], company_id=COMPANY, fetched_at=NOW)
+    assert invoices["document_number"].tolist() == ["INV-1", "INV-2"]
+    assert invoices["total_amount"].tolist() == [Decimal("1235"), Decimal("10.125")]  # exact, not floats
+    assert invoices.iloc[0]["amount_due"] == Decimal("0") and pd.isna(invoices.iloc[1]["amount_due"])
+    assert pd.isna(invoices.iloc[1]["customer_platform_id"]) and invoices["is_deleted"].tolist() == [False, True]
+    credit = extract.platform_document_frame("creditNotes", [{"id": "k", "creditNoteNumber": "CN-1",
+                                                             "remainingCredit": "4.5"}],
+                                             company_id=COMPANY, fetched_at=NOW)
+    assert credit.iloc[0][["document_number", "amount_due"]].tolist() == ["CN-1", Decimal("4.5")]
+    payments = extract.platform_document_frame("payments", [{"id": "pay", "reference": "RCPT-1", "amountDue": 9}],
+                                               company_id=COMPANY, fetched_at=NOW)
+    assert payments.iloc[0]["document_number"] == "RCPT-1" and pd.isna(payments.iloc[0]["amount_due"])
+    with pytest.raises(KeyError):
+        extract.platform_document_frame("bills", [], company_id=COMPANY, fetched_at=NOW)
+
+
+# ------------------------------------------------------------------------------------ watermarks
+
+def _watermarks(engine) -> dict[str, str]:
+    state = io.read_frame(engine, T["ar_sync_state"], where={"company_id": COMPANY})
+    return dict(zip(state["data_type"], state["watermark"], strict=True))
+
+
+def test_first_pull_is_full_then_only_strictly_newer_records(warehouse_engine):
+    platform = Platform({"customers": [
+        {"id": "a", "customerName": "A", "status": "Active", "modifiedDate": "2026-11-19T10:00:00Z"},
+        {"id": "b", "customerName": "B", "status": "Active", "modifiedDate": "2026-11-20T10:00:00Z"}]})
+    first = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="customers")
+    assert platform.calls[-1]["query"] is None and platform.calls[-1]["order_by"] == "modifiedDate"
+    assert [r["id"] for r in first.records] == ["a", "b"] and first.newest == "2026-11-20T10:00:00Z"
+    first.advance(NOW)
+    assert _watermarks(warehouse_engine) == {"customers": "2026-11-20T10:00:00Z"}
+
+    again = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="customers")
+    assert platform.calls[-1]["query"] == "modifiedDate>2026-11-20T10:00:00Z"
+    assert again.records == [] and again.newest == again.previous == "2026-11-20T10:00:00Z"
+    again.advance(NOW)  # nothing new: the watermark stays
+    assert _watermarks(warehouse_engine) == {"customers": "2026-11-20T10:00:00Z"}
+
+    full = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="customers", full=True)
+    assert platform.calls[-1]["query"] is None and len(full.records) == 2
+
+
+def test_a_crash_before_advance_fetches_the_same_records_again(warehouse_engine):
+    platform = Platform({"accounts": [{"id": "x", "modifiedDate": "2026-11-20T10:00:00Z"}]})
+    extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="accounts")  # never advanced
+    retry = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="accounts")
+    assert [r["id"] for r in retry.records] == ["x"] and retry.previous is None
+
+
+def test_records_without_modified_date_do_not_move_the_watermark(warehouse_engine):
+    platform = Platform({"trackingCategories": [{"id": "t1", "name": "Region"}]})
+    changed = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="trackingCategories")
+    assert changed.newest is None
+    changed.advance(NOW)
+    assert _watermarks(warehouse_engine) == {}
+
+
+def test_reference_pull_upserts_each_type_and_reads_bank_accounts_per_connection(warehouse_engine):
+    records = {
+        "accounts": [{"id": "a1", "name": "Sales", "status": "Active", "modifiedDate": "2026-11-20T10:00:00Z"}],
+        "bankAccounts": [{"id": "b1", "accountName": "Current", "modifiedDate": "2026-11-20T10:00:00Z"}],
+        "taxRates": [], "trackingCategories": [],
+        "customers": [{"id": "cu", "customerName": "Acme", "status": "Active", "modifiedDate": "2026-11-20T10:00:00Z"}],
+    }
+    platform = Platform(records)
+    counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY, connection_id="conn-1",
+                                         now=NOW)
+    assert counts == {"accounts": 1, "bankAccounts": 1, "taxRates": 0, "trackingCategories": 0, "customers": 1}
+    scoped = {c["data_type"]: c["connection_id"] for c in platform.calls}
+    assert scoped == {"accounts": None, "bankAccounts": "conn-1", "taxRates": None, "trackingCategories": None,
+                      "customers": None}
+
+    # Later: the account is renamed, the customer deleted. Both rows are updated in place, none is lost.
+    records["accounts"][0].update(name="Sales UK", modifiedDate="2026-11-21T09:00:00Z")
+    records["customers"][0].update(metadata={"isDeleted": True}, modifiedDate="2026-11-21T09:00:00Z")
+    counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY, connection_id="conn-1",
+                                         now=NOW, data_types=["accounts", "customers"])
+    assert counts == {"accounts": 1, "customers": 1}
+    ref = extract.read_reference(warehouse_engine, [COMPANY])
+    assert ref["accounts"]["name"].tolist() == ["Sales UK"]
+    assert ref["customers"]["is_deleted"].tolist() == [True] and len(ref["bankAccounts"]) == 1
+    assert extract.read_reference(warehouse_engine, ["another"])["accounts"].empty
+
+
+# ------------------------------------------------------------------------------------ the day's batch
+
+def _customer(cid: str, updated: str) -> dict:
+    return {"company_id": COMPANY, "customer_id": cid, "name": f"Customer {cid}", "email": None,
+            "default_currency": "GBP", "updated_at": pd.Timestamp(updated)}
+
+
+def _invoice(iid: str, updated: str, customer: str = "cu-1") -> dict:
+    return {"company_id": COMPANY, "invoice_id": iid, "invoice_number": iid.upper(), "customer_id": customer,
+            "issue_date": date(2026, 11, 20), "due_date": date(2026, 12, 20), "currency": "GBP",
+            "currency_rate": None, "status": "submitted", "note": None, "updated_at": pd.Timestamp(updated)}
+
+
+def _line(iid: str, n: int) -> dict:
+    return {"company_id": COMPANY, "invoice_id": iid, "line_no": n, "description": "x", "quantity": Decimal(1),
+            "unit_amount": Decimal("10.00"), "discount_amount": Decimal(0), "tax_code": None,
+            "revenue_code": "SALES", "tracking_code": None}
+
+
+@pytest.fixture
+def inputs(warehouse_engine):
+    """The warehouse with the data team's input tables, empty."""
+    create_input_tables(warehouse_engine)
+    return warehouse_engine
+
+
+def test_an_empty_warehouse_gives_every_table_empty_with_its_columns(inputs):
+    warehouse_engine = inputs
+    batch = extract.load_batch(warehouse_engine, company_id=COMPANY, business_date=date(2026, 11, 20),
+                               timezone="UTC", carried_over={"ar_invoices": ["does-not-exist"]})
+    assert set(batch.frames) == set(extract.BATCH_TABLES) | set(extract.CHILD_TABLES)
+    assert set(batch.counts().values()) == {0}
+    for name, frame in batch.frames.items():
+        assert list(frame.columns) == [c.name for c in T[name].columns], name
+
+
+def test_batch_is_the_business_day_in_its_timezone_plus_carried_over_documents(inputs):
+    warehouse_engine = inputs
+    # Business day 2026-11-20 in Tokyo is [2026-11-19 15:00, 2026-11-20 15:00) UTC (naive UTC in the warehouse).
+    io.write_frame(warehouse_engine, T["ar_customers"], pd.DataFrame([_customer("cu-1", "2026-11-19 15:00")]))
+    io.write_frame(warehouse_engine, T["ar_invoices"], pd.DataFrame([
+        _invoice("inv-start", "2026-11-19 15:00"),      # first instant of the day: in
+        _invoice("inv-end", "2026-11-20 15:00"),        # first instant of the next day: out
+        _invoice("inv-old", "2026-10-01 09:00"),        # an earlier day, but carried over (not final)
+        _invoice("inv-older", "2026-09-01 09:00"),      # an earlier day, not carried: out
+    ]))
+    io.write_frame(warehouse_engine, T["ar_invoice_lines"], pd.DataFrame(
+        [_line("inv-start", 1), _line("inv-start", 2), _line("inv-end", 1), _line("inv-old", 1),
+         _line("inv-older", 1)]))
+    other = _invoice("inv-other", "2026-11-20 01:00") | {"company_id": "c-2"}
+    io.write_frame(warehouse_engine, T["ar_invoices"], pd.DataFrame([other]))
+
+    batch = extract.load_batch(warehouse_engine, company_id=COMPANY, business_date=date(2026, 11, 20),
+                               timezone="Asia/Tokyo", carried_over={"ar_invoices": ["inv-old", "inv-old"]})
+    assert sorted(batch["ar_invoices"]["invoice_id"]) == ["inv-old", "inv-start"]
+    lines = batch["ar_invoice_lines"]
+    assert sorted(zip(lines["invoice_id"], lines["line_no"], strict=True)) == [
+        ("inv-old", 1), ("inv-start", 1), ("inv-start", 2)]
+    assert batch["ar_customers"]["customer_id"].tolist() == ["cu-1"]
+    assert batch.counts()["ar_invoices"] == 2 and batch.counts()["ar_payments"] == 0
+    assert batch.company_id == COMPANY and batch.business_date == date(2026, 11, 20)
+
+    utc = extract.load_batch(warehouse_engine, company_id=COMPANY, business_date=date(2026, 11, 20),
+                             timezone="UTC")
+    assert sorted(utc["ar_invoices"]["invoice_id"]) == ["inv-end"]
