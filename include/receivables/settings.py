@@ -80,5 +80,8 @@ class SyncSettings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError: pydantic would not report it
+            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Europe/London") from None
         return value

@@ -77,6 +77,9 @@ def explain(exc: BaseException, *, who: str | None = None) -> Explained:
         return Explained(_with_who(who, _first_line(exc)), permanent=True)
     if isinstance(exc, CodatError):
         return Explained(_with_who(who, _first_line(exc)), permanent=False)
+    if _is_settings_error(exc):
+        return Explained(_with_who(who, f"the run's settings are not valid: {_settings_problem(exc)}: fix the "
+                                        "DAG params or the connection's extra"), permanent=True)
     if type(exc).__name__ == "AirflowNotFoundException":  # a connection defined nowhere
         return Explained(_with_who(who, f"{_first_line(exc)}: define it (see docs/operations.md, "
                                         "'Connections')"), permanent=True)
@@ -103,6 +106,19 @@ def explained(company: Mapping[str, Any] | None = None) -> Generator[None]:
             # The line says it all; the chained traceback of a configuration error would only repeat it.
             raise AirflowFailException(explanation.line) from None
         raise
+
+
+def _is_settings_error(exc: BaseException) -> bool:
+    from pydantic import ValidationError
+
+    return isinstance(exc, ValidationError)
+
+
+def _settings_problem(exc: BaseException) -> str:
+    """``timezone: Value error, …`` from a pydantic error: the field and the rule, never the input value."""
+    first = exc.errors(include_input=False)[0]  # type: ignore[attr-defined]
+    where = ".".join(str(part) for part in first.get("loc", ())) or type(exc).__name__
+    return f"{where}: {first.get('msg', 'invalid')}"
 
 
 def _company_label(company: Mapping[str, Any] | None) -> str | None:

@@ -118,3 +118,16 @@ def test_a_missing_postgres_database_is_permanent(pg_admin_url, monkeypatch):
     with pytest.raises(WarehouseUnavailable, match="does not exist") as failed:
         WarehouseHook().get_conn()
     assert failed.value.permanent
+
+
+def test_invalid_run_settings_are_a_permanent_error_naming_the_field():
+    from pydantic import ValidationError
+
+    from receivables.settings import SyncSettings
+
+    with pytest.raises(ValidationError) as invalid:
+        SyncSettings(timezone="Mars/Olympus_Mons")
+    explanation = explain(invalid.value)
+    assert explanation.permanent
+    assert explanation.line.startswith("the run's settings are not valid: timezone: ")
+    assert "\n" not in explanation.line
