@@ -69,6 +69,19 @@ KINDS: Mapping[str, DocumentKind] = {
     "fee": DocumentKind("directCosts", "reference", False),
 }
 
+# Ledger idempotency_key of a create refused unprocessed: never sent again under its old key.
+REFUSED = "refused@"
+
+
+def refused_mark() -> str:
+    return REFUSED + utc_now().isoformat()
+
+
+def rotated_key(company_id: str, document_type: str, source_id: str, content_hash: str, mark: str) -> str:
+    """The key for sending again a create whose first key got a refusal that Codat caches."""
+    return idempotency_key(company_id, document_type, source_id, f"{content_hash}\x1f{mark}")
+
+
 # What the planner decides for each document.
 CREATE, UPDATE, UNCHANGED, RESOLVE, CHANGED_AFTER_PUSH, FAILED_UNCHANGED = (
     "create", "update", "unchanged", "resolve", "changed_after_push", "failed_unchanged")
@@ -145,16 +158,20 @@ def plan_pushes(documents: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     previous = ledger[LEDGER_KEY + cols].rename(columns={
         "content_hash": "previous_hash", "status": "previous_status", "idempotency_key": "previous_key"})
     plan = documents.merge(previous, on=LEDGER_KEY, how="left")
+    # A create the platform refused unprocessed (a broken link) gets a fresh key: Codat replays the
+    # cached refusal for 90 minutes to the old one, even after the connection is re-linked.
+    refused = plan["previous_key"].astype("string").str.startswith(REFUSED).fillna(False).astype(bool)
     plan["idempotency_key"] = [
-        idempotency_key(c, t, s, h) for c, t, s, h in
-        zip(plan["company_id"], plan["document_type"], plan["source_id"], plan["content_hash"], strict=True)
+        rotated_key(c, t, s, h, pk) if r else idempotency_key(c, t, s, h) for c, t, s, h, pk, r in
+        zip(plan["company_id"], plan["document_type"], plan["source_id"], plan["content_hash"],
+            plan["previous_key"], refused, strict=True)
     ]
     status = plan["previous_status"].astype("string")
     same = (plan["previous_hash"].astype("string") == plan["content_hash"]).fillna(False).astype(bool)
     known = plan["platform_id"].notna() & (plan["platform_id"].astype("string") != "")
     updatable = plan["document_type"].map(lambda t: KINDS[t].updatable).astype(bool)
     # A never-sent waiting row has no key yet: it is a plain create.
-    was_sent = plan["previous_key"].notna() & (plan["previous_key"].astype("string") != "")
+    was_sent = plan["previous_key"].notna() & (plan["previous_key"].astype("string") != "") & ~refused
 
     action = pd.Series(CREATE, index=plan.index, dtype="object")
     is_success = (status == "success").fillna(False).astype(bool)
@@ -166,6 +183,9 @@ def plan_pushes(documents: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     action[is_failed & same] = FAILED_UNCHANGED
     action[is_failed & ~same & known & updatable] = UPDATE
     action[not_final & was_sent] = RESOLVE
+    # Sent again after a read-back, a document keeps the key it was sent with: a replay, if Codat has it.
+    keep = (action == RESOLVE) & same
+    plan.loc[keep, "idempotency_key"] = plan.loc[keep, "previous_key"]
     plan["action"] = action
     plan["attempts"] = plan["attempts"].fillna(0).astype(int)
     return plan
@@ -351,7 +371,10 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
                 stopped.append(verdict.reason)
                 outcome.stop(exc)
             results[index] = {"status": verdict.status, "last_error": verdict.reason,
-                              "not_written": verdict.status == outcomes.PENDING}
+                              "not_written": verdict.status == outcomes.PENDING,
+                              # 429s are never cached; other refusals are replayed to the same key.
+                              "refused": verdict.status == outcomes.PENDING and exc.status_code is not None
+                              and exc.status_code != 429}
 
     def answered(indices: list[int]) -> pd.DataFrame:
         frame = marks.loc[indices].copy()
@@ -391,7 +414,10 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
     # A create that certainly never reached the platform is a plain create next time (no read-back).
     not_written = pd.Series([i not in results or bool(results[i].get("not_written")) for i in out.index],
                             index=out.index)
-    out.loc[not_written & (out["operation"] == "create"), "idempotency_key"] = ""
+    creates = out["operation"] == "create"
+    out.loc[not_written & creates, "idempotency_key"] = ""
+    refused = pd.Series([bool(results.get(i, {}).get("refused")) for i in out.index], index=out.index)
+    out.loc[refused & creates, "idempotency_key"] = refused_mark()
     return out
 
 
@@ -442,6 +468,12 @@ async def _settle(client, ctx: PushContext, sent: pd.DataFrame, outcome: PushOut
                 status_code=op.status_code))
     out["status"], out["last_error"], out["platform_id"], out["settled_at"] = statuses, errors, platform_ids, settled
     out["not_written"] = not_written
+    operation = out["operation"] if "operation" in out else pd.Series("create", index=out.index)
+    refused_creates = out["not_written"].astype(bool) & (operation.astype("string") != "update").fillna(True)
+    if refused_creates.any():
+        # The operation's answer (a Failed operation) is what Codat replays to its key: never reuse it.
+        out.loc[refused_creates, "idempotency_key"] = refused_mark()
+        out.loc[refused_creates, "push_operation_key"] = None
     out["updated_at"] = now
     return out
 
@@ -544,6 +576,10 @@ async def _resolve_unknown(client, ctx: PushContext, rows: pd.DataFrame, outcome
     result.loc[resend_update, "action"] = UPDATE
     resend_create = open_rows & settled["not_written"].astype(bool) & ~resend_update
     result.loc[resend_create, "action"] = CREATE
+    if resend_create.any():
+        result.loc[resend_create, "idempotency_key"] = [
+            rotated_key(c, t, s, h, mark) for c, t, s, h, mark in result.loc[resend_create, [
+                "company_id", "document_type", "source_id", "content_hash", "idempotency_key"]].itertuples(index=False)]
     look = open_rows & ~resend_update & ~resend_create
     if look.any():
         looked = await _read_back(client, ctx, settled[look], may_create=True, known_keys=known_keys)
@@ -575,10 +611,13 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
 
     outcome.unchanged = int((plan["action"] == UNCHANGED).sum())
     outcome.changed_after_push = plan.loc[plan["action"] == CHANGED_AFTER_PUSH, "source_id"].tolist()
-    known_keys = set(ledger.load(ctx.company_id)["push_operation_key"].dropna().astype(str))
+    resolving = plan["action"] == RESOLVE
+    # Operation keys the ledger knows: a Pending operation not among them may be a lost answer of ours.
+    known_keys = set(ledger.load(ctx.company_id)["push_operation_key"].dropna().astype(str)) \
+        if resolving.any() else set()
 
     try:
-        resolved = await _resolve_unknown(client, ctx, plan[plan["action"] == RESOLVE], outcome, known_keys)
+        resolved = await _resolve_unknown(client, ctx, plan[resolving], outcome, known_keys)
     except CodatError as exc:
         verdict = outcomes.of_error(exc)
         if not verdict.stop:
@@ -591,6 +630,7 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
         ledger.write(_with_run(resolved[resolved["action"] == UNCHANGED], ctx))
         plan.loc[resolved.index, "action"] = resolved["action"]
         plan.loc[resolved.index, "platform_id"] = resolved["platform_id"]
+        plan.loc[resolved.index, "idempotency_key"] = resolved["idempotency_key"]
 
     to_send = plan[plan["action"].isin([CREATE, UPDATE])]
     finished = plan[~plan["action"].isin([CREATE, UPDATE])]

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from receivables.codat.errors import (
     CodatConflict,
     CodatError,
+    CodatIdempotencyInFlight,
     CodatMethodNotAllowed,
     CodatNotFound,
     CodatTransportError,
@@ -217,7 +218,10 @@ class CodatCore:
                       elapsed_ms, attempt)
             if response.status_code < 400:
                 return self._json(response, call)  # noqa: B901 (flows return their result)
-            in_flight = response.status_code == 409 and call.keyed_post
+            # Only "the first request with this key is still running" is worth waiting for; a 409 saying
+            # the connection is not linked is refused the same way however long we wait.
+            in_flight = response.status_code == 409 and call.keyed_post and isinstance(
+                self.error(response, call), CodatIdempotencyInFlight)
             decision = state.on_response(response.status_code, response.headers, now=self.clock(),
                                          in_flight_conflict=in_flight)
             if decision.retry:

@@ -180,3 +180,38 @@ def test_the_api_key_stays_out_of_logs_and_exceptions(server, company, caplog):
     text = caplog.text + str(info.value) + repr(info.value) + repr(bad)
     assert server.api_key not in text and wrong_key not in text
     assert "check the API key of connection codat_default" in str(info.value)
+
+
+def test_the_connection_status_is_read_and_a_push_to_a_broken_link_says_so(server, company):
+    from receivables.codat.errors import CodatConnectionNotLinked
+    from receivables.codat.models import ConnectionStatus
+    from receivables.codat.outcome import PENDING, of_error
+
+    with client_for(server) as codat:
+        assert codat.get_connection(company["id"], company["connectionId"]).status is ConnectionStatus.Linked
+        server.admin.set_connection_status(company["id"], "PendingAuth")
+        assert codat.get_connection(company["id"], company["connectionId"]).status is ConnectionStatus.PendingAuth
+        with pytest.raises(CodatConnectionNotLinked) as refused:
+            push_customer(codat, company, "Not Yet Linked Ltd")
+        server.admin.set_connection_status(company["id"], "Deauthorized")
+        with pytest.raises(CodatAuthError) as deauthorized:
+            push_customer(codat, company, "No Longer Linked Ltd")
+    assert "re-link the connection in Codat" in str(refused.value)
+    for exc in (refused.value, deauthorized.value):
+        verdict = of_error(exc)
+        assert (verdict.status, verdict.stop, verdict.retryable) == (PENDING, True, False)
+    assert route_count(server, PUSH_CUSTOMERS) == 2  # refused at once: no retries
+
+
+def test_a_refresh_makes_a_lagging_write_visible(server, company):
+    server.admin.set_faults(read_lag_seconds=86400, data_types=["customers"])
+    with client_for(server) as codat:
+        op = push_customer(codat, company, "Just Written Ltd")
+        final = codat.settle(company["id"], [op.push_operation_key])[op.push_operation_key]
+        query = Q("customerName") == "Just Written Ltd"
+        before = codat.list_customers(company["id"], query=query)
+        pull = codat.refresh(company["id"], "customers")
+        after = codat.list_customers(company["id"], query=query)
+    assert final.status is PushOperationStatus.Success and before == []
+    assert pull is not None and pull.is_complete
+    assert [c.id for c in after] == [final.record_id]
