@@ -244,21 +244,22 @@ def minor_units_array(currencies: Iterable[str]) -> np.ndarray:
 def scaled_from_text(text: pa.Array) -> ScaledColumn:
     """Plain decimal text (``-12.50``, ``3``, ``0.0050``; nulls allowed) as a :class:`ScaledColumn`.
 
-    >>> s = scaled_from_text(pa.array(["-12.50", "3", "0.0050", "1E+3", None]))
+    >>> s = scaled_from_text(pa.array(["-12.50", "3", "0.0050", "1E+3", None, "-0.5"]))
     >>> s.mantissa.tolist(), s.places.tolist(), s.exact.tolist()
-    ([-1250, 3, 50, 0, 0], [2, 0, 4, 0, 0], [True, True, True, False, False])
+    ([-1250, 3, 50, 0, 0, -5], [2, 0, 4, 0, 0, 1], [True, True, True, False, False, True])
     """
     text = text.cast(_TEXT) if text.type != _TEXT else text
-    negative = pc.fill_null(pc.starts_with(text, "-"), False)
-    body = pc.utf8_ltrim(text, "-")
-    dot = pc.fill_null(pc.find_substring(body, "."), -1).to_numpy(zero_copy_only=False)
-    length = pc.fill_null(pc.utf8_length(body), 0).to_numpy(zero_copy_only=False)
-    digits = pc.replace_substring(body, ".", "", max_replacements=1)
-    exact = pc.fill_null(pc.and_(pc.ascii_is_decimal(digits), pc.less_equal(pc.utf8_length(digits), 18)), False)
-    exact = exact.to_numpy(zero_copy_only=False)
-    mantissa = pc.cast(pc.if_else(pa.array(exact), digits, _text("0")), pa.int64()).to_numpy(zero_copy_only=False)
+    dot = pc.fill_null(pc.find_substring(text, "."), -1).to_numpy(zero_copy_only=False)
+    length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+    digits = pc.replace_substring(text, ".", "", max_replacements=1)  # "-12.50" -> "-1250": Arrow reads the sign
+    exact = pc.and_(pc.ascii_is_decimal(pc.utf8_ltrim(digits, "-")), pc.less_equal(pc.utf8_length(digits), 18))
+    exact = pc.fill_null(exact, False).to_numpy(zero_copy_only=False)
+    try:
+        mantissa = pc.cast(pc.if_else(pa.array(exact), digits, _text("0")), pa.int64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # text no Decimal writes (say "--5"): leave every row to the Decimal path
+        exact[:] = False
+        mantissa = np.zeros(len(text), dtype=np.int64)
     places = np.where(dot < 0, 0, length - dot - 1).astype(np.int64)
-    mantissa = np.where(negative.to_numpy(zero_copy_only=False), -mantissa, mantissa)
     return ScaledColumn(np.where(exact, mantissa, 0), np.where(exact, places, 0), exact)
 
 
@@ -417,11 +418,12 @@ def line_minor_amounts(
         d = [from_minor(int(discounts_minor[i]), c[i]) for i in redo]
         subs, taxes, _ = line_amounts([as_decimal(q[i]) for i in redo], [as_decimal(u[i]) for i in redo], d,
                                       [r[i] for i in redo], [c[i] for i in redo])
-        try:
-            sub[redo] = [to_minor(x, c[i]) for x, i in zip(subs, redo, strict=True)]
-            tax[redo] = [to_minor(x, c[i]) for x, i in zip(taxes, redo, strict=True)]
-        except OverflowError:
-            raise ValueError("a line amount is beyond 9.2e18 minor units; no real invoice has one") from None
+        subs = [to_minor(x, c[i]) for x, i in zip(subs, redo, strict=True)]
+        taxes = [to_minor(x, c[i]) for x, i in zip(taxes, redo, strict=True)]
+        if max(map(abs, subs + taxes)) > _INT64_MAX // 2:
+            # Beyond int64 (validated inputs allow a 1e14 x 1e14 line): Python ints from here on, slower but exact.
+            sub, tax = sub.astype(object), tax.astype(object)
+        sub[redo], tax[redo] = subs, taxes
     return sub, tax
 
 
@@ -430,6 +432,8 @@ def minor_text(amounts: np.ndarray, minor: np.ndarray) -> pa.Array:
 
     >>> minor_text(np.array([1250, -5, 0, 1501, 12345, -10**18]), np.array([2, 2, 2, 0, 3, 2])).to_pylist()
     ['12.50', '-0.05', '0.00', '1501', '12.345', '-10000000000000000.00']
+    >>> minor_text(np.array([10**30, 7], dtype=object), np.array([2, 0])).to_pylist()  # beyond int64
+    ['10000000000000000000000000000.00', '7']
     """
     return MinorText(minor)(amounts)
 
@@ -455,9 +459,9 @@ class MinorText:
             self.inverse = pa.array(inverse)
 
     def __call__(self, amounts: np.ndarray) -> pa.Array:
+        if amounts.dtype == object or (len(amounts) and np.abs(amounts).max() >= 10**18):
+            return _minor_text_python(amounts, self.minor)  # beyond decimal64's 18 digits: rare, one by one
         amounts = np.asarray(amounts, dtype=np.int64)
-        if len(amounts) and np.abs(amounts).max() >= 10**18:  # beyond decimal64's 18 digits: the long way
-            return _minor_text_joined(amounts, self.minor)
         if len(self.scales) <= 1:
             return _decimal64_text(amounts, int(self.scales[0]) if len(self.scales) else 2)
         ordered = amounts[self.order]
@@ -472,18 +476,6 @@ def _decimal64_text(amounts: np.ndarray, places: int) -> pa.Array:
     return pc.cast(as_decimal, _TEXT)
 
 
-def _minor_text_joined(amounts: np.ndarray, minor: np.ndarray) -> pa.Array:
-    unit = _POW10[minor]
-    magnitude = np.abs(amounts)
-    whole = magnitude // unit
-    fraction = magnitude - whole * unit
-    # fraction + unit has exactly minor + 1 digits; dropping the leading "1" leaves the zero-padded fraction.
-    fraction_text = pc.utf8_slice_codeunits(pc.cast(pa.array(fraction + unit), _TEXT), 1)
-    empty = _text("")
-    return pc.binary_join_element_wise(
-        pc.if_else(pa.array(amounts < 0), _text("-"), empty),
-        pc.cast(pa.array(whole), _TEXT),
-        pc.if_else(pa.array(minor > 0), _text("."), empty),
-        fraction_text,
-        empty,
-    )
+def _minor_text_python(amounts: np.ndarray, minor: np.ndarray) -> pa.Array:
+    return pa.array([format(Decimal(int(a)).scaleb(-int(n), context=MONEY_CONTEXT), "f")
+                     for a, n in zip(amounts, minor, strict=True)], _TEXT)

@@ -232,15 +232,14 @@ def _rate_json(currencies: pa.Array, rates: pd.Series, company_ids: pa.Array, co
 
 
 def _group_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Exact int64 sum of ``values[bounds[i]:bounds[i + 1]]`` per group."""
-    if np.abs(values).astype(np.float64).sum() < 2.0**62:  # no partial sum can overflow
+    """Exact sum of ``values[bounds[i]:bounds[i + 1]]`` per group (int64, or Python ints if they would not fit)."""
+    if values.dtype != object and np.abs(values).astype(np.float64).sum() < 2.0**62:  # no partial sum overflows
         running = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
         return running[bounds[1:]] - running[bounds[:-1]]
-    sums = [sum(values[lo:hi].tolist()) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    try:
-        return np.array(sums, dtype=np.int64)
-    except OverflowError:
-        raise ValueError("a document total is beyond 9.2e18 minor units; no real document has one") from None
+    # Python ints: exact whatever the size (lines beyond int64 come as objects from money).
+    sums = np.empty(len(bounds) - 1, dtype=object)
+    sums[:] = [sum(values[lo:hi].tolist()) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return sums
 
 
 def _lists(items: pa.Array, bounds: np.ndarray) -> pa.Array:
@@ -255,7 +254,6 @@ def _finish(rows: dict[str, list], document_type: str) -> pd.DataFrame:
         payloads = payload.cast(pa.large_binary()).to_pylist()
     else:
         payloads = [p if isinstance(p, bytes) else orjson.dumps(p) for p in payload]
-    sha = hashlib.sha256
     return pd.DataFrame(
         {
             "company_id": pd.Series(_objects(rows["company_id"]), dtype=object),
@@ -265,10 +263,15 @@ def _finish(rows: dict[str, list], document_type: str) -> pd.DataFrame:
             "currency": pd.Series(_objects(rows["currency"]), dtype=object),
             "total_amount": pd.Series(rows["total_amount"], dtype=object),
             "payload": pd.Series(payloads, dtype=object),
-            "content_hash": pd.Series([sha(p).hexdigest() for p in payloads], dtype=object),
+            "content_hash": pd.Series(_hashes(payloads), dtype=object),
         },
         columns=PAYLOAD_COLUMNS,
     )
+
+
+def _hashes(payloads: list[bytes]) -> list[str]:
+    sha = hashlib.sha256
+    return [sha(p).hexdigest() for p in payloads]
 
 
 def _empty() -> pd.DataFrame:

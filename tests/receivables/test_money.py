@@ -198,14 +198,15 @@ def test_line_minor_amounts_equal_the_decimal_rules_line_by_line(rows):
     assert tax.tolist() == [to_minor(x, c) for x, c in zip(want_tax, cur, strict=True)]
 
 
-def test_a_line_beyond_int64_minor_units_is_refused_with_a_sentence():
+def test_a_line_beyond_int64_minor_units_is_still_exact():
     import numpy as np
 
     from receivables.money import decimal_column, line_minor_amounts
 
-    qty, unit = [D("1e10")], [D("1e10")]
+    qty, unit = [D("1e10"), D(2)], [D("1e10"), D("0.125")]
     _, q = decimal_column(qty)
     _, u = decimal_column(unit)
-    _, r = decimal_column([None])
-    with pytest.raises(ValueError, match="beyond 9.2e18 minor units"):
-        line_minor_amounts(q, u, np.zeros(1, dtype=np.int64), r, [False], [2], (qty, unit, [None], ["GBP"]))
+    _, r = decimal_column([D(20), None])
+    sub, tax = line_minor_amounts(q, u, np.zeros(2, dtype=np.int64), r, [True, False], [2, 2],
+                                  (qty, unit, [D(20), None], ["GBP", "GBP"]))
+    assert sub.tolist() == [10**22, 25] and tax.tolist() == [2 * 10**21, 0]

@@ -609,3 +609,12 @@ def test_payments_without_allocations_and_without_fees_on_a_companys_first_night
     assert fees_to_payloads(one_fee, companies=COMPANIES, mappings=lookup)["source_id"].tolist() == \
         [pays["payment_id"].iat[0]]
     compare(fees_to_payloads(one_fee, companies=COMPANIES, mappings=lookup), ref.fees(one_fee, COMPANIES, lookup))
+
+
+def test_a_line_beyond_int64_minor_units_gives_the_references_bytes(refdata, lookup):
+    inv, df, ids = one_invoice([{"quantity": D("12345678.5"), "unit_amount": D("99999999999.999999"),
+                                 "tax_code": "VAT20"}, {"quantity": D(1), "unit_amount": D("0.125")}])
+    taxes = refdata["tax_rates"]
+    out = invoices_to_payloads(inv, df, companies=COMPANIES, mappings=lookup, tax_rates=taxes, platform_ids=ids)
+    compare(out, ref.sales_documents("invoice", inv, df, COMPANIES, lookup, taxes, ids))
+    assert b'"subTotal":1234567849999999987.65' in out.loc[0, "payload"]
