@@ -247,7 +247,12 @@ class CompanySync:
         try:
             await push.check_connection(self.client, self.ctx)
         except CodatError as exc:
-            if not outcomes.of_error(exc).stop:
+            verdict = outcomes.of_error(exc)
+            if verdict.stop and verdict.retryable:
+                # The daily quota: the pushes meet it too, and record what they cannot send as pending.
+                log.warning("company %s: the connection could not be checked: %s", self.company_id, exc)
+                return
+            if not verdict.stop:
                 raise
             self.stopped = exc
             log.error("company %s: %s", self.company_id, exc)
