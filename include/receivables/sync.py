@@ -85,9 +85,15 @@ class Context:
     all_allocations: pd.DataFrame
 
 
-def carried_over(ledger: pd.DataFrame) -> dict[str, list[str]]:
-    """Source ids of documents whose last push is not final, per batch table (they are retried)."""
-    open_rows = ledger[ledger["status"].isin(list(push.NOT_FINAL))]
+def carried_over(ledger: pd.DataFrame, rejected_today: pd.DataFrame | None = None) -> dict[str, list[str]]:
+    """Source ids of documents whose last push is not final, per batch table (they are retried).
+
+    ``rejected_today``: the day's earlier rejects (document_type, source_id). A rerun of the day decides
+    them again: one that only waited before and was rejected has no ledger row left to carry it.
+    """
+    open_rows = ledger[ledger["status"].isin(list(push.NOT_FINAL)).astype(bool)][["document_type", "source_id"]]
+    if rejected_today is not None and len(rejected_today):
+        open_rows = pd.concat([open_rows, rejected_today[["document_type", "source_id"]]], ignore_index=True)
     carried: dict[str, set[str]] = {}
     for document_type, source_id in zip(open_rows["document_type"], open_rows["source_id"], strict=True):
         table, _ = CARRY_SOURCES[document_type]
@@ -210,7 +216,9 @@ class CompanySync:
             await self._check_connection()
         ledger = self.ledger.load(self.company_id)
         batch = extract.load_batch(self.engine, company_id=self.company_id, business_date=self.business_date,
-                                   timezone=self.settings.timezone, carried_over=carried_over(ledger))
+                                   timezone=self.settings.timezone, carried_over=carried_over(
+                                       ledger, io.read_frame(self.engine, T["ar_rejects"], where={
+                                           "company_id": self.company_id, "business_date": self.business_date})))
         self._add_missing_customers(batch, ledger)
         self.result.batch = batch.counts()
         context = read_context(self.engine, self.company_id, ledger)
@@ -225,6 +233,8 @@ class CompanySync:
         self.result.rejected = len(checked.rejects)
         self.result.manual_action = len(checked.needs_manual_action)
         self._log_rejects(checked.rejects)
+        if not self.ctx.dry_run:
+            self._forget_waiting(checked.rejects, ledger)
         accepted = checked.accepted
 
         await self._customers(accepted, context)
@@ -469,6 +479,27 @@ class CompanySync:
         self.ledger.write(push.waiting_rows(waiting, self.ctx, ledger))
         for row in waiting.head(5).itertuples():
             log.info("company %s: %s %s is pending: %s", self.company_id, row.document_type, row.source_id, row.reason)
+
+    def _forget_waiting(self, rejects: pd.DataFrame, ledger: pd.DataFrame) -> None:
+        """A document that so far only waited (``pending``, never sent) and is rejected now leaves the ledger.
+
+        Nothing of it reached the platform, so the reject is its one recorded state; left ``pending`` it
+        would be both, and carried over to every later run (e.g. a payment that waited for a draft
+        invoice and, once the invoice is submitted, allocates more than is open on it).
+        """
+        if rejects.empty or ledger.empty:
+            return
+        never_sent = ledger[((ledger["status"] == "pending") & (ledger["idempotency_key"].fillna("") == "")
+                             ).astype(bool)]
+        rejected = set(zip(rejects["document_type"].astype(str), rejects["source_id"].astype(str), strict=True))
+        keys = pd.Series(list(zip(never_sent["document_type"].astype(str), never_sent["source_id"].astype(str),
+                                  strict=True)), index=never_sent.index, dtype=object)
+        gone = never_sent[keys.isin(rejected).astype(bool)]
+        for document_type, rows in gone.groupby("document_type"):
+            # The status and key in the condition: a row sent meanwhile by another run stays.
+            io.delete_rows(self.engine, push.LEDGER, where={
+                "company_id": self.company_id, "document_type": document_type,
+                "source_id": sorted(rows["source_id"].astype(str)), "status": "pending", "idempotency_key": ""})
 
     def _manual_rejects(self, manual: pd.DataFrame) -> pd.DataFrame:
         if manual.empty:

@@ -519,7 +519,7 @@ def allocation_exceeds_open_amount(events: pd.DataFrame) -> pd.DataFrame:
     over = ~settled["accepted"] & (settled["asked"] > settled["available"]).astype(bool)
     out = _failures(settled, over, "allocation_exceeds_open_amount",
                     lambda r: f"{r._label}: allocates {r._amount} to {r._target_label}, but only "
-                              f"{max(r.available, Decimal(0))} of {r._open} is still open")
+                              f"{max(r.available, Decimal(0))} of {getattr(r, '_total', r._open)} is still open")
     return out.drop_duplicates(["company_id", "document_type", "source_id"])
 
 
@@ -797,6 +797,7 @@ def _targets(live, totals, known, rejected_docs, accepted_docs, pushed, open_amo
         key = (r.company_id, r.document_type, r.source_id)
         total = r.total_amount if is_finite_amount(r.total_amount) else Decimal(0)
         out[key] = {"customer": r.customer_id, "currency": r.currency, "open": as_decimal(total),
+                    "total": as_decimal(total),
                     "label": f"{_LABEL.get(r.document_type, r.document_type)} "
                              f"{r.number if r.number is not None else r.source_id} (id {r.source_id})",
                     "rejected": bool(r.rejected) or r.status == "void", "pushed": key in pushed,
@@ -805,6 +806,7 @@ def _targets(live, totals, known, rejected_docs, accepted_docs, pushed, open_amo
         total = totals.get(key)
         out[key] = {"customer": r.customer_id, "currency": r.currency, "label": r.label,
                     "open": total if total is not None else Decimal(0),
+                    "total": total if total is not None else Decimal(0),
                     "rejected": key in rejected_docs or r.status == "void", "draft": r.status == "draft",
                     "pushed": key in pushed or key in accepted_docs}
     if open_amounts is not None and not open_amounts.empty:
@@ -835,6 +837,7 @@ def _attach_targets(frame, targets, *, owner, target_types, target_ids) -> pd.Da
     out["_target_label"] = [f["label"] if f else f"{_LABEL.get(t, t)} (id {i})"
                             for f, t, i in zip(facts, target_types, target_ids, strict=True)]
     out["_open"] = [f["open"] if f else Decimal(0) for f in facts]
+    out["_total"] = [f["total"] if f else Decimal(0) for f in facts]
     out["_target_rejected"] = pd.Series([bool(f and f["rejected"]) for f in facts], index=frame.index, dtype=bool)
     out["_target_pushed"] = pd.Series([bool(f and f["pushed"]) for f in facts], index=frame.index, dtype=bool)
     out["_target_draft"] = pd.Series([bool(f and f["draft"]) for f in facts], index=frame.index, dtype=bool)
@@ -944,25 +947,25 @@ def _open_amount_events(payments, allocs, cn_allocs, cn_targets, cn_side, exclud
     """Every draw on a target's open amount by a document still going ahead."""
     paid_on = dict(zip(_keys(payments, "source_id"), payments["paid_on"], strict=True))
     rows = []
-    for c, s, t, amt, op, tl, lbl in zip(allocs["company_id"], allocs["source_id"], allocs["_target"],
-                                         allocs["amount"], allocs["_open"], allocs["_target_label"],
-                                         allocs["_label"], strict=True):
+    for c, s, t, amt, op, tot, tl, lbl in zip(allocs["company_id"], allocs["source_id"], allocs["_target"],
+                                              allocs["amount"], allocs["_open"], allocs["_total"],
+                                              allocs["_target_label"], allocs["_label"], strict=True):
         if (c, "payment", s) in excluded or not is_finite_amount(amt):
             continue
         rows.append({"company_id": c, "document_type": "payment", "source_id": s, "_target": t,
-                     "_amount": as_decimal(amt), "_open": op, "_target_label": tl, "_label": lbl,
+                     "_amount": as_decimal(amt), "_open": op, "_total": tot, "_target_label": tl, "_label": lbl,
                      "_date": paid_on.get((c, s)), "_order": 0})
     for frame in (cn_targets, cn_side):
-        for c, s, t, amt, op, tl, lbl, day in zip(frame["company_id"], frame["source_id"], frame["_target"],
-                                                  frame["amount"], frame["_open"], frame["_target_label"],
-                                                  frame["label"], frame["allocated_on"], strict=True):
+        for c, s, t, amt, op, tot, tl, lbl, day in zip(
+                frame["company_id"], frame["source_id"], frame["_target"], frame["amount"], frame["_open"],
+                frame["_total"], frame["_target_label"], frame["label"], frame["allocated_on"], strict=True):
             if (c, "credit_note_allocation", s) in excluded or not is_finite_amount(amt):
                 continue
             rows.append({"company_id": c, "document_type": "credit_note_allocation", "source_id": s,
-                         "_target": t, "_amount": as_decimal(amt), "_open": op, "_target_label": tl,
+                         "_target": t, "_amount": as_decimal(amt), "_open": op, "_total": tot, "_target_label": tl,
                          "_label": lbl, "_date": day, "_order": 1})
-    cols = ["company_id", "document_type", "source_id", "_target", "_amount", "_open", "_target_label", "_label",
-            "_date", "_order"]
+    cols = ["company_id", "document_type", "source_id", "_target", "_amount", "_open", "_total", "_target_label",
+            "_label", "_date", "_order"]
     ev = pd.DataFrame(rows, columns=cols)
     ev["_date"] = pd.to_datetime(ev["_date"])
     return ev

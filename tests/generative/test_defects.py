@@ -78,3 +78,24 @@ def test_rejected_documents_still_consume_open_amounts(gen_sandbox, gen_engine, 
     assert row["outcome"] == "matched"
     assert not problems(books, DAY2)
     assert not rerun_changes(books, DAY2)
+
+
+def test_a_waiting_document_rejected_later_is_only_rejected(gen_sandbox, gen_engine, tmp_path, namespace):
+    """Found by the generative tests: a payment that waited for a draft invoice and, once the invoice is
+    submitted, allocates more than is open on it is rejected — and no longer also ``pending`` in the
+    ledger (carried over to every later run)."""
+    books = open_books(gen_sandbox, gen_engine, tmp_path, namespace=namespace)
+    books.customer("C1", DAY1)
+    books.invoice("I1", "C1", DAY1, [(1, "100.00")], status="draft")
+    books.payment("P1", "C1", DAY1, "100.01", [("invoice", "I1", "100.01")])
+    books.run_day(DAY1)
+    assert books.table("ar_push_ledger", document_type="payment")["status"].tolist() == ["pending"]
+
+    books.invoice("I1", "C1", DAY2, [(1, "100.00")], issued=DAY1)
+    books.run_day(DAY2)
+    rejects = books.table("ar_rejects", business_date=DAY2)
+    assert rejects["rule"].tolist() == ["allocation_exceeds_open_amount"]
+    assert books.table("ar_push_ledger", document_type="payment").empty
+    assert _report_row(books, DAY2, "payment", "P1")["outcome"] == "rejected"
+    assert not problems(books, DAY2)
+    assert not rerun_changes(books, DAY2)

@@ -214,7 +214,7 @@ def test_allocation_to_an_earlier_day_document_uses_its_open_amount(lookup, refd
     over = run(rows, lookup, refdata, known_documents=known, platform_ids=pushed, open_amounts=open_now)
     rule, message = rejected(over)[("payment", "pay_1")]
     assert rule == "allocation_exceeds_open_amount"
-    assert "allocates 30.00 to invoice INV-OLD (id inv_old), but only 20.00 of 20.00 is still open" in message
+    assert "allocates 30.00 to invoice INV-OLD (id inv_old), but only 20.00 of 500.00 is still open" in message
 
 
 def test_duplicate_numbers_within_the_batch_and_against_earlier_days(lookup, refdata):
