@@ -18,7 +18,7 @@ import logging
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from codat_sandbox.faults import FaultConfig, FaultInjector
 from codat_sandbox.query import QueryError, filter_records, sort_records
 from codat_sandbox.ratelimit import RateLimiter
-from codat_sandbox.store import PUSH_TYPES, READ_TYPES, UPDATABLE_TYPES, NotFound, Refused, Store
+from codat_sandbox.store import PUSH_TYPES, READ_TYPES, UPDATABLE_TYPES, Listing, NotFound, Refused, Store
 
 MAX_PAGE_SIZE = 2000
 DEFAULT_PAGE_SIZE = 100
@@ -241,7 +241,7 @@ class Sandbox:
         except ValueError:
             raise BadRequest(f"{name} must be an integer.") from None
 
-    def page(self, request: Request, items: list[dict[str, Any]]) -> JSONResponse:
+    def page(self, request: Request, items: Sequence[dict[str, Any]]) -> JSONResponse:
         """The Codat paging envelope over already filtered and ordered ``items``."""
         page = self._int_param(request, "page", 1)
         size = self._int_param(request, "pageSize", DEFAULT_PAGE_SIZE)
@@ -261,7 +261,9 @@ class Sandbox:
             links["next"] = href(page + 1)
         if page > 1:
             links["previous"] = href(page - 1)
-        results = items[(page - 1) * size: page * size]
+        start, stop = (page - 1) * size, page * size
+        # A store listing gives its records' stored JSON as is (no decode and re-encode per page).
+        results = items.json_slice(start, stop) if isinstance(items, Listing) else items[start:stop]
         return JSONResponse({"results": results, "pageNumber": page, "pageSize": size, "totalResults": total,
                              "_links": links})
 
