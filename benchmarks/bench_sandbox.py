@@ -45,6 +45,10 @@ class PeakSampler:
         self.peak = max(self.peak, value)
         return value
 
+    def cpu(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.rss()
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 batch = data.generated_batch(companies, spec)
                 pusher = Pusher(sandbox, engine, companies)
                 taxes = tax_rate_frame(companies)
-                before = sampler.rss()
+                before, cpu_before = sampler.rss(), sampler.cpu()
                 rows.append(("before the load (companies provisioned)", 0, before, 0.0))
                 pushed, statuses = 0, {}
                 for kind in ("customer", "invoice", "credit_note", "payment"):
@@ -111,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((f"after reading back {read:,} records (pages of 2,000)", pushed, sampler.rss(),
                              time.perf_counter() - started))
                 requests = sum(sandbox.api_requests().values())
+                cpu = sampler.cpu() - cpu_before
             peak = sampler.peak
         finally:
             sandbox.close()
-    print(f"\nledger: {statuses}; {requests:,} API requests")
+    print(f"\nledger: {statuses}; {requests:,} API requests; sandbox CPU {cpu:.1f} s = "
+          f"{cpu * 1e6 / max(requests, 1):,.0f} µs per request, {cpu * 1000 / max(pushed, 1):.2f} s per 1,000 documents")
     print("\n| point | documents | sandbox RSS | seconds |\n| --- | ---: | ---: | ---: |")
     for label, documents, rss, seconds in rows:
         print(f"| {label} | {documents:,} | {human_bytes(rss)} | {seconds:.1f} |")

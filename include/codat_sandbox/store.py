@@ -308,16 +308,36 @@ class _Persistence:
         self.db.close()
 
 
+_REFERENCE_TYPES = frozenset({"accounts", "taxRates", "trackingCategories", "bankAccounts"})
+
+
 class _CompanyView:
     """The :class:`validation.CompanyView` of one company in the store."""
 
-    def __init__(self, records: dict[str, dict[str, _Row]], base_currency: str) -> None:
+    def __init__(self, company_id: str, records: dict[str, dict[str, _Row]], base_currency: str,
+                 decoded: OrderedDict[tuple[str, str, str], tuple[_Row, dict[str, Any]]]) -> None:
+        self.company_id = company_id
         self.records = records
         self.base_currency = base_currency
+        self.decoded = decoded
 
     def get(self, data_type: str, record_id: str) -> dict[str, Any] | None:
         row = self.records.get(data_type, {}).get(record_id)
-        return row.decode() if row is not None else None
+        if row is None:
+            return None
+        if data_type not in _REFERENCE_TYPES:
+            return row.decode()
+        # The rules read the same few accounts and tax rates for every line: decode each of those once.
+        key = (self.company_id, data_type, record_id)
+        hit = self.decoded.get(key)
+        if hit is not None and hit[0] is row:
+            self.decoded.move_to_end(key)
+            return hit[1]
+        record = row.decode()
+        self.decoded[key] = (row, record)
+        if len(self.decoded) > 4096:
+            self.decoded.popitem(last=False)
+        return record
 
 
 class Store:
@@ -349,6 +369,8 @@ class Store:
         self.pending: dict[str, PendingPush] = {}
         # The dict submit_push returned, while its operation is pending: settling updates it in place.
         self._live_operations: dict[str, dict[str, Any]] = {}
+        # recently decoded reference rows the validation rules read (read-only there); see _CompanyView.get
+        self._decoded_for_rules: OrderedDict[tuple[str, str, str], tuple[_Row, dict[str, Any]]] = OrderedDict()
         self.queue: dict[str, deque[str]] = {}
         self.forever: dict[str, set[str]] = {}
         self.idempotency: dict[tuple[str, str], CachedResponse] = {}
@@ -791,15 +813,13 @@ class Store:
             "status": "Pending", "statusCode": 202, "errorMessage": None,
             "validation": {"errors": [], "warnings": []},
         }
-        self.operations[company_id][key] = _Row.of(operation, OPERATION_INDEX)
+        self._live_operations[key] = operation  # stored (packed) once settled, or just below
         timeout_at = now + timeout_minutes * 60 if timeout_minutes else None
         self._enqueue(company_id, key, PendingPush(data_type, body, record_id, force_update,
                                                    now + self.push_delay, fate, timeout_at))
         if self.push_delay <= 0 and fate != "pending_forever":
             self.settle(company_id)  # saves the operation once, already final
-            operation = self.operations[company_id][key].decode()
         else:
-            self._live_operations[key] = operation
             self._save_operation(company_id, key, operation)
         self._count_push_towards_flip(company_id)
         return operation
@@ -858,7 +878,8 @@ class Store:
         }])
 
     def _validate(self, company_id: str, pending: PendingPush) -> list[dict[str, Any]]:
-        view = _CompanyView(self.records[company_id], self.base_currency(company_id))
+        view = _CompanyView(company_id, self.records[company_id], self.base_currency(company_id),
+                            self._decoded_for_rules)
         body, creating = pending.body, pending.record_id is None
         name = _VALIDATOR_NAMES[pending.data_type]
         if not isinstance(body, dict):

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from local_stack.run_log import RunOutput, file_task_logs, parse_run_output
-from local_stack.sandbox_process import SandboxProcess
+from local_stack.sandbox_process import SandboxProcess, real_schemas_dir
 
 REPO = Path(__file__).resolve().parents[2]
 CODAT_ENV = "AIRFLOW_CONN_CODAT_DEFAULT"
@@ -56,7 +56,9 @@ def local_connections(*, fresh: bool = False, force_local: bool = False) -> Gene
         if not env.get(CODAT_ENV):
             key_file = state / "sandbox.key"
             key = key_file.read_text().strip() if key_file.exists() and not fresh else None
-            sandbox = SandboxProcess(state / "sandbox", state=str(state / "sandbox.sqlite"), api_key=key).start()
+            # Codat's real request schemas when their files are at hand (the built-in ones otherwise).
+            sandbox = SandboxProcess(state / "sandbox", state=str(state / "sandbox.sqlite"), api_key=key,
+                                     oas_dir=real_schemas_dir()).start()
             key_file.write_text(sandbox.api_key)
             key_file.chmod(0o600)
             env[CODAT_ENV] = json.dumps({"conn_type": "http", "host": sandbox.base_url, "password": sandbox.api_key})
