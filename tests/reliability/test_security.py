@@ -164,6 +164,8 @@ def test_admin_api_is_off_unless_enabled_and_loopback_only():
 REVIEWED_SQL_SITES = {
     ("include/receivables/warehouse/io.py", "_pg_write"): "identifiers quoted by the dialect; values go by COPY",
     ("include/receivables/warehouse/engine.py", "_on_connect"): "busy_timeout is an int from typed settings",
+    ("include/receivables/warehouse/migrations/v0003_run_state.py", "upgrade"):
+        "ALTER TABLE ADD COLUMN: names quoted by the dialect, the type compiled from our own table definition",
 }
 _SQL_CALLS = {"execute", "exec_driver_sql", "text", "executemany", "executescript"}
 
