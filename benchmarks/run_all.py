@@ -21,6 +21,7 @@ SCRIPTS: dict[str, list[str]] = {
     "write": [],
     "transform": [],
     "push": [],
+    "sandbox": [],
     "night": ["--scale", "0.01", "--companies", "10"],
 }
 

@@ -11,7 +11,15 @@ import re
 
 import pytest
 
-from benchmarks import bench_night, bench_push, bench_read, bench_transform, bench_write, run_all
+from benchmarks import (
+    bench_night,
+    bench_push,
+    bench_read,
+    bench_sandbox,
+    bench_transform,
+    bench_write,
+    run_all,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -59,6 +67,14 @@ def test_night_runs_every_job_and_reconciles(capsys):
     assert "wall time plan → report" in out
     assert "reconciliation outcomes: {'matched':" in out
     assert "FAILED" not in out
+
+
+def test_sandbox_memory_reports_growth_per_document_and_the_night_extrapolation(capsys):
+    out = run(capsys, bench_sandbox, "--invoices", "40", "--companies", "2")
+    assert "| after payments | " in out and "invoice success': 40" in out
+    assert re.search(r"growth [\d.]+ MiB per 1,000 documents \([\d,]+ B per document\)", out)
+    assert re.search(r"µs per request", out)
+    assert len(TARGET.findall(out)) == 1
 
 
 def test_run_all_refuses_an_unknown_benchmark():
