@@ -6,7 +6,7 @@ failed (never green), the other company's documents are all pushed and reconcile
 still published, and the broken company's documents are recorded as not done rather than as pushed.
 ``company_ids`` limits the run to those companies — and one that matches none fails the run instead of
 ending ``ok`` having done nothing. ``settings`` overrides reach the run (the report goes where it says),
-and an invalid override fails the run before anything is pushed.
+and an invalid override fails the run before anything is pushed, without retries.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_company_ids_limit_the_run_and_a_list_matching_none_fails_it(e2e_stack):
 
 @SQLITE
 @TWO_COMPANIES
-def test_settings_overrides_reach_the_run_and_invalid_ones_fail_it_before_pushing(e2e_stack, tmp_path):
+def test_a_settings_override_reaches_the_run(e2e_stack, tmp_path):
     stack = e2e_stack
     day = stack.days[0]
     elsewhere = tmp_path / "reports-from-params"
@@ -108,8 +108,20 @@ def test_settings_overrides_reach_the_run_and_invalid_ones_fail_it_before_pushin
     assert (elsewhere / day.isoformat() / "reconciliation.html").exists()
     assert not (stack.report_dir / day.isoformat() / "reconciliation.html").exists()
 
+
+@SQLITE
+@TWO_COMPANIES
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (plugins/receivables_airflow/tasks.py publish_report): _sync_settings(params) runs outside "
+    "explained(), so an invalid settings param is a retryable error there: publish_report is retried twice "
+    "with a 1-minute delay (about 2 minutes) before the run fails. Fix: move it inside `with explained():`"))
+def test_an_invalid_settings_override_fails_the_run_at_once_before_pushing(e2e_stack):
+    stack = e2e_stack
     posts = stack.post_count()
-    bad = stack.run_sync(day, settings={"timezone": "Mars/Olympus_Mons"})
+    bad = stack.run_sync(stack.days[0], settings={"timezone": "Mars/Olympus_Mons"})
     assert bad.state == "failed"
     assert _states(bad)["plan_run"] == {"failed"}
     assert stack.post_count() == posts
+    # A configuration error is permanent: no task of the run is retried over it.
+    tries = {ti.task_id: ti.try_number for ti in bad.get_task_instances()}
+    assert max(tries.values()) <= 1, tries
