@@ -104,8 +104,8 @@ def publish_report(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
     from receivables import jobs
     from receivables_airflow.notifier import send_alert
 
-    settings = _sync_settings(context["params"])
-    with explained():  # a missing warehouse fails here at once, like plan_run, instead of retrying
+    with explained():  # a missing warehouse or invalid settings fail here at once, like plan_run, not retried
+        settings = _sync_settings(context["params"])
         result = jobs.publish_report(_warehouse(), plan, settings=settings)
     log.info("reconciliation report: %s", result["html"])
     log.info("exceptions CSV: %s", result["csv"])

@@ -111,10 +111,6 @@ def test_a_settings_override_reaches_the_run(e2e_stack, tmp_path):
 
 @SQLITE
 @TWO_COMPANIES
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (plugins/receivables_airflow/tasks.py publish_report): _sync_settings(params) runs outside "
-    "explained(), so an invalid settings param is a retryable error there: publish_report is retried twice "
-    "with a 1-minute delay (about 2 minutes) before the run fails. Fix: move it inside `with explained():`"))
 def test_an_invalid_settings_override_fails_the_run_at_once_before_pushing(e2e_stack):
     stack = e2e_stack
     posts = stack.post_count()
