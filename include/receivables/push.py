@@ -412,11 +412,12 @@ async def _send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger
     why = f"not sent: pushing stopped ({stopped[0] if stopped else 'the run stopped'}); the next run sends it"
     out["last_error"] = [results[i].get("last_error") if i in results else why for i in out.index]
     # A create that certainly never reached the platform is a plain create next time (no read-back).
+    # Typed bool: on an empty frame an untyped Series is object dtype and cannot mask rows.
     not_written = pd.Series([i not in results or bool(results[i].get("not_written")) for i in out.index],
-                            index=out.index)
+                            index=out.index, dtype=bool)
     creates = out["operation"] == "create"
     out.loc[not_written & creates, "idempotency_key"] = ""
-    refused = pd.Series([bool(results.get(i, {}).get("refused")) for i in out.index], index=out.index)
+    refused = pd.Series([bool(results.get(i, {}).get("refused")) for i in out.index], index=out.index, dtype=bool)
     out.loc[refused & creates, "idempotency_key"] = refused_mark()
     return out
 

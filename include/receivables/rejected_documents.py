@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from receivables.money import as_decimal, is_finite_amount, line_amounts, round_many, sum_amounts
@@ -80,7 +81,7 @@ def _sales_totals(engine, company_id: str, document_type: str, ids: list[str], c
                                     lines["discount_amount"], strict=True):
         usable.append(doc in currency and all(is_finite_amount(v) for v in (qty, unit)) and
                       (disc is None or pd.isna(disc) or is_finite_amount(disc)))
-    rows = lines[usable]
+    rows = lines[np.array(usable, dtype=bool)]  # an array, never a list: a list selects columns
     docs = rows[id_column].astype(str).tolist()
     currencies = [currency[d] for d in docs]
     discounts = [Decimal(0) if d is None or pd.isna(d) else as_decimal(d) for d in rows["discount_amount"]]
