@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from receivables.warehouse import WarehouseSettings, create_warehouse_engine, migrate
+from receivables.warehouse import WarehouseSettings
 from tests.fixtures.sandbox import start_sandbox
-from tests.fixtures.warehouse import pg_schema
+from tests.fixtures.warehouse import migrated, pg_schema
 
 _names = itertools.count(1)
 
@@ -36,12 +36,7 @@ def gen_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     else:
         settings = pg_schema(request.getfixturevalue("pg_database_url"))
     for warehouse in settings:
-        engine = create_warehouse_engine(warehouse)
-        try:
-            migrate(engine)
-            yield engine
-        finally:
-            engine.dispose()
+        yield from migrated(warehouse)
 
 
 @pytest.fixture
