@@ -36,6 +36,7 @@ from receivables.codat.models import (
     Payment,
     PullOperation,
     PushOperation,
+    PushOption,
     TaxRate,
     TrackingCategory,
 )
@@ -52,13 +53,19 @@ T = TypeVar("T")
 Query = Expr | str | None
 
 
+def options_path(company_id: str, connection_id: str, data_type: str) -> str:
+    """Where a connection publishes its create/update model of a data type (CONTRACT §0: per connection)."""
+    return f"{CodatCore.connection_path(company_id, connection_id)}/options/{segment(data_type)}"
+
+
 class _Describe:
     """Shared repr: never shows the key."""
 
     _core: CodatCore
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._core.settings.base_url!r}, conn_id={self._core.conn_id!r})"
+        core = self._core
+        return f"{type(self).__name__}(base_url={core.settings.base_url!r}, conn_id={core.conn_id!r})"
 
 
 class CodatClient(_Describe):
@@ -66,11 +73,13 @@ class CodatClient(_Describe):
 
     def __init__(self, settings: CodatSettings, *, transport: httpx.BaseTransport | None = None,
                  conn_id: str = "codat_default", sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, retry_policy: RetryPolicy | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 retry_policy: RetryPolicy | None = None) -> None:
         self._core = CodatCore(settings, conn_id=conn_id, policy=retry_policy, clock=clock)
         self._sleep = sleep
-        self._http = httpx.Client(base_url=settings.base_url, transport=transport, headers=self._core.default_headers(),
-                                  timeout=self._core.timeout(), limits=self._core.limits())
+        self._http = httpx.Client(base_url=settings.base_url, transport=transport,
+                                  headers=self._core.default_headers(), timeout=self._core.timeout(),
+                                  limits=self._core.limits())
 
     @property
     def settings(self) -> CodatSettings:
@@ -134,7 +143,16 @@ class CodatClient(_Describe):
         return Connection.model_validate(self._get(self._core.connection_path(company_id, connection_id),
                                                    company_id=company_id))
 
-    def refresh(self, company_id: str, data_type: str, *, deadline_seconds: float | None = None) -> PullOperation | None:
+    def get_push_options(self, company_id: str, connection_id: str, data_type: str) -> PushOption:
+        """The platform's rules for pushing ``data_type`` through this connection (empty: none published).
+
+        Codat advises reading them before building payloads; they are mostly static per platform.
+        """
+        body = self._get(options_path(company_id, connection_id, data_type), company_id=company_id)
+        return PushOption.model_validate(body or {})
+
+    def refresh(self, company_id: str, data_type: str, *,
+                deadline_seconds: float | None = None) -> PullOperation | None:
         """Queue a refresh of a data type and wait briefly for it (see :meth:`CodatCore.refresh`)."""
         return self._run(self._core.refresh(company_id, data_type, deadline_seconds=deadline_seconds))
 
@@ -193,9 +211,9 @@ class CodatClient(_Describe):
              record_id: str | None = None, force_update: bool = False,
              timeout_minutes: int | None = None) -> PushOperation:
         """Create (POST) or update (PUT, when ``record_id`` is given) one record; returns the operation."""
-        call = self._core.push_call(company_id, connection_id, data_type, body, idempotency_key=idempotency_key,
-                                    record_id=record_id, force_update=force_update,
-                                    timeout_minutes=timeout_minutes)
+        call = self._core.push_call(company_id, connection_id, data_type, body,
+                                    idempotency_key=idempotency_key, record_id=record_id,
+                                    force_update=force_update, timeout_minutes=timeout_minutes)
         return self._core.push_operation(self._run(self._core.exchange(call)))
 
     def get_push_operation(self, company_id: str, key: str) -> PushOperation:
@@ -216,6 +234,8 @@ class CodatClient(_Describe):
 
 # Request headers aiohttp writes itself (its own encodings, which it then decodes; host; body length).
 _HOP_HEADERS = frozenset({"accept-encoding", "host", "content-length", "transfer-encoding"})
+# Answer headers that no longer describe the body once aiohttp has decoded it.
+_DECODED_HEADERS = (b"content-encoding", b"content-length", b"transfer-encoding")
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -250,19 +270,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         response.request = request
         return response
 
-    async def exchange(self, method: str, url: str, headers: Any, body: bytes | None, timeout: Mapping[str, Any],
-                       *, request: httpx.Request | None = None) -> httpx.Response:
+    async def exchange(self, method: str, url: str, headers: Any, body: bytes | None,
+                       timeout: Mapping[str, Any], *, request: httpx.Request | None = None) -> httpx.Response:
         """One exchange; ``url`` must be fully encoded already. Raises httpx's transport errors."""
         session = self._open()
         try:
             async with session.request(
-                method, yarl.URL(url, encoded=True), headers=headers, data=body or None, allow_redirects=False,
+                method, yarl.URL(url, encoded=True), headers=headers, data=body or None,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("pool"),
-                                              sock_connect=timeout.get("connect"), sock_read=timeout.get("read")),
+                                              sock_connect=timeout.get("connect"),
+                                              sock_read=timeout.get("read")),
             ) as answer:
                 content = await answer.read()
                 raw_headers = [(k, v) for k, v in answer.raw_headers
-                               if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")]
+                               if k.lower() not in _DECODED_HEADERS]
                 status = answer.status
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
@@ -274,7 +296,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.PoolTimeout(str(exc), request=request) from exc
         except (aiohttp.ClientError, OSError) as exc:  # sent, then the connection broke: outcome unknown
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-        return httpx.Response(status, headers=raw_headers, content=content, extensions={"http_version": b"HTTP/1.1"})
+        return httpx.Response(status, headers=raw_headers, content=content,
+                              extensions={"http_version": b"HTTP/1.1"})
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -287,7 +310,8 @@ class AsyncCodatClient(_Describe):
 
     def __init__(self, settings: CodatSettings, *, transport: httpx.AsyncBaseTransport | None = None,
                  conn_id: str = "codat_default", sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.monotonic, retry_policy: RetryPolicy | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 retry_policy: RetryPolicy | None = None) -> None:
         self._core = CodatCore(settings, conn_id=conn_id, policy=retry_policy, clock=clock)
         self._sleep = sleep
         limits = self._core.limits()
@@ -333,7 +357,8 @@ class AsyncCodatClient(_Describe):
     def _company_slot(self, company_id: str | None) -> asyncio.Semaphore:
         slot = self._per_company.get(company_id)
         if slot is None:
-            slot = self._per_company[company_id] = asyncio.Semaphore(self.settings.max_concurrency_per_company)
+            slot = asyncio.Semaphore(self.settings.max_concurrency_per_company)
+            self._per_company[company_id] = slot
         return slot
 
     async def _send(self, command: Send) -> httpx.Response | Exception:
@@ -345,7 +370,8 @@ class AsyncCodatClient(_Describe):
             headers = {**self._headers, **self._core.call_headers(call)}
             async with self._global, self._company_slot(call.company_id):
                 try:
-                    return await self._direct.exchange(call.method, url, headers, call.content, self._timeouts)
+                    return await self._direct.exchange(call.method, url, headers, call.content,
+                                                       self._timeouts)
                 except httpx.TransportError as exc:
                     return exc
         request = self._http.build_request(call.method, call.path, params=call.params, content=call.content,
@@ -357,7 +383,8 @@ class AsyncCodatClient(_Describe):
             except httpx.TransportError as exc:
                 return exc
 
-    async def _get(self, path: str, *, params: dict[str, Any] | None = None, company_id: str | None = None) -> Any:
+    async def _get(self, path: str, *, params: dict[str, Any] | None = None,
+                   company_id: str | None = None) -> Any:
         return await self._run(self._core.exchange(Call("GET", path, params=params, company_id=company_id)))
 
     async def _pages(self, path: str, params: dict[str, Any], company_id: str | None,
@@ -373,15 +400,20 @@ class AsyncCodatClient(_Describe):
         return [Company.model_validate(r) async for r in self._pages("/companies", {}, None)]
 
     async def get_company(self, company_id: str) -> Company:
-        return Company.model_validate(await self._get(f"/companies/{segment(company_id)}", company_id=company_id))
+        body = await self._get(f"/companies/{segment(company_id)}", company_id=company_id)
+        return Company.model_validate(body)
 
     async def list_connections(self, company_id: str) -> list[Connection]:
         path = f"/companies/{segment(company_id)}/connections"
         return [Connection.model_validate(r) async for r in self._pages(path, {}, company_id)]
 
     async def get_connection(self, company_id: str, connection_id: str) -> Connection:
-        return Connection.model_validate(await self._get(self._core.connection_path(company_id, connection_id),
-                                                         company_id=company_id))
+        body = await self._get(self._core.connection_path(company_id, connection_id), company_id=company_id)
+        return Connection.model_validate(body)
+
+    async def get_push_options(self, company_id: str, connection_id: str, data_type: str) -> PushOption:
+        body = await self._get(options_path(company_id, connection_id, data_type), company_id=company_id)
+        return PushOption.model_validate(body or {})
 
     async def refresh(self, company_id: str, data_type: str, *,
                       deadline_seconds: float | None = None) -> PullOperation | None:
@@ -424,7 +456,8 @@ class AsyncCodatClient(_Describe):
 
     async def list_customers(self, company_id: str, *, query: Query = None,
                              modified_since: datetime | None = None) -> list[Customer]:
-        return await self._typed(Customer, company_id, "customers", query=query, modified_since=modified_since)
+        return await self._typed(Customer, company_id, "customers", query=query,
+                                 modified_since=modified_since)
 
     async def list_invoices(self, company_id: str, *, query: Query = None,
                             modified_since: datetime | None = None) -> list[Invoice]:
@@ -443,9 +476,9 @@ class AsyncCodatClient(_Describe):
     async def push(self, company_id: str, connection_id: str, data_type: str, body: Any, *,
                    idempotency_key: str, record_id: str | None = None, force_update: bool = False,
                    timeout_minutes: int | None = None) -> PushOperation:
-        call = self._core.push_call(company_id, connection_id, data_type, body, idempotency_key=idempotency_key,
-                                    record_id=record_id, force_update=force_update,
-                                    timeout_minutes=timeout_minutes)
+        call = self._core.push_call(company_id, connection_id, data_type, body,
+                                    idempotency_key=idempotency_key, record_id=record_id,
+                                    force_update=force_update, timeout_minutes=timeout_minutes)
         return self._core.push_operation(await self._run(self._core.exchange(call)))
 
     async def get_push_operation(self, company_id: str, key: str) -> PushOperation:

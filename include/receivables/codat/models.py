@@ -12,6 +12,7 @@ money as JSON numbers (``Decimal`` → ``240.50``, never ``"240.50"``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -169,7 +170,8 @@ class PushModel(CodatModel):
     """A record that can be pushed. Subclasses list what the API would refuse or ignore."""
 
     # Fields the API owns: never sent (CONTRACT §3 "id, modifiedDate and sourceModifiedDate are read-only").
-    read_only: ClassVar[frozenset[str]] = frozenset({"id", "modified_date", "source_modified_date", "metadata"})
+    read_only: ClassVar[frozenset[str]] = frozenset(
+        {"id", "modified_date", "source_modified_date", "metadata"})
     # Fields the schema requires on a write (snake_case attribute names).
     required_on_push: ClassVar[tuple[str, ...]] = ()
 
@@ -556,7 +558,8 @@ class DirectCost(PushModel):
     ``paymentAllocations`` on create: the payment that settled it at once."""
 
     required_on_push: ClassVar[tuple[str, ...]] = (
-        "issue_date", "currency", "line_items", "payment_allocations", "sub_total", "tax_amount", "total_amount")
+        "issue_date", "currency", "line_items", "payment_allocations", "sub_total", "tax_amount",
+        "total_amount")
 
     id: str | None = None
     reference: str | None = None
@@ -664,6 +667,85 @@ class ErrorMessage(CodatModel):
     validation: Validation | None = None
     can_be_retried: str | None = None
     detailed_error_code: int | None = None
+
+
+# ------------------------------------------------------------------------ push options (per platform)
+class PushOptionType(LenientEnum):
+    Unknown = "Unknown"  # read-side fallback only
+    Array = "Array"
+    Object = "Object"
+    String = "String"
+    Number = "Number"
+    Boolean = "Boolean"
+    DateTime = "DateTime"
+    File = "File"
+    MultiPart = "MultiPart"
+
+
+class PushFieldValidation(CodatModel):
+    """One rule or hint about a field, in the platform's words (``details`` is free text)."""
+
+    field: str | None = None
+    details: str | None = None
+    ref: str | None = None
+
+
+class PushValidationInfo(CodatModel):
+    """``warnings``: what a request must meet; ``information``: guidance (CONTRACT §3, options endpoint)."""
+
+    warnings: list[PushFieldValidation] | None = None
+    information: list[PushFieldValidation] | None = None
+
+    def details(self) -> list[str]:
+        """Every warning's and information's text, warnings first."""
+        return [i.details for i in (self.warnings or []) + (self.information or []) if i.details]
+
+
+class PushOptionChoice(CodatModel):
+    """One value the platform accepts for a field (``options`` of a property)."""
+
+    value: str | None = None
+    type: PushOptionType | None = None
+    display_name: str | None = None
+    description: str | None = None
+    required: bool | None = None
+
+
+class PushOptionProperty(CodatModel):
+    """One field of a push model, with its own fields (``properties``) when it is an object or array."""
+
+    type: PushOptionType = PushOptionType.Unknown
+    display_name: str | None = None
+    description: str | None = None
+    required: bool = False
+    properties: dict[str, PushOptionProperty] | None = None
+    options: list[PushOptionChoice] | None = None
+    validation: PushValidationInfo | None = None
+
+    def walk(self, path: str = "") -> Iterator[tuple[str, PushOptionProperty]]:
+        """This property and every nested one, depth first, as ``("lineItems.taxRateRef.id", property)``."""
+        yield path, self
+        for name, child in (self.properties or {}).items():
+            yield from child.walk(f"{path}.{name}" if path else name)
+
+
+class PushOption(PushOptionProperty):
+    """A connection's create/update model of one data type (``GET …/options/{dataType}``: ``PushOption``).
+
+    Codat publishes per platform (and sometimes per company) which fields a push may carry, which are
+    required, the values allowed and, in ``validation``, rules in words. Read leniently: a platform that
+    publishes nothing answers an empty model (:attr:`is_empty`).
+
+        >>> model = client.get_push_options(company_id, connection_id, "invoices")
+        >>> dict(model.walk())["invoiceNumber"].validation.details()
+        ['Should not be longer than 21 characters.']
+    """
+
+    @property
+    def is_empty(self) -> bool:
+        """No field and no rule: the integration publishes no model for this data type."""
+        rules = self.validation.details() if self.validation else []
+        return not self.properties and not self.options and not rules
 
 
 # --------------------------------------------------------------------------- companies, connections
