@@ -349,6 +349,30 @@ ar_push_payloads = Table(
     Column("pushed_at", Timestamp),
 )
 
+# Each connection's push rules per data type, flattened from Codat's "create/update model" (``PushOption``):
+# one row per property path ('' = the model itself). A connection that publishes no model for a data
+# type (404, an error, an empty model) has one row with published false and a note. Added in version 5.
+ar_ref_push_options = Table(
+    "ar_ref_push_options", metadata,
+    Column("company_id", Text, primary_key=True),
+    Column("connection_id", Text, primary_key=True),
+    Column("data_type", Text, primary_key=True),  # invoices, creditNotes, payments, customers, directCosts
+    Column("property_path", Text, primary_key=True),  # e.g. lineItems.taxRateRef.id; '' for the model
+    Column("platform_name", Text),  # the connection's platformName, e.g. QuickBooks Online
+    Column("published", Boolean, nullable=False),  # false: the integration publishes no model
+    Column("display_name", Text),
+    Column("option_type", Text),  # String, Number, Boolean, DateTime, Object, Array, …
+    Column("required", Boolean),  # as published: required within its enclosing property
+    Column("always_required", Boolean),  # required here and in every enclosing property
+    Column("max_length", Integer),  # read from the validation details ("Max length of 21 characters")
+    Column("allowed_values", Text),  # JSON array of options[].value; NULL when any value goes
+    Column("validation_warnings", Text),  # JSON array of the rules, in the platform's words
+    Column("validation_information", Text),  # JSON array of the guidance, in the platform's words
+    Column("update_supported", Boolean),  # model row only: false when the platform only creates
+    Column("note", Text),  # why nothing is published (status, error), or NULL
+    Column("fetched_at", Timestamp),  # when this version of the model was read
+)
+
 REFERENCE_TABLES: tuple[Table, ...] = (
     ar_ref_accounts, ar_ref_bank_accounts, ar_ref_tax_rates, ar_ref_tracking_categories, ar_ref_customers,
 )
@@ -359,7 +383,9 @@ VERSION_1_TABLES: tuple[Table, ...] = (
     ar_reconciliation_summary, ar_sync_state,
 )
 
-OUTPUT_TABLES: tuple[Table, ...] = (*VERSION_1_TABLES, ar_platform_documents, ar_run_companies, ar_push_payloads)
+OUTPUT_TABLES: tuple[Table, ...] = (
+    *VERSION_1_TABLES, ar_platform_documents, ar_run_companies, ar_push_payloads, ar_ref_push_options,
+)
 
 ar_schema_version = Table(
     "ar_schema_version", metadata,
