@@ -8,29 +8,34 @@ from decimal import Decimal
 
 import pandas as pd
 
+from receivables.documents import KINDS, Outcome
 from receivables.money import round_half_up
 
 # Exceptions are listed in this order: what finance must act on first comes first.
 OUTCOME_ORDER = (
-    "push_failed", "rejected", "missing_in_platform", "duplicate_in_platform", "amount_mismatch",
-    "status_mismatch", "unexpected_in_platform", "pending", "matched",
+    Outcome.PUSH_FAILED, Outcome.REJECTED, Outcome.MISSING_IN_PLATFORM, Outcome.DUPLICATE_IN_PLATFORM,
+    Outcome.AMOUNT_MISMATCH, Outcome.STATUS_MISMATCH, Outcome.UNEXPECTED_IN_PLATFORM, Outcome.PENDING,
+    Outcome.MATCHED,
 )
 OUTCOME_LABELS = {
-    "matched": "Matched",
-    "amount_mismatch": "Amount mismatch",
-    "status_mismatch": "Amount due mismatch",
-    "missing_in_platform": "Missing in platform",
-    "unexpected_in_platform": "Unexpected in platform",
-    "duplicate_in_platform": "Duplicate in platform",
-    "push_failed": "Push failed",
-    "rejected": "Rejected",
-    "pending": "Pending",
+    Outcome.MATCHED: "Matched",
+    Outcome.AMOUNT_MISMATCH: "Amount mismatch",
+    Outcome.STATUS_MISMATCH: "Amount due mismatch",
+    Outcome.MISSING_IN_PLATFORM: "Missing in platform",
+    Outcome.UNEXPECTED_IN_PLATFORM: "Unexpected in platform",
+    Outcome.DUPLICATE_IN_PLATFORM: "Duplicate in platform",
+    Outcome.PUSH_FAILED: "Push failed",
+    Outcome.REJECTED: "Rejected",
+    Outcome.PENDING: "Pending",
 }
 # Outcomes of documents the platform accepted (the ledger says success).
-PUSHED_OUTCOMES = ("matched", "amount_mismatch", "status_mismatch", "missing_in_platform", "duplicate_in_platform")
+PUSHED_OUTCOMES = (Outcome.MATCHED, Outcome.AMOUNT_MISMATCH, Outcome.STATUS_MISMATCH,
+                   Outcome.MISSING_IN_PLATFORM, Outcome.DUPLICATE_IN_PLATFORM)
+DOCUMENT_LABELS = {kind.name: kind.label for kind in KINDS}
 
 
 def is_missing(value: object) -> bool:
+    """None, pandas' NA/NaT or a float NaN: a cell with no value."""
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
@@ -55,13 +60,9 @@ def date_text(value: object) -> str:
 
 
 def text(value: object) -> str:
+    """A cell as text; an empty string when it has no value."""
     return "" if is_missing(value) else str(value)
 
-
-DOCUMENT_LABELS = {
-    "customer": "customer", "invoice": "invoice", "credit_note": "credit note", "payment": "payment",
-    "credit_note_allocation": "credit note allocation", "fee": "payment fee",
-}
 
 # Words a program prints that a finance reader should not have to decode.
 _PLAIN_WORDS = (
@@ -94,10 +95,11 @@ def at_stake(rows: pd.DataFrame) -> pd.Series:
         for p, s in zip(rows["platform_amount_due"], rows["source_amount_due"], strict=True)
     ]
     stake = []
-    for outcome, whole, difference, gap in zip(rows["outcome"], total, rows["difference"], due_gap, strict=True):
-        if outcome == "amount_mismatch" and not is_missing(difference):
+    for outcome, whole, difference, gap in zip(rows["outcome"], total, rows["difference"], due_gap,
+                                               strict=True):
+        if outcome == Outcome.AMOUNT_MISMATCH and not is_missing(difference):
             stake.append(abs(difference))
-        elif outcome == "status_mismatch" and gap is not None:
+        elif outcome == Outcome.STATUS_MISMATCH and gap is not None:
             stake.append(gap)
         else:
             stake.append(None if is_missing(whole) else abs(whole))
@@ -105,5 +107,19 @@ def at_stake(rows: pd.DataFrame) -> pd.Series:
 
 
 def outcome_rank(outcomes: pd.Series) -> pd.Series:
-    order = {name: i for i, name in enumerate(OUTCOME_ORDER)}
-    return outcomes.map(order).fillna(len(order)).astype(int)
+    """Each outcome's place in :data:`OUTCOME_ORDER` (unknown outcomes last)."""
+    order = {str(name): i for i, name in enumerate(OUTCOME_ORDER)}
+    return outcomes.astype(str).map(order).fillna(len(order)).astype(int)
+
+
+def worst_first(rows: pd.DataFrame) -> pd.DataFrame:
+    """The exceptions of ``rows`` (every outcome but matched), worst outcome first, then the most money
+    at stake first within an outcome; adds ``at_stake`` (Decimal or None) and ``stake_size`` (a float
+    to sort by, -1 without an amount). The HTML and the CSV list them in this one order.
+    """
+    exceptions = rows[rows["outcome"] != Outcome.MATCHED]
+    stake = at_stake(exceptions)
+    size = pd.Series([float(v) if v is not None else -1.0 for v in stake], index=exceptions.index)
+    ranked = exceptions.assign(_rank=outcome_rank(exceptions["outcome"]), at_stake=stake, stake_size=size)
+    return ranked.sort_values(["_rank", "stake_size", "company_id", "document_type", "document_key"],
+                              ascending=[True, False, True, True, True], kind="stable").drop(columns="_rank")

@@ -4,10 +4,11 @@ A company that failed or did not run always fires the alert, whatever the thresh
 exceptions because nothing ran is not a clean night. Otherwise the alert fires when exceptions exceed
 the threshold.
 
-    >>> decision = should_alert(result.summary, threshold=0, report_path="reports/2026-03-02/reconciliation.html",
+    >>> decision = should_alert(result.summary, threshold=0,
+    ...                         report_path="reports/2026-03-02/reconciliation.html",
     ...                         company_states=states, company_names={"c1": "Acme Ltd"})
     >>> decision.fire, decision.message
-    (True, 'Receivables reconciliation 2026-03-02: 1 company FAILED (Acme Ltd: sync failed: ...); 3 exceptions ...')
+    (True, 'Receivables reconciliation 2026-03-02: 1 company FAILED or did not run (Acme Ltd: ...), ...')
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from receivables.documents import Outcome
 from receivables.report._format import OUTCOME_ORDER, date_text
 
 
@@ -43,9 +45,10 @@ def should_alert(summary: pd.DataFrame, threshold: int, *, report_path: str | Pa
     """
     if threshold < 0:
         raise ValueError("the alert threshold must be 0 or more")
-    exceptions = summary[summary["outcome"] != "matched"]
+    exceptions = summary[summary["outcome"] != Outcome.MATCHED]
     per_outcome = exceptions.groupby(exceptions["outcome"].astype(str))["document_count"].sum()
-    order = [o for o in OUTCOME_ORDER if o in per_outcome.index] + sorted(set(per_outcome.index) - set(OUTCOME_ORDER))
+    order = [str(o) for o in OUTCOME_ORDER if o in per_outcome.index]
+    order += sorted(set(per_outcome.index) - set(order))
     count = int(per_outcome.sum())
     companies = exceptions.loc[exceptions["document_count"] > 0, "company_id"].nunique()
     failed = [s for s in company_states or [] if not s.ok]

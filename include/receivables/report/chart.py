@@ -31,11 +31,13 @@ def aging_table(rows: pd.DataFrame) -> pd.DataFrame:
     aged = rows[rows["aging_bucket"].notna() & rows["currency"].notna()]
     if aged.empty:
         return pd.DataFrame(columns=["currency", *AGING_BUCKETS, *counts])
-    open_amount = aged["source_amount_due"].where(aged["source_amount_due"].notna(), aged["platform_amount_due"])
-    frame = pd.DataFrame({"currency": aged["currency"].astype(str), "bucket": aged["aging_bucket"].astype(str),
-                          "amount": open_amount.astype(object)})
+    open_amount = aged["source_amount_due"].where(aged["source_amount_due"].notna(),
+                                                  aged["platform_amount_due"])
+    frame = pd.DataFrame({"currency": aged["currency"].astype(str),
+                          "bucket": aged["aging_bucket"].astype(str), "amount": open_amount.astype(object)})
     grouped = frame.groupby(["currency", "bucket"])["amount"]
-    sums = grouped.agg(lambda s: sum_amounts(s.dropna())).unstack("bucket").reindex(columns=list(AGING_BUCKETS))
+    sums = grouped.agg(lambda s: sum_amounts(s.dropna())).unstack("bucket") \
+        .reindex(columns=list(AGING_BUCKETS))
     sizes = grouped.size().unstack("bucket").reindex(columns=list(AGING_BUCKETS)).fillna(0).astype(int)
     sizes.columns = counts
     table = sums.astype(object).where(sums.notna(), None).join(sizes).sort_index().reset_index()

@@ -16,16 +16,16 @@ from typing import Any
 
 import pandas as pd
 
-from receivables.report._format import at_stake, date_text, outcome_rank, plain_words, text
+from receivables.report._format import date_text, plain_words, text, worst_first
 
 EXCEPTION_CSV_COLUMNS = [
     "exception_id", "first_seen_date", "days_open", "report_date", "outcome", "company_name", "company_id",
-    "document_type", "document_number", "source_id", "platform_id", "currency", "amount_at_stake", "source_total",
-    "platform_total", "difference", "source_amount_due", "platform_amount_due", "due_date", "days_overdue",
-    "aging_bucket", "reason", "action", "run_id",
+    "document_type", "document_number", "source_id", "platform_id", "currency", "amount_at_stake",
+    "source_total", "platform_total", "difference", "source_amount_due", "platform_amount_due", "due_date",
+    "days_overdue", "aging_bucket", "reason", "action", "run_id",
 ]
-_TEXT = ("exception_id", "outcome", "company_name", "company_id", "document_type", "document_number", "source_id",
-         "platform_id", "currency", "aging_bucket", "reason", "action", "run_id")
+_TEXT = ("exception_id", "outcome", "company_name", "company_id", "document_type", "document_number",
+         "source_id", "platform_id", "currency", "aging_bucket", "reason", "action", "run_id")
 _AMOUNTS = ("amount_at_stake", "source_total", "platform_total", "difference", "source_amount_due",
             "platform_amount_due")
 _DATES = ("first_seen_date", "report_date", "due_date")
@@ -42,16 +42,12 @@ def guard_formula(values: pd.Series) -> pd.Series:
 def exceptions_frame(rows: pd.DataFrame, company_names: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """The CSV's content: exceptions only, worst outcome first and the most money at stake first within
     it, all cells as guarded text (reasons in plain words, like the HTML)."""
-    exceptions = rows[rows["outcome"] != "matched"]
-    stake = at_stake(exceptions)
-    size = pd.Series([float(v) if v is not None else -1.0 for v in stake], index=exceptions.index)
-    exceptions = exceptions.assign(_rank=outcome_rank(exceptions["outcome"]), amount_at_stake=stake, _size=size)
-    exceptions = exceptions.sort_values(["_rank", "_size", "company_id", "document_type", "document_key"],
-                                        ascending=[True, False, True, True, True], kind="stable")
+    exceptions = worst_first(rows)
     names = {str(k): text(v) for k, v in (company_names or {}).items()}
     report_day = pd.to_datetime(exceptions["report_date"]).dt.normalize()
     first_seen = pd.to_datetime(exceptions["first_seen_date"]).dt.normalize()
     exceptions = exceptions.assign(
+        amount_at_stake=exceptions["at_stake"],
         company_name=exceptions["company_id"].map(lambda c: names.get(text(c)) or text(c)),
         days_open=(report_day - first_seen).dt.days.astype("Int64"),
         reason=exceptions["reason"].map(plain_words),
@@ -74,5 +70,6 @@ def write_exceptions_csv(rows: pd.DataFrame, path: str | Path,
                          company_names: Mapping[str, Any] | None = None) -> Path:
     """Write the exceptions CSV (UTF-8 with a BOM, so spreadsheets detect the encoding) to ``path``."""
     target = Path(path)
-    exceptions_frame(rows, company_names).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    exceptions_frame(rows, company_names).to_csv(target, index=False, encoding="utf-8-sig",
+                                                 lineterminator="\r\n")
     return target

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from receivables.documents import Outcome
 from receivables.money import sum_amounts
 from receivables.reconcile import ACTIONS, AGING_BUCKETS
 from receivables.report._format import (
@@ -34,13 +35,13 @@ from receivables.report._format import (
     OUTCOME_LABELS,
     OUTCOME_ORDER,
     PUSHED_OUTCOMES,
-    at_stake,
     date_text,
     is_missing,
     money_text,
     outcome_rank,
     plain_words,
     text,
+    worst_first,
 )
 from receivables.report.chart import MAX_PANELS, aging_chart_png, aging_table
 from receivables.report.trend import trend_table
@@ -54,9 +55,13 @@ OPEN_SECTION_ROWS = 30
 LARGEST_PER_OUTCOME = 25
 BIGGEST_PER_CURRENCY = 5
 # Outcomes where money may be wrong in the books; pending and unexpected records are followed up later.
-MONEY_OUTCOMES = ("push_failed", "rejected", "missing_in_platform", "duplicate_in_platform", "amount_mismatch",
-                  "status_mismatch")
-RUN_META_LABELS = {"run_id": "Run", "companies": "Companies", "dry_run": "Dry run", "business_date": "Business day"}
+MONEY_OUTCOMES = (Outcome.PUSH_FAILED, Outcome.REJECTED, Outcome.MISSING_IN_PLATFORM,
+                  Outcome.DUPLICATE_IN_PLATFORM, Outcome.AMOUNT_MISMATCH, Outcome.STATUS_MISMATCH)
+RUN_META_LABELS = {"run_id": "Run", "companies": "Companies", "dry_run": "Dry run",
+                   "business_date": "Business day"}
+# What finance does about a rejected document (reconcile's ACTIONS cover the outcomes after a push).
+REJECTED_ACTION = ("Fix the source row in the warehouse (the broken rule is named in each reason); "
+                   "the next run pushes it.")
 
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -86,10 +91,12 @@ class Names:
 
 
 def _outcome_counts(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Documents per outcome, matched first; an outcome to act on (not matched, not pending) is flagged."""
     counts = rows["outcome"].value_counts()
+    quiet = (Outcome.MATCHED, Outcome.PENDING)
     return [{"outcome": o, "label": OUTCOME_LABELS[o], "count": int(counts.get(o, 0)),
-             "alert": o != "matched" and o != "pending" and int(counts.get(o, 0)) > 0}
-            for o in ("matched", *[x for x in OUTCOME_ORDER if x != "matched"])]
+             "alert": o not in quiet and int(counts.get(o, 0)) > 0}
+            for o in (Outcome.MATCHED, *[x for x in OUTCOME_ORDER if x != Outcome.MATCHED])]
 
 
 def _currency_totals(summary: pd.DataFrame) -> list[dict[str, Any]]:
@@ -101,7 +108,7 @@ def _currency_totals(summary: pd.DataFrame) -> list[dict[str, Any]]:
     money = summary[summary["currency"].fillna("").astype(str) != ""]
     out = []
     for currency, group in money.groupby(money["currency"].astype(str), sort=True):
-        exceptions = group[group["outcome"] != "matched"]
+        exceptions = group[group["outcome"] != Outcome.MATCHED]
         out.append({
             "currency": currency,
             "documents": int(group["document_count"].sum()),
@@ -114,25 +121,18 @@ def _currency_totals(summary: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _sorted_exceptions(rows: pd.DataFrame) -> pd.DataFrame:
-    """Exceptions, worst outcome first, then by money at stake (largest first) within each outcome."""
-    exceptions = rows[rows["outcome"] != "matched"]
-    stake = at_stake(exceptions)
-    magnitude = pd.Series([float(v) if v is not None else -1.0 for v in stake], index=exceptions.index)
-    return exceptions.assign(_rank=outcome_rank(exceptions["outcome"]), at_stake=stake, stake_size=magnitude) \
-        .sort_values(["_rank", "stake_size", "company_id", "document_type", "document_key"],
-                     ascending=[True, False, True, True, True], kind="stable")
-
-
 def _document_text(row) -> str:
+    """The document as finance knows it: its number, else the id it can be found by."""
     number = text(row.document_number)
     if number:
         return number
     source = text(row.source_id)
-    return f"(no number; source id {source})" if source else f"(no number; platform id {text(row.platform_id)})"
+    return f"(no number; source id {source})" if source else \
+        f"(no number; platform id {text(row.platform_id)})"
 
 
 def _days_open(first_seen: object, report_date: pd.Timestamp) -> str:
+    """How long an exception has been open: "new today", "1 day open", "12 days open"."""
     if is_missing(first_seen):
         return ""
     days = (report_date - pd.Timestamp(first_seen).normalize()).days
@@ -141,6 +141,7 @@ def _days_open(first_seen: object, report_date: pd.Timestamp) -> str:
 
 def _exception_lines(exceptions: pd.DataFrame, names: Names, report_date: pd.Timestamp,
                      incomplete: set[str]) -> list[dict[str, Any]]:
+    """One table line per listed exception, in the order given (the first of each outcome are its largest)."""
     out = []
     seen_per_outcome: dict[str, int] = {}
     for row in exceptions.itertuples(index=False):
@@ -153,12 +154,13 @@ def _exception_lines(exceptions: pd.DataFrame, names: Names, report_date: pd.Tim
             "company": names(row.company_id),
             "company_key": names.key.get(text(row.company_id), "k"),
             "incomplete": text(row.company_id) in incomplete,
-            "document_type": DOCUMENT_LABELS.get(text(row.document_type), text(row.document_type).replace("_", " ")),
+            "document_type": DOCUMENT_LABELS.get(text(row.document_type),
+                                                 text(row.document_type).replace("_", " ")),
             "document": _document_text(row),
             "platform_id": text(row.platform_id),
             "currency": currency,
             "stake": money_text(row.at_stake, currency),
-            "difference": money_text(row.difference, currency) if row.outcome != "rejected" else "",
+            "difference": money_text(row.difference, currency) if row.outcome != Outcome.REJECTED else "",
             # Validation messages name the company by id; the reader knows it by name.
             "reason": plain_words(row.reason).replace(text(row.company_id), names(row.company_id))
             if text(row.company_id) else plain_words(row.reason),
@@ -180,16 +182,16 @@ def _stake_per_currency(lines: pd.DataFrame) -> str:
 
 
 def _sections(exceptions: pd.DataFrame, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One collapsible section per outcome with exceptions, worst first, with what to do about them."""
     sections = []
     for outcome in OUTCOME_ORDER:
-        if outcome == "matched":
+        if outcome == Outcome.MATCHED:
             continue
         mine = [line for line in lines if line["outcome"] == outcome]
         total = int((exceptions["outcome"] == outcome).sum())
         if not total:
             continue
-        action = ("Fix the source row in the warehouse (the broken rule is named in each reason); the next run "
-                  "pushes it." if outcome == "rejected" else ACTIONS.get(outcome, ""))
+        action = REJECTED_ACTION if outcome == Outcome.REJECTED else ACTIONS.get(outcome, "")
         sections.append({
             "outcome": outcome, "label": OUTCOME_LABELS.get(outcome, outcome), "lines": mine, "total": total,
             "at_stake": _stake_per_currency(exceptions[exceptions["outcome"] == outcome]),
@@ -215,18 +217,21 @@ def _biggest(lines: list[dict[str, Any]], exceptions: pd.DataFrame) -> list[dict
     return out
 
 
-def _aging(rows: pd.DataFrame) -> tuple[list[dict[str, Any]], str | None, int]:
+def _aging(rows: pd.DataFrame) -> dict[str, Any]:
+    """The aging section: open amounts per currency and bucket, and the chart as a data URL."""
     table = aging_table(rows)
     lines = []
     for _, r in table.iterrows():
-        cells = [{"amount": money_text(r[b], r["currency"]), "count": int(r[f"{b} count"])} for b in AGING_BUCKETS]
+        cells = [{"amount": money_text(r[b], r["currency"]), "count": int(r[f"{b} count"])}
+                 for b in AGING_BUCKETS]
         present = [r[b] for b in AGING_BUCKETS if r[b] is not None]
         lines.append({"currency": r["currency"], "cells": cells,
                       "total": money_text(sum_amounts(present), r["currency"]) if present else "",
                       "count": sum(c["count"] for c in cells)})
     png = aging_chart_png(table)
     chart = "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else None
-    return lines, chart, len(table)
+    return {"buckets": AGING_BUCKETS, "aging_lines": lines, "aging_chart": chart,
+            "aging_chart_cut": len(table) > MAX_PANELS, "max_panels": MAX_PANELS}
 
 
 def _trend(history: pd.DataFrame | None, summary: pd.DataFrame, report_date: date) -> list[dict[str, Any]]:
@@ -247,10 +252,11 @@ def _trend(history: pd.DataFrame | None, summary: pd.DataFrame, report_date: dat
     for night in nights:
         group = table[table["report_date"] == night]
         count = int(group["exceptions"].iloc[0])
-        # A night with open invoices but none overdue shows 0 overdue, not a blank.
+        # A night with open invoices but none overdue shows 0 overdue, not a blank (only nights with an
+        # amount open are listed).
         amounts = {r.currency: {"open": money_text(r.amount_open, r.currency),
-                                "overdue": money_text(r.amount_overdue if r.amount_overdue is not None
-                                                      else (0 if r.amount_open is not None else None), r.currency)}
+                                "overdue": money_text(0 if r.amount_overdue is None else r.amount_overdue,
+                                                      r.currency)}
                    for r in group.itertuples(index=False)
                    if isinstance(r.currency, str) and r.currency and r.amount_open is not None}
         out.append({"date": date_text(night), "exceptions": count, "bar": round(100 * count / peak),
@@ -262,12 +268,14 @@ def _companies(summary: pd.DataFrame, rows: pd.DataFrame, names: Names, states: 
                run_id: str) -> list[dict[str, Any]]:
     """One entry per company of the run (or of the figures): its state, counts and per-outcome lines."""
     by_state = {s.company_id: s for s in (states or [])}
-    ids = list(by_state) or sorted(set(summary["company_id"].astype(str)) | set(rows["company_id"].astype(str)))
+    ids = list(by_state) or sorted(set(summary["company_id"].astype(str))
+                                  | set(rows["company_id"].astype(str)))
     ids = sorted(ids, key=lambda c: (names(c).lower(), c))
     ranked = summary.assign(_rank=outcome_rank(summary["outcome"]))
     out = []
     for company in ids:
-        group = ranked[ranked["company_id"].astype(str) == company].sort_values(["_rank", "currency"], kind="stable")
+        group = ranked[ranked["company_id"].astype(str) == company] \
+            .sort_values(["_rank", "currency"], kind="stable")
         mine = rows[rows["company_id"].astype(str) == company]
         runs = sorted({text(r) for r in mine["run_id"] if text(r)})
         earlier = [r for r in runs if r != run_id]
@@ -295,8 +303,55 @@ def _companies(summary: pd.DataFrame, rows: pd.DataFrame, names: Names, states: 
 
 
 def _run_meta(run_meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The run's facts as (label, value) pairs, in plain words."""
     return [(RUN_META_LABELS.get(text(k), text(k).replace("_", " ").capitalize()), plain_words(v))
             for k, v in run_meta.items()]
+
+
+def _failures(states: Sequence[Any], names: Names, companies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The red banner's lines: each company that failed or did not run, and which figures it shows."""
+    figures = {c["company"]: {"figures": c["figures"], "figures_run": c["figures_run"]} for c in companies}
+    return [
+        {"company": names(s.company_id), "state": s.state, "headline": s.headline, "advice": s.advice or "",
+         **figures.get(names(s.company_id), {"figures": "none", "figures_run": ""})}
+        for s in states if not s.ok
+    ]
+
+
+def _status(states: Sequence[Any] | None, failures: list[dict[str, Any]],
+            problem: tuple[str, str] | None) -> dict[str, Any]:
+    """Whether the page is complete: every company ran and the figures could be read."""
+    complete = states is not None and not failures and problem is None
+    if complete:
+        status = {"kind": "complete", "text": "Complete: every company synced and reconciled"}
+    elif failures:
+        total = len(states or [])
+        companies = "company" if total == 1 else "companies"
+        status = {"kind": "incomplete",
+                  "text": f"INCOMPLETE: {len(failures)} of {total} {companies} failed or did not run"}
+    elif problem:
+        status = {"kind": "incomplete", "text": "INCOMPLETE: the report could not read its figures"}
+    else:
+        status = {"kind": "unknown", "text": "Run state not recorded"}
+    return {"state_known": states is not None, "complete": complete, "status": status}
+
+
+def _overview(rows: pd.DataFrame, summary: pd.DataFrame) -> dict[str, Any]:
+    """The figures at the top: counts per outcome, documents pushed, totals per currency."""
+    return {"outcome_counts": _outcome_counts(rows), "documents": len(rows),
+            "pushed": int(rows["outcome"].isin(PUSHED_OUTCOMES).sum()),
+            "currency_totals": _currency_totals(summary)}
+
+
+def _exceptions(rows: pd.DataFrame, names: Names, day: pd.Timestamp, incomplete: set[str],
+                max_rows: int) -> dict[str, Any]:
+    """The biggest problems and one section per outcome, from at most ``max_rows`` exceptions."""
+    exceptions = worst_first(rows)
+    listed = exceptions.head(max_rows)
+    lines = _exception_lines(listed, names, day, incomplete)
+    return {"biggest": _biggest(lines, listed), "sections": _sections(exceptions, lines),
+            "exception_total": len(exceptions), "exception_listed": len(listed),
+            "largest_per_outcome": LARGEST_PER_OUTCOME, "open_section_rows": OPEN_SECTION_ROWS}
 
 
 def render_html(rows: pd.DataFrame, summary: pd.DataFrame, *, report_date: date | datetime | pd.Timestamp,
@@ -313,59 +368,24 @@ def render_html(rows: pd.DataFrame, summary: pd.DataFrame, *, report_date: date 
     At most ``max_exception_rows`` exceptions are listed (worst first); the CSV always has them all.
     """
     day = pd.Timestamp(report_date).normalize()
-    run_id = text(run_meta.get("run_id"))
-    ids = [s.company_id for s in company_states or []] + [text(c) for c in summary["company_id"]] + \
+    states = list(company_states) if company_states is not None else None
+    ids = [s.company_id for s in states or []] + [text(c) for c in summary["company_id"]] + \
         [text(c) for c in rows["company_id"]]
     names = Names(company_names, ids)
-    incomplete = {s.company_id for s in company_states or [] if not s.ok}
-    exceptions = _sorted_exceptions(rows)
-    listed = exceptions.head(max_exception_rows)
-    lines = _exception_lines(listed, names, day, incomplete)
-    companies = _companies(summary, rows, names, company_states, run_id)
-    failures = [
-        {"company": names(s.company_id), "state": s.state, "headline": s.headline, "advice": s.advice or "",
-         **next(({"figures": c["figures"], "figures_run": c["figures_run"]} for c in companies
-                 if c["company"] == names(s.company_id)), {"figures": "none", "figures_run": ""})}
-        for s in company_states or [] if not s.ok
-    ]
-    aging_lines, chart, aging_currencies = _aging(rows)
+    incomplete = {s.company_id for s in states or [] if not s.ok}
+    companies = _companies(summary, rows, names, states, text(run_meta.get("run_id")))
+    failures = _failures(states or [], names, companies)
     trend = _trend(history, summary, report_date=day.date())
-    complete = company_states is not None and not failures and problem is None
-    if complete:
-        status = {"kind": "complete", "text": "Complete: every company synced and reconciled"}
-    elif failures:
-        status = {"kind": "incomplete", "text": f"INCOMPLETE: {len(failures)} of {len(company_states or [])} "
-                                                 f"compan{'y' if len(company_states or []) == 1 else 'ies'} "
-                                                 "failed or did not run"}
-    elif problem:
-        status = {"kind": "incomplete", "text": "INCOMPLETE: the report could not read its figures"}
-    else:
-        status = {"kind": "unknown", "text": "Run state not recorded"}
-    template = _environment.get_template("reconciliation.html.j2")
-    return template.render(
+    return _environment.get_template("reconciliation.html.j2").render(
         report_date=date_text(report_date),
         run_meta=_run_meta(run_meta),
         failures=failures,
         problem=problem,
-        state_known=company_states is not None,
-        complete=complete,
-        status=status,
-        outcome_counts=_outcome_counts(rows),
-        documents=len(rows),
-        pushed=int(rows["outcome"].isin(PUSHED_OUTCOMES).sum()),
-        currency_totals=_currency_totals(summary),
-        biggest=_biggest(lines, listed),
-        sections=_sections(exceptions, lines),
-        exception_total=len(exceptions),
-        exception_listed=len(listed),
-        largest_per_outcome=LARGEST_PER_OUTCOME,
-        open_section_rows=OPEN_SECTION_ROWS,
+        **_status(states, failures, problem),
+        **_overview(rows, summary),
+        **_exceptions(rows, names, day, incomplete, max_exception_rows),
         filter_companies=[c for c in companies if c["exceptions"]],
-        buckets=AGING_BUCKETS,
-        aging_lines=aging_lines,
-        aging_chart=chart,
-        aging_chart_cut=aging_currencies > MAX_PANELS,
-        max_panels=MAX_PANELS,
+        **_aging(rows),
         trend=trend,
         trend_currencies=sorted({c for night in trend for c in night["amounts"]}),
         companies=companies,

@@ -14,6 +14,7 @@ from datetime import date
 
 import pandas as pd
 
+from receivables.documents import Outcome
 from receivables.money import sum_amounts
 
 NIGHTS = 14
@@ -40,7 +41,7 @@ def trend_table(history: pd.DataFrame | None, *, report_date: date, nights: int 
     for column in ("amount_open", "amount_overdue"):
         if column not in frame:
             frame[column] = None
-    exceptions = frame[frame["outcome"] != "matched"].groupby("report_date")["document_count"].sum()
+    exceptions = frame[frame["outcome"] != Outcome.MATCHED].groupby("report_date")["document_count"].sum()
     money = frame[frame["currency"].fillna("") != ""]
     amounts = money.groupby(["report_date", "currency"]).agg(
         amount_open=("amount_open", _total), amount_overdue=("amount_overdue", _total)).reset_index()
