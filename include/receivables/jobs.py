@@ -50,7 +50,7 @@ class CompanyFailed(RuntimeError):
 
 def active_companies(engine, *, company_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Active companies from ``ar_companies`` (optionally limited), after migrating the output schema."""
-    migrations.migrate(engine)
+    migrations.ensure_current(engine)
     companies = io.read_frame(engine, T["ar_companies"])
     wanted = set(company_ids or [])
     if wanted:
@@ -148,7 +148,7 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
         # A dry run changes nothing outside reports/D/dry-run/: it plans against the data last pulled.
         return {"company_id": company["company_id"], "fetched": {}, "mapping_issues": 0,
                 "skipped": "dry run: reference data as last pulled"}
-    migrations.migrate(engine)
+    migrations.ensure_current(engine)
     company_id = company["company_id"]
     try:
         fetched = extract.pull_reference_data(client, engine, company_id=company_id,
@@ -216,7 +216,7 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
     from receivables.codat.client import AsyncCodatClient
     from receivables.sync import CompanySync, write_plan
 
-    migrations.migrate(engine)
+    migrations.ensure_current(engine)
 
     async def run():
         async with AsyncCodatClient(codat_settings) as client:

@@ -146,7 +146,7 @@ def recorded(stage: str) -> Callable:
             try:
                 from receivables.warehouse import migrations
 
-                migrations.migrate(engine)
+                migrations.ensure_current(engine)
             except Exception:  # noqa: BLE001 - the job reports the broken warehouse itself
                 pass
             _record_quietly(engine, company, stage, RUNNING, started_at=started)

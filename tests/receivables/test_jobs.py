@@ -261,3 +261,55 @@ def test_rerunning_an_old_day_reports_the_same_documents(tmp_path, sandbox, sqli
     third = run(day3)
     assert third.set_index("document_key").loc["PAY-DAY3", "outcome"] == "matched"
     assert keys(run(day2)).equals(keys(first))
+
+
+def _statements(engine):
+    """A list that every SQL statement ``engine`` runs from now on is appended to."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: seen.append(statement))
+    return seen
+
+
+def test_a_job_on_a_current_warehouse_asks_the_version_once_and_then_nothing(sqlite_settings, sqlite_engine):
+    from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
+
+    create_input_tables(sqlite_engine)
+    engine = create_warehouse_engine(sqlite_settings)  # a new task's engine on the migrated warehouse
+    try:
+        seen = _statements(engine)
+        assert migrations.ensure_current(engine) == []
+        assert [s for s in seen if s != "BEGIN"] == [s for s in seen if "ar_schema_version" in s]
+        assert len([s for s in seen if s != "BEGIN"]) == 1, seen
+        seen.clear()
+        jobs.active_companies(engine)  # a job on the same engine: no migration statement at all
+        assert not [s for s in seen if "ar_schema_version" in s or "IMMEDIATE" in s], seen
+    finally:
+        engine.dispose()
+
+
+def test_a_warehouse_behind_the_code_is_still_migrated_by_the_first_job(sqlite_settings):
+    from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
+
+    engine = create_warehouse_engine(sqlite_settings)
+    try:
+        create_input_tables(engine)
+        everything = [m.version for m in migrations.available_migrations()]
+        assert migrations.migrate(engine, migrations.available_migrations()[:1]) == everything[:1]
+        assert jobs.active_companies(engine) == []
+        assert migrations.applied_versions(engine) == everything
+    finally:
+        engine.dispose()
+
+
+def test_a_new_warehouse_is_migrated_by_the_first_job(sqlite_settings):
+    from receivables.warehouse import create_warehouse_engine, migrations
+
+    engine = create_warehouse_engine(sqlite_settings)
+    try:
+        everything = [m.version for m in migrations.available_migrations()]
+        assert migrations.ensure_current(engine) == everything
+        assert migrations.ensure_current(engine) == []
+    finally:
+        engine.dispose()

@@ -5,6 +5,11 @@ Each change is a module ``vNNNN_<name>.py`` in this package with an ``upgrade(co
 its row in ``ar_schema_version``, so a failed step leaves the warehouse at the previous version.
 
     >>> applied = migrate(engine)      # e.g. [1] on a fresh warehouse, [] afterwards
+    >>> ensure_current(engine)         # what every job calls: one SELECT, then nothing for this engine
+
+A run migrates once: its first task goes through :func:`ensure_current`, which finds the warehouse
+behind the code and calls :func:`migrate`; every later job of the run asks the version table once
+(one small query) and finds nothing to do, and a job asking again with the same engine asks nothing.
 
 Two workers may call :func:`migrate` at once: on PostgreSQL each step runs under a transaction-scoped
 advisory lock, on SQLite under ``BEGIN IMMEDIATE``; the loser of the race re-reads the version table
@@ -16,10 +21,12 @@ the demo, tests and the sample-data generator.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import pkgutil
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +68,39 @@ def available_migrations() -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise RuntimeError(f"two migrations share a version number: {versions}")
     return found
+
+
+@functools.cache
+def _code_versions() -> frozenset[int]:
+    """The versions this code expects (the package's modules do not change while a process runs)."""
+    return frozenset(m.version for m in available_migrations())
+
+
+# Engines already seen at the code's version in this process: a job using one asks nothing more.
+_current: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def ensure_current(engine: Engine) -> list[int]:
+    """Bring the warehouse to the code's version, cheaply when it is there already; returns what was applied.
+
+    One ``SELECT`` of the version table decides: when every migration of this code is applied nothing
+    else happens, and the engine is not asked again in this process. A warehouse behind the code (or
+    never migrated, or unreadable) goes through :func:`migrate`, locks and all, exactly as before.
+    """
+    if engine in _current:
+        return []
+    applied = migrate(engine) if _behind(engine) else []
+    _current.add(engine)
+    return applied
+
+
+def _behind(engine: Engine) -> bool:
+    try:
+        with engine.connect() as conn:
+            have = set(conn.execute(sa.select(ar_schema_version.c.version)).scalars())
+    except sa.exc.DBAPIError:  # no version table yet, or a broken warehouse: migrate() creates or reports it
+        return True
+    return not _code_versions() <= have
 
 
 def applied_versions(engine: Engine) -> list[int]:
