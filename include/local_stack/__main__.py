@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_cmd = commands.add_parser("demo", help="sandbox + SQLite + sample data → sync → reconciliation report")
+    demo_cmd = commands.add_parser("demo",
+                                   help="sandbox + SQLite + sample data → sync → reconciliation report")
     demo_cmd.add_argument("--companies", type=int, default=3)
     demo_cmd.add_argument("--days", type=int, default=3)
     demo_cmd.add_argument("--invoices-per-day", type=int, default=40)

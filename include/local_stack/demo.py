@@ -37,9 +37,9 @@ def run(*, companies: int = 3, days: int = 3, invoices_per_day: int = 40) -> int
                  "warehouse.db-wal", "warehouse.db-shm"):
         (state / name).unlink(missing_ok=True)
     business_days = demo_days(days)
+    shown = ", ".join(d.strftime("%a %Y-%m-%d") for d in business_days)
     say(f"Receivables Sync demo: {companies} companies × {days} business days "
-        f"({', '.join(d.strftime('%a %Y-%m-%d') for d in business_days)}; business days are {CALENDAR_NAME}), "
-        "local sandbox + SQLite warehouse")
+        f"({shown}; business days are {CALENDAR_NAME}), local sandbox + SQLite warehouse")
     try:
         with local_connections(fresh=True, force_local=True) as env:
             say(f"[1/4] Sandbox API running at {env['RS_SANDBOX_URL']}")
@@ -59,12 +59,14 @@ def run(*, companies: int = 3, days: int = 3, invoices_per_day: int = 40) -> int
     say(f"\nDone in {time.monotonic() - started:.0f}s.")
     say(f"Open the finance report: {REPO / 'reports' / last / 'reconciliation.html'}")
     say(f"Exceptions as CSV:       {REPO / 'reports' / last / 'exceptions.csv'}")
-    say(f"Warehouse (SQLite):      {state / 'warehouse.db'}  — tables ar_reconciliation, ar_push_ledger, ar_rejects")
+    say(f"Warehouse (SQLite):      {state / 'warehouse.db'}  "
+        "— tables ar_reconciliation, ar_push_ledger, ar_rejects")
     say(f"Rerun a day safely:      make sync DATE={last}")
     return 0
 
 
-def _write_sample(env: dict[str, str], companies: int, business_days: list[date], invoices_per_day: int) -> None:
+def _write_sample(env: dict[str, str], companies: int, business_days: list[date],
+                  invoices_per_day: int) -> None:
     from receivables.warehouse.engine import WarehouseSettings, create_warehouse_engine
     from sample_data import SampleSpec, provision_companies, write_sample
 
@@ -75,8 +77,8 @@ def _write_sample(env: dict[str, str], companies: int, business_days: list[date]
         conn_type=warehouse["conn_type"], host=warehouse["host"], port=None, login=None, password=None,
         schema=None, extra={}))
     try:
-        spec = SampleSpec(companies=companies, business_days=tuple(business_days), invoices_per_day=invoices_per_day,
-                          bad_row_fraction=0.05)
+        spec = SampleSpec(companies=companies, business_days=tuple(business_days),
+                          invoices_per_day=invoices_per_day, bad_row_fraction=0.05)
         manifest = write_sample(engine, spec, provisioned)
     finally:
         engine.dispose()

@@ -129,13 +129,16 @@ def parse_run_output(text: str) -> RunOutput:
             if (m := _END.search(line)) and (m.group("task"), int(m.group("index"))) == (
                     current.task_id, current.map_index):
                 current = None
-    return RunOutput(run_id=run_id, attempts=attempts, stopped_by=last_exception(text) if not attempts else None)
+    return RunOutput(run_id=run_id, attempts=attempts,
+                     stopped_by=last_exception(text) if not attempts else None)
 
 
 def task_log_folder(env: dict[str, str]) -> Path:
     """Where Airflow keeps task logs (``[logging] base_log_folder``, by default ``$AIRFLOW_HOME/logs``)."""
     folder = env.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER")
-    return Path(folder) if folder else Path(env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")) / "logs"
+    if folder:
+        return Path(folder)
+    return Path(env.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")) / "logs"
 
 
 def file_task_logs(output: RunOutput, dag_id: str, env: dict[str, str]) -> list[Path]:
@@ -156,7 +159,8 @@ def file_task_logs(output: RunOutput, dag_id: str, env: dict[str, str]) -> list[
 
 
 def error_in_task_log(text: str) -> str | None:
-    """The ``TASK ERROR`` line of a task log written by Airflow itself (JSON lines, e.g. under a scheduler)."""
+    """The ``TASK ERROR`` line of a task log written by Airflow itself (JSON lines, e.g. under a
+    scheduler)."""
     found = None
     for line in text.splitlines():
         try:

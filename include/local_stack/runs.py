@@ -37,7 +37,8 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def local_connections(*, fresh: bool = False, force_local: bool = False) -> Generator[dict[str, str], None, None]:
+def local_connections(*, fresh: bool = False,
+                      force_local: bool = False) -> Generator[dict[str, str], None, None]:
     """Environment with both connections set: the user's own, or the local sandbox and SQLite warehouse.
 
     The local sandbox keeps its state and API key in ``.state/`` so successive runs see one platform.
@@ -61,7 +62,8 @@ def local_connections(*, fresh: bool = False, force_local: bool = False) -> Gene
                                      oas_dir=real_schemas_dir()).start()
             key_file.write_text(sandbox.api_key)
             key_file.chmod(0o600)
-            env[CODAT_ENV] = json.dumps({"conn_type": "http", "host": sandbox.base_url, "password": sandbox.api_key})
+            env[CODAT_ENV] = json.dumps({"conn_type": "http", "host": sandbox.base_url,
+                                         "password": sandbox.api_key})
             env["RS_SANDBOX_URL"] = sandbox.base_url
         yield env
     finally:
@@ -90,8 +92,9 @@ def dag_test(dag_id: str, args: list[str], env: dict[str, str], log_dir: str) ->
     running = logs / f"running-{os.getpid()}-{time.time_ns()}.log"
     started = time.monotonic()
     with open(running, "w") as log:
-        code = subprocess.call([str(Path(sys.executable).with_name("airflow")), "dags", "test", dag_id, *args],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        code = subprocess.call([airflow, "dags", "test", dag_id, *args], env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
     seconds = time.monotonic() - started
     output = parse_run_output(running.read_text(errors="replace"))
     kept = running
@@ -162,8 +165,9 @@ def print_day_summary(day: str, env: dict[str, str]) -> None:
 
     conn = json.loads(env[WAREHOUSE_ENV])
     settings = WarehouseSettings.from_connection(
-        conn_type=conn.get("conn_type"), host=conn.get("host"), port=conn.get("port"), login=conn.get("login"),
-        password=conn.get("password"), schema=conn.get("schema"), extra=conn.get("extra") or {})
+        conn_type=conn.get("conn_type"), host=conn.get("host"), port=conn.get("port"),
+        login=conn.get("login"), password=conn.get("password"), schema=conn.get("schema"),
+        extra=conn.get("extra") or {})
     engine = create_warehouse_engine(settings)
     try:
         summary = read_frame(engine, metadata.tables["ar_reconciliation_summary"],

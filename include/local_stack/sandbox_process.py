@@ -31,7 +31,8 @@ SHARED_OAS_DIR = REPO_ROOT.parent / "shared" / "codat"
 
 
 def real_schemas_dir() -> str | None:
-    """The folder of Codat's OpenAPI files for ``--oas-dir`` (``$CODAT_OAS_DIR``, else ../shared/codat), if any.
+    """The folder of Codat's OpenAPI files for ``--oas-dir`` (``$CODAT_OAS_DIR``, else ../shared/codat), if
+    any.
 
     Parsing them costs a sandbox start ≈ 1.3 s of CPU (+17 MB), so the demo opts in; tests start many
     sandboxes and keep the built-in schemas unless they ask.
@@ -100,7 +101,8 @@ class AdminClient:
         """Every record as the platform holds it: no read-after-write lag, deleted ones included."""
         return self._call("GET", f"/admin/companies/{company_id}/records/{data_type}")
 
-    def set_connection_status(self, company_id: str, status: str, after_pushes: int | None = None) -> dict[str, Any]:
+    def set_connection_status(self, company_id: str, status: str,
+                              after_pushes: int | None = None) -> dict[str, Any]:
         """``Linked``/``Unlinked``/``Deauthorized``/``PendingAuth`` now, or after N more accepted pushes."""
         return self._call("PUT", f"/admin/companies/{company_id}/connection",
                           {"status": status, "afterPushes": after_pushes})
@@ -108,7 +110,8 @@ class AdminClient:
     def set_syncing(self, company_id: str, seconds: float | None = None,
                     data_types: list[str] | None = None) -> dict[str, Any]:
         """The company's data is still syncing (reads answer 409) for ``seconds`` (None: until 0 is set)."""
-        return self._call("PUT", f"/admin/companies/{company_id}/syncing", {"seconds": seconds, "dataTypes": data_types})
+        return self._call("PUT", f"/admin/companies/{company_id}/syncing",
+                          {"seconds": seconds, "dataTypes": data_types})
 
     def set_quota(self, daily_quota: int | None, used: int | None = None) -> dict[str, Any]:
         return self._call("PUT", "/admin/quota", {"dailyQuota": daily_quota, "used": used})
@@ -169,7 +172,8 @@ class SandboxProcess:
         reads some types (direct costs, bank accounts) only per connection.
         """
         assert self.admin is not None, "start the sandbox first"
-        return [r for r in self.admin.records(company_id, data_type) if not (r.get("metadata") or {}).get("isDeleted")]
+        return [r for r in self.admin.records(company_id, data_type)
+                if not (r.get("metadata") or {}).get("isDeleted")]
 
     def start(self) -> SandboxProcess:
         self._starts += 1

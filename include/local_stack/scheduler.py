@@ -304,7 +304,8 @@ class Scheduler:
         if "celery-worker" not in self._processes:
             return True
         log = self.log_dir / "celery-worker.log"
-        return log.exists() and f"{self.worker_hostname}{WORKER_READY_MARK}" in log.read_text(errors="replace")
+        ready = f"{self.worker_hostname}{WORKER_READY_MARK}"
+        return log.exists() and ready in log.read_text(errors="replace")
 
     def _token(self) -> str:
         response = httpx.post(f"{self.base_url}/auth/token", timeout=10.0,
@@ -360,8 +361,9 @@ class Scheduler:
         missing = sorted({task["pool"] for task in tasks if task.get("pool")
                           and self._call("GET", f"/pools/{task['pool']}").status_code == 404})
         if missing:
-            raise AirflowStackError(f"{dag_id} uses pool(s) {', '.join(missing)} that do not exist in this "
-                                    f"Airflow; create them first (`make airflow-init` or `airflow pools set`)")
+            raise AirflowStackError(f"{dag_id} uses pool(s) {', '.join(missing)} that do not exist in "
+                                    "this Airflow; create them first (`make airflow-init` or "
+                                    "`airflow pools set`)")
 
     def set_pool(self, name: str, slots: int, description: str = "") -> None:
         """Create the pool, or resize it, so a fresh metadata database can run DAGs that use it."""
@@ -437,7 +439,8 @@ class Scheduler:
             if ti.get("state") != "failed":
                 continue
             map_index = ti.get("map_index", -1)
-            folder = task_log_folder(self._env) / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={ti['task_id']}"
+            folder = task_log_folder(self._env) / f"dag_id={dag_id}" / f"run_id={run_id}" \
+                / f"task_id={ti['task_id']}"
             if map_index is not None and map_index >= 0:
                 folder = folder / f"map_index={map_index}"
             path = folder / f"attempt={ti.get('try_number') or 1}.log"
@@ -491,9 +494,9 @@ class Scheduler:
         Airflow allows one open backfill per DAG and marks a backfill complete only in a scheduler sweep
         every 30 s; a backfill whose scheduler was stopped (killed) before that would block this one.
         """
-        open_ids = [item["id"] for item in self._json("GET", "/backfills", "listing backfills",
-                                                      params={"dag_id": dag_id, "limit": PAGE_LIMIT})["backfills"]
-                    if item.get("completed_at") is None]
+        listed = self._json("GET", "/backfills", "listing backfills",
+                            params={"dag_id": dag_id, "limit": PAGE_LIMIT})["backfills"]
+        open_ids = [item["id"] for item in listed if item.get("completed_at") is None]
         if not open_ids:
             return
         active = self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs",
@@ -588,7 +591,8 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def run_backfill(dag_id: str, start: str, end: str, env: dict[str, str], *, log_dir: Path,
                  timeout_s: float = 3600, reprocess: str = "completed", migrate: bool = True) -> int:
-    """``make backfill``: start Airflow, backfill [start, end] in date order, stop Airflow; 0 if every day succeeded.
+    """``make backfill``: start Airflow, backfill [start, end] in date order, stop Airflow; 0 if every day
+    succeeded.
 
     Prints one line per day (state and duration) and where the logs are. Days already run are run
     again (``reprocess="completed"``, see the module docstring). ``migrate`` runs ``airflow db migrate``

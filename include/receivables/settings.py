@@ -3,7 +3,8 @@
 Nothing below this module reads Airflow connections or environment variables itself: the DAG side
 (hooks in ``plugins/``) turns a connection into one of these models, and the pipeline takes the model.
 
-    >>> s = CodatSettings.from_connection(host="http://127.0.0.1:8000", password="key", extra={"page_size": 500})
+    >>> s = CodatSettings.from_connection(host="http://127.0.0.1:8000", password="key",
+    ...                                   extra={"page_size": 500})
     >>> s.page_size
     500
 """

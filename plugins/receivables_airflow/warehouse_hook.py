@@ -9,14 +9,14 @@ from airflow.sdk import BaseHook
 
 # Words of a PostgreSQL connection error that no retry can fix, and what to tell the user.
 _PERMANENT_PG_ERRORS = (
-    ("does not exist", "the warehouse database or login does not exist ({detail}): check the schema (database "
-                       "name) and login of connection {conn_id}"),
+    ("does not exist", "the warehouse database or login does not exist ({detail}): check the schema "
+                       "(database name) and login of connection {conn_id}"),
     ("password authentication failed", "the warehouse refused the login ({detail}): check the login and "
                                        "password of connection {conn_id}"),
     ("no pg_hba.conf entry", "the warehouse does not accept this login from here ({detail}): check the login "
                              "of connection {conn_id} and the server's pg_hba.conf"),
-    ("could not translate host name", "the warehouse host is unknown ({detail}): check the host of connection "
-                                      "{conn_id}"),
+    ("could not translate host name", "the warehouse host is unknown ({detail}): check the host of "
+                                      "connection {conn_id}"),
 )
 
 

@@ -82,7 +82,8 @@ class CodatHook(BaseHook):
         return {
             "hidden_fields": ["schema", "login", "port"],
             "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {"host": "https://api.codat.io", "extra": '{"page_size": 2000, "max_concurrency": 32}'},
+            "placeholders": {"host": "https://api.codat.io",
+                             "extra": '{"page_size": 2000, "max_concurrency": 32}'},
         }
 
 

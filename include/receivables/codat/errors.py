@@ -203,15 +203,18 @@ def error_from_response(
     keyed_post: bool = False,
     retry_after: float | None = None,
 ) -> CodatError:
-    """Build the exception for an HTTP error answer; ``body`` is the parsed ``ErrorMessage`` (may be empty)."""
+    """Build the exception for an HTTP error answer; ``body`` is the parsed ``ErrorMessage`` (may be
+    empty)."""
     body = body or {}
     cls = error_class(status_code, body, keyed_post=keyed_post)
     error_text = str(body.get("error") or "").strip() or f"HTTP {status_code}"
-    hint_key = 409 if cls is CodatNotReady else (500 if status_code >= 500 and status_code != 503 else status_code)
+    server_side = status_code >= 500 and status_code != 503
+    hint_key = 409 if cls is CodatNotReady else (500 if server_side else status_code)
     if cls is CodatIdempotencyInFlight:
         hint = "a request with this Idempotency-Key is still in progress: retry with the same key shortly"
     elif cls is CodatConnectionNotLinked:
-        hint = "the company's connection to its accounting platform is not linked: re-link the connection in Codat"
+        hint = ("the company's connection to its accounting platform is not linked: re-link the connection "
+                "in Codat")
     else:
         hint = _HINTS.get(hint_key, "see the error text").format(conn_id=conn_id)
     parts = [f"{method} {path} failed with {status_code}: {error_text}"]

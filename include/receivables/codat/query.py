@@ -63,7 +63,8 @@ class Expr:
     def __str__(self) -> str:
         text = self.render()
         if len(text) >= MAX_QUERY_LENGTH:
-            raise ValueError(f"the query is {len(text)} characters; Codat accepts fewer than {MAX_QUERY_LENGTH}")
+            raise ValueError(f"the query is {len(text)} characters; Codat accepts fewer than "
+                             f"{MAX_QUERY_LENGTH}")
         return text
 
     def encoded(self) -> str:

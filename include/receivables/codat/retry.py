@@ -124,7 +124,8 @@ class RetryState:
         wait = max(0.0, wait)
         limit = self.policy.deadline_seconds if deadline is None else deadline
         if (now - self.started) + wait > limit:
-            return Decision(False, retry_after=retry_after, reason=f"retry deadline of {limit:g} s reached ({reason})")
+            return Decision(False, retry_after=retry_after,
+                            reason=f"retry deadline of {limit:g} s reached ({reason})")
         return Decision(True, wait=wait, retry_after=retry_after, reason=reason)
 
 

@@ -30,7 +30,8 @@ def updated_between(table: Table, company_id: str, start: datetime, end: datetim
 
 
 def children_of(table: Table, company_id: str, key: str, parents: Select) -> Select:
-    """Child rows (lines, allocations) of the parents that ``parents`` selects (a subquery, not an id list)."""
+    """Child rows (lines, allocations) of the parents that ``parents`` selects (a subquery, not an id
+    list)."""
     parent_keys = parents.with_only_columns(parents.selected_columns[key])
     return select(table).where(table.c.company_id == company_id, table.c[key].in_(parent_keys))
 

@@ -1,4 +1,5 @@
-"""Version 4: ``ar_push_payloads``, the payload each document last reached the platform with (dry-run diffs)."""
+"""Version 4: ``ar_push_payloads``, the payload each document last reached the platform with (dry-run
+diffs)."""
 
 from __future__ import annotations
 
