@@ -10,13 +10,12 @@ import orjson
 import pytest
 from tests.codat_sandbox.builders import Api, account_id, invoice, payment
 from tests.contract.oas import oas_dir
-from tests.contract.test_request_bodies import BODIES
+from tests.contract.test_request_bodies import SHAPES, body
 from tests.fixtures.sandbox import start_sandbox
 
 from codat_sandbox.schemas import BUILTIN_SCHEMAS, SCHEMA_NAMES, PushSchemas
 
 OAS = oas_dir()
-DATA_TYPES = {name: data_type for data_type, name in SCHEMA_NAMES.items()}
 
 
 def _types(schema: dict[str, Any]) -> set[str] | None:
@@ -43,13 +42,15 @@ def merged(schema: Any) -> Any:
     return out
 
 
-def facts(schema: Any, path: str = "", out: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+def facts(schema: Any, path: str = "", out: dict[str, dict[str, Any]] | None = None
+          ) -> dict[str, dict[str, Any]]:
     """path → what the schema states there (types, enum, required, closed, minLength), allOf merged."""
     out = {} if out is None else out
     schema = merged(schema)
     if not isinstance(schema, dict):
         return out
-    node = out.setdefault(path, {"type": set(), "enum": None, "required": set(), "closed": False, "minLength": None})
+    node = out.setdefault(path, {"type": set(), "enum": None, "required": set(), "closed": False,
+                                 "minLength": None})
     if "anyOf" in schema and len(schema["anyOf"]) == 2 and {"type": "null"} in schema["anyOf"]:
         node["type"].add("null")
         facts(next(s for s in schema["anyOf"] if s != {"type": "null"}), path, out)
@@ -104,10 +105,10 @@ def schemas(request) -> PushSchemas:
     return PushSchemas.builtin() if request.param == "builtin" else PushSchemas.from_oas_dir(OAS)
 
 
-@pytest.mark.parametrize("name", sorted(BODIES))
+@pytest.mark.parametrize("name", sorted(SHAPES))
 def test_our_request_bodies_pass_both_schema_sources(schemas, name):
-    schema, model = BODIES[name]
-    assert schemas.errors(DATA_TYPES[schema], orjson.loads(model.to_push_json())) == []
+    data_type, sent = body(name)
+    assert schemas.errors(data_type, orjson.loads(sent)) == []
 
 
 BREAKS = {
@@ -127,8 +128,8 @@ _BODY_FOR = {"payments": "invoice payment", "invoices": "invoice", "creditNotes"
 
 
 def broken(data_type: str, path: str, value: Any) -> dict[str, Any]:
-    body = orjson.loads(BODIES[_BODY_FOR[data_type]][1].to_push_json())
-    node: Any = body
+    sent = orjson.loads(body(_BODY_FOR[data_type])[1])
+    node: Any = sent
     *parents, last = path.split(".")
     for part in parents:
         node = node[int(part)] if part.isdigit() else node[part]
@@ -136,7 +137,7 @@ def broken(data_type: str, path: str, value: Any) -> dict[str, Any]:
         node.pop(last)
     else:
         node[last] = value
-    return body
+    return sent
 
 
 @pytest.mark.parametrize("case", sorted(BREAKS))

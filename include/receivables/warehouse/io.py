@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import threading
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
 
+from receivables.warehouse.copy_out import copy_out_tables
 from receivables.warehouse.engine import begin_write
 from receivables.warehouse.types import InputNumeric, Money, to_decimal
 
@@ -174,74 +173,11 @@ def _arrow_type(kind: Kind) -> pa.DataType:
     return {"integer": pa.int64(), "boolean": pa.bool_(), "float": pa.float64()}.get(kind, pa.string())
 
 
-def _pg_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None) -> Iterator[pd.DataFrame]:
-    compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-    read_fd, write_fd = os.pipe()
-    failure: list[BaseException] = []
-    stopping = threading.Event()
-
-    def produce() -> None:
-        raw = None
-        try:
-            with os.fdopen(write_fd, "wb") as sink:
-                raw = engine.raw_connection()
-                cursor = raw.cursor()
-                cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-                query = cursor.mogrify(str(compiled), compiled.params).decode()
-                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", sink)
-                cursor.close()
-        except BaseException as exc:  # handed to the reading side below
-            if not stopping.is_set():
-                failure.append(exc)
-        finally:
-            if raw is not None:
-                raw.rollback()
-                raw.close()
-
-    producer = threading.Thread(target=produce, name="warehouse-copy-out", daemon=True)
-    producer.start()
-    source = os.fdopen(read_fd, "rb")
-    try:
-        reader = pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(column_names=[c.name for c in cols], block_size=_COPY_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c.name: _arrow_type(c.kind) for c in cols},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,  # "" is an empty string, an unquoted nothing is NULL
-                true_values=["t"],
-                false_values=["f"],
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        source.close()
-        producer.join()
-        if failure:
-            raise failure[0] from None
-        if "Empty CSV" in str(exc):
-            return
-        raise
-    try:
-        pending: list[pa.RecordBatch] = []
-        pending_rows = 0
-        for batch in reader:
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            while chunksize is not None and pending_rows >= chunksize:
-                table = pa.Table.from_batches(pending)
-                yield _arrow_to_frame(cols, table.slice(0, chunksize))
-                rest = table.slice(chunksize)
-                pending, pending_rows = rest.to_batches(), rest.num_rows
-        if pending_rows:
-            yield _arrow_to_frame(cols, pa.Table.from_batches(pending))
-    finally:
-        stopping.set()
-        source.close()  # a writer blocked on a full pipe now fails with EPIPE and ends
-        producer.join()
-    if failure:
-        raise failure[0]
+def _pg_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None
+               ) -> Iterator[pd.DataFrame]:
+    types = {c.name: _arrow_type(c.kind) for c in cols}
+    for table in copy_out_tables(engine, stmt, types, chunksize, block_size=_COPY_BLOCK_BYTES):
+        yield _arrow_to_frame(cols, table)
 
 
 def _arrow_to_frame(cols: list[_Col], table: pa.Table) -> pd.DataFrame:

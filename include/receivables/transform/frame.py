@@ -1,0 +1,122 @@
+"""What every payload function returns: one row per document with :data:`PAYLOAD_COLUMNS`.
+
+Also the pieces every kind needs on its way there: rows in a stable order, exact group sums of
+minor units, and the invariant check of what readiness guaranteed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from decimal import Decimal
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+from receivables.money import plain_text
+from receivables.transform.text import objects
+
+PAYLOAD_COLUMNS = [
+    "company_id",
+    "document_type",
+    "source_id",
+    "document_number",
+    "currency",
+    "total_amount",
+    "payload",
+    "content_hash",
+]
+
+
+class UnresolvedReferenceError(ValueError):
+    """A document reached transform without something readiness should have guaranteed: a platform id
+    for its customer or linked document, a usable mapped account, a pushable status.
+
+    Readiness holds such documents back (waiting) and validation rejects the unmappable ones, so this is
+    an internal invariant error — a bug upstream, never a state to wait out. It names every affected
+    document rather than letting a broken payload be sent.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"{len(problems)} document(s) cannot be transformed: {shown}{more}")
+
+
+class Problems:
+    """Collects what a batch lacks, per row, and raises them all at once."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def where(self, mask: np.ndarray, message: Callable[[int], str]) -> None:
+        """``message(i)`` for every row ``i`` where ``mask`` is set (Python runs only for those rows)."""
+        self.found.extend(message(int(i)) for i in np.flatnonzero(mask))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise UnresolvedReferenceError(self.found)
+
+
+def money_json(value: Decimal) -> orjson.Fragment:
+    """The exact JSON number for a finite Decimal, with its decimals as written (``-0`` becomes ``0``)."""
+    return orjson.Fragment(plain_text(value).encode())
+
+
+def missing(values: pa.Array) -> np.ndarray:
+    """Where a column is null, as a numpy mask."""
+    return ~values.is_valid().to_numpy(zero_copy_only=False)
+
+
+def finish(document_type: str, *, company_id: pa.Array, source_id: pa.Array, document_number: pa.Array,
+           currency: pa.Array, total_amount: list, payload: pa.Array) -> pd.DataFrame:
+    """The payload frame: JSON text as bytes, with their hashes."""
+    payloads = payload.cast(pa.large_binary()).to_pylist()
+    return pd.DataFrame(
+        {
+            "company_id": pd.Series(objects(company_id), dtype=object),
+            "document_type": document_type,
+            "source_id": pd.Series(objects(source_id), dtype=object),
+            "document_number": pd.Series(objects(document_number), dtype=object),
+            "currency": pd.Series(objects(currency), dtype=object),
+            "total_amount": pd.Series(total_amount, dtype=object),
+            "payload": pd.Series(payloads, dtype=object),
+            "content_hash": pd.Series(hashes(payloads), dtype=object),
+        },
+        columns=PAYLOAD_COLUMNS,
+    )
+
+
+def hashes(payloads: list[bytes]) -> list[str]:
+    """sha256 hex of each payload: the ledger's ``content_hash`` (and part of the idempotency key)."""
+    sha = hashlib.sha256
+    return [sha(p).hexdigest() for p in payloads]
+
+
+def empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in PAYLOAD_COLUMNS})
+
+
+def sorted_by(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rows in a stable order, so the same input always gives the same bytes."""
+    return frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def group_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Exact sum of ``values[bounds[i]:bounds[i + 1]]`` per group (int64, or Python ints past int64)."""
+    # Below 2**62 in all no partial sum can overflow int64.
+    if values.dtype != object and np.abs(values).astype(np.float64).sum() < 2.0**62:
+        running = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
+        return running[bounds[1:]] - running[bounds[:-1]]
+    # Python ints: exact whatever the size (lines beyond int64 come as objects from money).
+    sums = np.empty(len(bounds) - 1, dtype=object)
+    sums[:] = [sum(values[lo:hi].tolist()) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return sums
+
+
+def decimals(text: pa.Array) -> list[Decimal]:
+    """The ``total_amount`` column: each document's total as the Decimal its JSON text states."""
+    return list(map(Decimal, text.to_pylist()))

@@ -1,0 +1,87 @@
+"""JSON text, a column at a time: literals, strings escaped as orjson escapes them, refs, dates, lists.
+
+Every function takes and returns Arrow ``large_string`` arrays (64-bit offsets: a night's JSON text can
+pass 2 GiB) with one element per row; a null stands for a value that is missing.
+
+    >>> join('{"id":', json_strings(pa.array(["a", None], TEXT)), "}").to_pylist()
+    ['{"id":"a"}', None]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TEXT = pa.large_string()
+# What orjson escapes inside a string; anything else is copied as it is (non-ASCII included).
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def lit(text: str) -> pa.Scalar:
+    """A text literal to join with columns."""
+    return pa.scalar(text, TEXT)
+
+
+def join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of text columns and literals (a null anywhere gives null)."""
+    return pc.binary_join_element_wise(*(lit(p) if isinstance(p, str) else p for p in parts), lit(""))
+
+
+def text_array(values: pd.Series | np.ndarray | list) -> pa.Array:
+    """A text column as one Arrow large_string array, nulls kept (zero-copy for Arrow-backed strings)."""
+    if isinstance(values, pd.Series) and not isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
+        values = values.astype(object).where(values.notna(), None)
+    arr = pa.array(values, type=TEXT, from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def objects(values: pa.Array | pd.Series | list) -> list:
+    """A column as a plain list with every NULL flavour turned into None."""
+    if isinstance(values, list):
+        return values
+    if isinstance(values, pa.Array):
+        return values.to_pylist()
+    out = values.astype(object)
+    return out.where(out.notna(), None).tolist()
+
+
+def json_strings(text: pa.Array) -> pa.Array:
+    """JSON string literals of a text column (null -> ``null``), byte for byte as orjson writes them."""
+    quoted = join('"', text, '"')
+    special = pc.fill_null(pc.match_substring_regex(text, _NEEDS_ESCAPE), False)
+    if pc.any(special).as_py():
+        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+        escaped = pa.array([orjson.dumps(text[int(i)].as_py()).decode() for i in rows], TEXT)
+        quoted = pc.replace_with_mask(quoted, special, escaped)
+    return pc.fill_null(quoted, lit("null"))
+
+
+def ref_json(pids: pa.Array) -> pa.Array:
+    """``{"id":...}`` per platform id (``{"id":null}`` where unknown)."""
+    return join('{"id":', json_strings(pids), "}")
+
+
+def ref(pid: str | None) -> str:
+    """:func:`ref_json` of one platform id."""
+    return '{"id":' + orjson.dumps(pid).decode() + "}"
+
+
+def date_json(series: pd.Series) -> pa.Array:
+    """Dates as Codat's unqualified ``"YYYY-MM-DDT00:00:00"`` (a missing date is ``null``); a batch has
+    few distinct dates, so each is formatted once."""
+    codes, days = pd.factorize(pd.to_datetime(series))
+    text = ['"' + t + '"' for t in pd.Index(days).strftime("%Y-%m-%dT00:00:00")]
+    return pa.array([*text, "null"], TEXT).take(pa.array(codes))  # code -1 (missing) is the last
+
+
+def lists(items: pa.Array, bounds: np.ndarray) -> pa.Array:
+    """Each group's texts joined with commas (a group without items gives an empty text)."""
+    return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(bounds, pa.int64()), items), lit(","))
+
+
+def choose(mask: np.ndarray, when: str, otherwise: str) -> pa.Array:
+    """One of two literals per row."""
+    return pc.if_else(pa.array(np.asarray(mask, dtype=bool)), lit(when), lit(otherwise))
