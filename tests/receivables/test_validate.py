@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.receivables.test_transform import COMPANIES, frame, make_batch, reference_data
 
+from receivables.documents import BATCH_TABLES as TABLES
 from receivables.mappings import check_mappings, resolve_mappings
 from receivables.transform import (
     credit_note_allocations_to_payloads,
@@ -19,7 +20,7 @@ from receivables.transform import (
     invoices_to_payloads,
     payments_to_payloads,
 )
-from receivables.validate import RULE_ORDER, TABLES, validate_batch
+from receivables.validate import RULE_ORDER, validate_batch
 
 D = Decimal
 MONEY = ("quantity", "unit_amount", "discount_amount", "currency_rate", "amount", "fee_amount", "total_amount")
