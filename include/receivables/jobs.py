@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from receivables import extract, mappings, open_amounts
+from receivables import extract, failures, mappings, open_amounts
 from receivables.batches import resolve_business_date
 from receivables.codat import outcome as outcomes
 from receivables.codat.errors import CodatConnectionNotLinked, CodatError, CodatUnreachable
@@ -74,6 +74,8 @@ class RunRefused(ValueError):
 
     The message is one sentence saying what was asked and what to do; the task fails without retries.
     """
+
+    permanent = True
 
 
 def parse_business_date(value: str | date | None) -> date | None:
@@ -440,7 +442,8 @@ def _report_inputs(engine, business_date: date, plan: Mapping[str, Any], ids: li
         states = run_state.company_states(engine, plan["run_id"], plan["companies"])
     except Exception as exc:  # noqa: BLE001 - the report of a broken night must still be written
         log.exception("the report could not read the warehouse")
-        problem = run_state.explain(exc)
+        failure = failures.explain(exc)
+        problem = (failure.sentence, failure.advice or failures.READ_THE_LOG)
         states = [run_state.CompanyState(c["company_id"], str(c.get("name") or c["company_id"]), run_state.FAILED,
                                          stage="reconcile", error="its figures could not be read for the report.",
                                          advice=problem[1]) for c in plan["companies"]]

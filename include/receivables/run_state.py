@@ -2,7 +2,7 @@
 
 The per-company jobs (reference pull, sync, reconciliation) are wrapped by :func:`recorded`: a row of
 ``ar_run_companies`` says ``running`` when the stage starts and ``success`` or ``failed`` when it ends, a
-failure with one sentence of error and one of advice (secrets redacted). The report reads the rows of
+failure with one sentence of error and one of advice (:func:`receivables.failures.explain`, secrets redacted). The report reads the rows of
 its run with :func:`company_states`; a stage with no row was never started (Airflow skipped it after an
 earlier stage failed), and a stage still ``running`` when the report is written died without finishing
 (a killed worker): both count as a failure of that company's night.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,17 +27,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from receivables.failures import explain
+
 log = logging.getLogger("receivables.run_state")
 
 STAGES = ("reference", "sync", "reconcile")
 STAGE_LABELS = {"reference": "reference data", "sync": "sync", "reconcile": "reconciliation"}
 # A company's night: every stage succeeded, one failed, or one never ran.
 SUCCESS, FAILED, SKIPPED, RUNNING = "success", "failed", "skipped", "running"
-
-_MAX_SENTENCE = 300
-# "company <id> (<name>): " opens CompanyFailed messages; the report names the company itself.
-_COMPANY_PREFIX = re.compile(r"^company \S+ \([^)]*\):\s*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
 def _now() -> datetime:
@@ -49,50 +45,6 @@ def _table() -> sa.Table:
     from receivables.warehouse.schema import ar_run_companies
 
     return ar_run_companies
-
-
-# --- what went wrong, in words ------------------------------------------------------------------
-
-
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_SENTENCE else text[: _MAX_SENTENCE - 1].rstrip() + "…"
-
-
-def explain(exc: BaseException) -> tuple[str, str]:
-    """One sentence saying what failed and one saying what to do, for a finance reader (no secrets).
-
-    >>> explain(CompanyFailed("company c1 (Acme): the API refused the key (401). Check the password of ..."))
-    ('the API refused the key (401).', 'Check the password of ...')
-    """
-    from receivables.codat.errors import CodatAuthError, CodatError, CodatTransportError
-    from receivables.codat.redaction import redact
-
-    message = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    message = _COMPANY_PREFIX.sub("", message)
-    advice = getattr(exc, "advice", None)
-    if not advice:
-        parts = _SENTENCE_END.split(message, maxsplit=1)
-        if len(parts) == 2:
-            message, advice = parts
-    if not advice:
-        advice = _advice_for(exc, CodatError, CodatAuthError, CodatTransportError)
-    return _sentence(message), _sentence(redact(str(advice)))
-
-
-def _advice_for(exc: BaseException, codat_error, auth_error, transport_error) -> str:
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, auth_error) or status in (401, 403):
-        return "Check the password (API key) of connection codat_default, then rerun the day."
-    if isinstance(exc, transport_error):
-        return "Check the host and port of connection codat_default and that the API is up, then rerun the day."
-    if isinstance(exc, codat_error) and status == 429:
-        return "The API quota is spent: rerun the day after the quota resets."
-    if isinstance(exc, codat_error) and status and status >= 500:
-        return "The accounting API failed: rerun the day later; if it persists, contact the API provider."
-    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-        return "The warehouse database could not be used: check connection warehouse_default, then rerun."
-    return "Read the task log of this stage for the details, fix the cause and rerun the day."
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -126,7 +78,7 @@ def _record_quietly(*args: Any, **kwargs: Any) -> None:
     try:
         record(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - the job's own error is the one to raise
-        log.warning("could not record the run state (%s: %s)", type(exc).__name__, explain(exc)[0])
+        log.warning("could not record the run state (%s: %s)", type(exc).__name__, explain(exc).sentence)
 
 
 def recorded(stage: str) -> Callable:
@@ -153,8 +105,9 @@ def recorded(stage: str) -> Callable:
             try:
                 result = job(*args, **kwargs)
             except BaseException as exc:
-                error, advice = explain(exc)
-                _record_quietly(engine, company, stage, FAILED, error=error, advice=advice, started_at=started)
+                failure = explain(exc)
+                _record_quietly(engine, company, stage, FAILED, error=failure.sentence,
+                                advice=failure.advice or None, started_at=started)
                 raise
             _record_quietly(engine, company, stage, SUCCESS, started_at=started)
             return result

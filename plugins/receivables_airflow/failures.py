@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from receivables import failures
+from receivables.codat.redaction import redact
+from receivables.failures import Failure
+
 log = logging.getLogger("receivables.task_error")
 
 # What the console looks for in a run's output; keep it stable.
@@ -32,6 +36,8 @@ _NO_SUCH_NAME = {code for code in (getattr(socket, "EAI_NONAME", None), getattr(
 
 class ConfigurationError(RuntimeError):
     """A connection points at something that is not there (a host, a database): waiting cannot help."""
+
+    permanent = True
 
 
 @dataclass(frozen=True)
@@ -59,33 +65,18 @@ def check_api_host(base_url: str, conn_id: str = "codat_default") -> None:
 
 
 def explain(exc: BaseException, *, who: str | None = None) -> Explained:
-    """The one-line error (with advice) for a task failure, and whether it is permanent."""
-    from receivables.codat.errors import CodatAuthError, CodatError, CodatPaymentRequired
-    from receivables.jobs import CompanyFailed, RunRefused
-    from receivables_airflow.warehouse_hook import WarehouseUnavailable
+    """The one-line error (with advice) for a task failure, and whether it is permanent.
 
-    if isinstance(exc, CompanyFailed):
-        return Explained(_first_line(exc), permanent=not exc.retryable)
-    if isinstance(exc, WarehouseUnavailable):
-        return Explained(_first_line(exc), permanent=exc.permanent)
-    if isinstance(exc, (RunRefused, ConfigurationError)):
-        return Explained(_with_who(who, _first_line(exc)), permanent=True)
-    if isinstance(exc, CodatAuthError):
-        return Explained(_with_who(who, f"the API refused the key ({exc.status_code}): check the password of "
-                                        "connection codat_default"), permanent=True)
-    if isinstance(exc, CodatPaymentRequired):
-        return Explained(_with_who(who, _first_line(exc)), permanent=True)
-    if isinstance(exc, CodatError):
-        return Explained(_with_who(who, _first_line(exc)), permanent=False)
-    if _is_settings_error(exc):
-        return Explained(_with_who(who, f"the run's settings are not valid: {_settings_problem(exc)}: fix the "
-                                        "DAG params or the connection's extra"), permanent=True)
-    if type(exc).__name__ == "AirflowNotFoundException":  # a connection defined nowhere
-        return Explained(_with_who(who, f"{_first_line(exc)}: define it (see docs/operations.md, "
-                                        "'Connections')"), permanent=True)
-    return Explained(_with_who(who, f"unexpected {type(exc).__name__}: {_first_line(exc)} (a defect, not a "
-                                    "setting: the traceback is in the task log; rerunning the day is safe)"),
-                     permanent=False)
+    The words are :func:`receivables.failures.explain`'s, the same the run's company states and report
+    show; only what is Airflow's own (a connection defined nowhere) is explained here.
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if isinstance(exc, AirflowNotFoundException):
+        failure = Failure(_first_line(exc), "Define it (see docs/operations.md, 'Connections').", True)
+    else:
+        failure = failures.explain(exc)
+    return Explained(_with_who(who, failure.line), permanent=failure.permanent)
 
 
 @contextmanager
@@ -108,19 +99,6 @@ def explained(company: Mapping[str, Any] | None = None) -> Generator[None]:
         raise
 
 
-def _is_settings_error(exc: BaseException) -> bool:
-    from pydantic import ValidationError
-
-    return isinstance(exc, ValidationError)
-
-
-def _settings_problem(exc: BaseException) -> str:
-    """``timezone: Value error, …`` from a pydantic error: the field and the rule, never the input value."""
-    first = exc.errors(include_input=False)[0]  # type: ignore[attr-defined]
-    where = ".".join(str(part) for part in first.get("loc", ())) or type(exc).__name__
-    return f"{where}: {first.get('msg', 'invalid')}"
-
-
 def _company_label(company: Mapping[str, Any] | None) -> str | None:
     if not company:
         return None
@@ -133,7 +111,5 @@ def _with_who(who: str | None, line: str) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    from receivables.codat.redaction import redact
-
     text = str(exc).strip() or type(exc).__name__
     return redact(text.splitlines()[0])

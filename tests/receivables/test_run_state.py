@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from receivables import run_state
-from receivables.codat.errors import CodatAuthError, CodatTransportError
+from receivables import failures, run_state
+from receivables.codat.errors import CodatAuthError, CodatServerError, CodatTransportError
 from receivables.jobs import CompanyFailed
-from receivables.run_state import company_states, explain, recorded
+from receivables.run_state import company_states, recorded
+
+
+def explain(exc):
+    """What a failed stage records: the sentence and the advice of :func:`receivables.failures.explain`."""
+    failure = failures.explain(exc)
+    return failure.sentence, failure.advice
+
 
 COMPANY = {"company_id": "c1", "name": "Acme Ltd", "business_date": "2026-03-02", "run_id": "run-1",
            "connection_id": "k1", "dry_run": False}
@@ -30,8 +37,12 @@ def test_company_failed_splits_into_error_and_advice_without_the_company_prefix(
 def test_api_errors_get_advice_and_secrets_never_reach_the_sentence():
     error, advice = explain(CodatAuthError("unauthorised: Authorization: Basic c2VjcmV0LWtleQ== refused",
                                            status_code=401))
-    assert "c2VjcmV0LWtleQ" not in error and "***" in error
+    # A refused key reads the same in the run's states as in the task's log line (tests/plugins).
+    assert error == "the API refused the key (401)." and "c2VjcmV0LWtleQ" not in error + advice
     assert "password" in advice and "codat_default" in advice
+    error, _ = explain(CodatServerError("GET /x failed with 500: Authorization: Basic c2VjcmV0LWtleQ== broke",
+                                        status_code=500))
+    assert "c2VjcmV0LWtleQ" not in error and "***" in error
     _, advice = explain(CodatTransportError("connection refused"))
     assert "host and port" in advice
 
