@@ -2,10 +2,13 @@
 
 A mapping is what the user picked in their mapping screen (WAREHOUSE.md ``ar_mappings``). It is a
 configuration error when it points at a record the platform does not have, at an archived or deleted
-one, or at the wrong kind of record. :func:`check_mappings` lists those errors; :func:`resolve_mappings`
-turns the mappings plus the errors into a :class:`MappingLookup` that validation and transform use.
+one, or at the wrong kind of record. :func:`check_mappings` lists those errors and
+:func:`check_platform_mappings` those the connection's push model refuses (plus a note per data type the
+platform publishes no model for); :func:`resolve_mappings` turns the mappings plus the errors into a
+:class:`MappingLookup` that validation and transform use.
 
     >>> issues = check_mappings(mappings, accounts, bank_accounts, tax_rates, tracking_categories)
+    >>> issues = pd.concat([issues, check_platform_mappings(mappings, push_options_rows)])
     >>> lookup = resolve_mappings(mappings, issues)
     >>> lookup.resolve(lines["company_id"], "income_account", lines["revenue_code"])  # vectorised
 
@@ -20,7 +23,10 @@ Decisions:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -73,6 +79,54 @@ def _wrong_kind_reason(kind: str, row: pd.Series) -> str | None:
     return None
 
 
+_TARGET_TABLE = {
+    "income_account": "account",
+    "fee_account": "account",
+    "payment_account": "account",
+    "tax_rate": "tax_rate",
+    "tracking_category": "tracking_category",
+}
+
+
+def _issue(row: Mapping[str, Any], rule: str, what: str) -> dict[str, Any]:
+    """One issue row: the mapping, the rule it breaks and a message saying what to pick instead."""
+    kind = row["kind"]
+    todo = (f"choose {_WHAT_TO_CHOOSE[kind]} for it in the mapping screen" if kind in _WHAT_TO_CHOOSE
+            else f"use one of {', '.join(KINDS)}")
+    return {
+        "company_id": row["company_id"], "kind": kind, "source_code": row["source_code"],
+        "platform_id": row["platform_id"], "rule": rule,
+        "message": (f"company {row['company_id']}: {kind} mapping for code '{row['source_code']}' "
+                    f"-> platform id '{row['platform_id']}' {what}; {todo}"),
+    }
+
+
+def _kind_issues(kind: str, group: pd.DataFrame, refs: Mapping[str, pd.DataFrame],
+                 bank_ids: set) -> list[dict[str, Any]]:
+    """The issues of one kind's mappings against the reference data they point into."""
+    if kind not in _TARGET_TABLE:
+        return [_issue(row, "mapping_kind_unknown", f"has an unknown kind '{kind}'")
+                for _, row in group.iterrows()]
+    target = _TARGET_TABLE[kind]
+    joined = group.merge(refs[target], on=["company_id", "platform_id"], how="left", indicator=True)
+    issues = []
+    for _, row in joined.iterrows():
+        if row["_merge"] == "left_only" or row["platform_id"] is None:
+            where = "the chart of accounts" if target == "account" else "the platform"
+            hint = ""
+            if kind == "payment_account" and (row["company_id"], row["platform_id"]) in bank_ids:
+                hint = " (it is a bank account record, but not one of the ledger's accounts)"
+            issues.append(_issue(row, "mapping_target_missing", f"does not exist in {where}{hint}"))
+        elif row["archived"]:
+            state = "is deleted" if bool(_truthy(pd.Series([row["is_deleted"]]))[0]) else "is archived"
+            issues.append(_issue(row, "mapping_target_archived", f"points at '{row['name']}', which {state}"))
+        else:
+            reason = _wrong_kind_reason(kind, row)
+            if reason:
+                issues.append(_issue(row, "mapping_wrong_kind", f"points at '{row['name']}', which {reason}"))
+    return issues
+
+
 def check_mappings(
     mappings: pd.DataFrame,
     accounts: pd.DataFrame,
@@ -93,60 +147,89 @@ def check_mappings(
     bank_ids = set(
         zip(bank_accounts.get("company_id", []), bank_accounts.get("platform_id", []), strict=False)
     )
-    target_table = {
-        "income_account": "account",
-        "fee_account": "account",
-        "payment_account": "account",
-        "tax_rate": "tax_rate",
-        "tracking_category": "tracking_category",
-    }
-    maps = mappings.reindex(columns=["company_id", "kind", "source_code", "platform_id"]).astype(object)
-    maps = maps.where(maps.notna(), None)
-    issues: list[dict] = []
-
-    def add(row: pd.Series, rule: str, what: str) -> None:
-        kind = row["kind"]
-        todo = (
-            f"choose {_WHAT_TO_CHOOSE[kind]} for it in the mapping screen"
-            if kind in _WHAT_TO_CHOOSE
-            else f"use one of {', '.join(KINDS)}"
-        )
-        issues.append(
-            {
-                "company_id": row["company_id"],
-                "kind": kind,
-                "source_code": row["source_code"],
-                "platform_id": row["platform_id"],
-                "rule": rule,
-                "message": (
-                    f"company {row['company_id']}: {kind} mapping for code '{row['source_code']}' "
-                    f"-> platform id '{row['platform_id']}' {what}; {todo}"
-                ),
-            }
-        )
-
-    for kind, group in maps.groupby("kind", sort=True, dropna=False):
-        if kind not in target_table:
-            for _, row in group.iterrows():
-                add(row, "mapping_kind_unknown", f"has an unknown kind '{kind}'")
-            continue
-        ref = refs[target_table[kind]]
-        joined = group.merge(ref, on=["company_id", "platform_id"], how="left", indicator=True)
-        for _, row in joined.iterrows():
-            if row["_merge"] == "left_only" or row["platform_id"] is None:
-                where = "the chart of accounts" if target_table[kind] == "account" else "the platform"
-                hint = ""
-                if kind == "payment_account" and (row["company_id"], row["platform_id"]) in bank_ids:
-                    hint = " (it is a bank account record, but not one of the ledger's accounts)"
-                add(row, "mapping_target_missing", f"does not exist in {where}{hint}")
-            elif row["archived"]:
-                state = "is deleted" if bool(_truthy(pd.Series([row["is_deleted"]]))[0]) else "is archived"
-                add(row, "mapping_target_archived", f"points at '{row['name']}', which {state}")
-            else:
-                reason = _wrong_kind_reason(kind, row)
-                if reason:
-                    add(row, "mapping_wrong_kind", f"points at '{row['name']}', which {reason}")
+    maps = _mapping_rows(mappings)
+    issues = [issue for kind, group in maps.groupby("kind", sort=True, dropna=False)
+              for issue in _kind_issues(kind, group, refs, bank_ids)]
     return pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+def _mapping_rows(mappings: pd.DataFrame) -> pd.DataFrame:
+    maps = mappings.reindex(columns=["company_id", "kind", "source_code", "platform_id"]).astype(object)
+    return maps.where(maps.notna(), None)
+
+
+# -- what the platform's push model accepts (ar_ref_push_options) ----------------------------------------
+
+# Where each kind's platform id goes in a push: (Codat data type, the id's property paths, and the
+# property whose absence from a described line means the platform takes no such reference at all).
+_PUSHED_AS: Mapping[str, tuple[tuple[str, tuple[str, ...], str | None], ...]] = {
+    "income_account": (("invoices", ("lineItems.accountRef.id",), None),
+                       ("creditNotes", ("lineItems.accountRef.id",), None)),
+    "tax_rate": (("invoices", ("lineItems.taxRateRef.id",), None),
+                 ("creditNotes", ("lineItems.taxRateRef.id",), None)),
+    "tracking_category": tuple(
+        (data_type, ("lineItems.tracking.categoryRefs.id", "lineItems.trackingCategoryRefs.id"),
+         "tracking") for data_type in ("invoices", "creditNotes")),
+    "payment_account": (("payments", ("accountRef.id",), None),),
+    "fee_account": (("directCosts", ("lineItems.accountRef.id",), None),),
+}
+PLATFORM_OPTIONS_KIND = "platform_options"  # ar_mapping_issues.kind of a note about a connection's model
+
+
+def _model_issue(row: Mapping[str, Any], options: pd.DataFrame) -> str | None:
+    """Why the platform's published model cannot take this mapping's id (None when it can or is silent)."""
+    company = options[options["company_id"].astype(str) == str(row["company_id"])]
+    for data_type, paths, needed in _PUSHED_AS.get(row["kind"], ()):
+        model = company[company["data_type"] == data_type]
+        platform = next(iter(model["platform_name"].dropna()), None) or "the platform"
+        described = model.set_index("property_path")
+        prop = next((described.loc[p] for p in paths if p in described.index), None)
+        if prop is None:
+            lines_described = (described.index.str.startswith("lineItems.")).any()
+            takes_it = any(p.startswith(f"lineItems.{needed}") for p in described.index) if needed else True
+            if lines_described and not takes_it:
+                return f"cannot be sent: {platform} takes no {needed} category on {data_type} lines"
+            continue
+        pid = str(row["platform_id"])
+        allowed = prop["allowed_values"]
+        if isinstance(allowed, str) and pid not in json.loads(allowed):
+            return f"is not among the values {platform} accepts for {data_type} ({paths[0]})"
+        limit = prop["max_length"]
+        if limit is not None and not pd.isna(limit) and len(pid) > int(limit):
+            return f"is longer than the {int(limit)} characters {platform} accepts in {paths[0]}"
+    return None
+
+
+def _unpublished_notes(options: pd.DataFrame) -> list[dict[str, Any]]:
+    """One note per connection and data type whose platform publishes no push model."""
+    silent = options[~options["published"].astype("boolean").fillna(False).astype(bool)]
+    return [{
+        "company_id": r["company_id"], "kind": PLATFORM_OPTIONS_KIND, "source_code": r["data_type"],
+        "platform_id": r["connection_id"], "rule": "platform_options_unpublished",
+        "message": (f"company {r['company_id']}: connection {r['connection_id']} "
+                    f"({r['platform_name'] or 'platform unknown'}) publishes no push rules for "
+                    f"{r['data_type']} ({r['note'] or 'none published'}); only the gate's own rules apply, "
+                    "so the platform may still refuse a document when it is pushed"),
+    } for r in silent.to_dict("records")]
+
+
+def check_platform_mappings(mappings: pd.DataFrame, options: pd.DataFrame | None) -> pd.DataFrame:
+    """Mappings the connection's push model refuses, and notes on connections that publish no model.
+
+    ``options``: the company's rows of ``ar_ref_push_options``. Rules: ``mapping_platform_rule`` (an id
+    outside the allowed values, longer than the platform's limit, or a tracking category where the
+    platform's lines take none: documents using it are rejected as ``broken_mapping``) and
+    ``platform_options_unpublished`` (a note, kind ``platform_options``; it flags no mapping).
+    """
+    if options is None or options.empty:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    published = options[options["published"].astype("boolean").fillna(False).astype(bool)]
+    issues = []
+    for _, row in _mapping_rows(mappings).iterrows():
+        what = _model_issue(row, published) if row["platform_id"] is not None else None
+        if what:
+            issues.append(_issue(row, "mapping_platform_rule", what))
+    return pd.DataFrame(issues + _unpublished_notes(options), columns=ISSUE_COLUMNS)
 
 
 @dataclass(frozen=True)
