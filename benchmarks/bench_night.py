@@ -68,7 +68,8 @@ class NightResult:
 
     @property
     def documents(self) -> int:
-        return sum(self.rows.get(t, 0) for t in ("ar_customers", "ar_invoices", "ar_credit_notes", "ar_payments"))
+        return sum(self.rows.get(t, 0)
+                   for t in ("ar_customers", "ar_invoices", "ar_credit_notes", "ar_payments"))
 
 
 def company_chain(database: str, base_url: str, api_key: str, company: dict, report_dir: str) -> dict:
@@ -107,7 +108,8 @@ def spec_for_scale(scale: float, companies: int = FULL["companies"]) -> SampleSp
                       payment_ratio=FULL["payments"] / FULL["invoices"])
 
 
-def run_night(scale: float, *, workers: int, latency_ms: float, companies: int = FULL["companies"]) -> NightResult:
+def run_night(scale: float, *, workers: int, latency_ms: float,
+              companies: int = FULL["companies"]) -> NightResult:
     from receivables import jobs
     from receivables.settings import SyncSettings
 
@@ -131,13 +133,15 @@ def run_night(scale: float, *, workers: int, latency_ms: float, companies: int =
                 plan = jobs.plan_run(engine, settings=settings, run_id="bench_night",
                                      params={"business_date": data.BUSINESS_DAY.isoformat()})
                 results, failed = [], []
-                chain_args = [(database, sandbox.base_url, sandbox.api_key, company, str(Path(tmp) / "reports"))
+                chain_args = [(database, sandbox.base_url, sandbox.api_key, company,
+                               str(Path(tmp) / "reports"))
                               for company in plan["companies"]]
                 if workers == 0:  # in this process, one company after another (quick checks)
                     results = [company_chain(*a) for a in chain_args]
                 else:
                     context = multiprocessing.get_context("spawn")
-                    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+                    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                             max_tasks_per_child=1) as pool:
                         futures = [(pool.submit(company_chain, *a), a[3]["company_id"]) for a in chain_args]
                         for future, company_id in futures:
                             try:
@@ -162,25 +166,30 @@ def run_night(scale: float, *, workers: int, latency_ms: float, companies: int =
     company_peak = max([r["peak_rss"] for r in results], default=0)
     return NightResult(
         scale=scale, companies=spec.companies, rows=dict(manifest.row_counts), load_seconds=load_seconds,
-        wall_seconds=wall, requests=api_requests, peak_self=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        wall_seconds=wall, requests=api_requests,
+        peak_self=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         peak_company=company_peak, peak_sandbox=max(sandbox_peak, sampler.peak_single - 0),
         outcomes=dict(outcomes), failed=failed, phase_seconds=dict(phases))
 
 
 def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
     rows = result.rows
-    print(f"\n### Night at scale {result.scale:g}: {result.companies} companies, {workers} company processes at a "
+    print(f"\n### Night at scale {result.scale:g}: {result.companies} companies, {workers} company "
+          "processes at a "
           f"time, {latency_ms:g} ms latency\n")
     print(f"- documents: {rows.get('ar_customers', 0):,} customers, {rows.get('ar_invoices', 0):,} invoices "
           f"({rows.get('ar_invoice_lines', 0):,} lines), {rows.get('ar_credit_notes', 0):,} credit notes, "
           f"{rows.get('ar_payments', 0):,} payments")
     print(f"- sample data set-up (not in the wall time): {result.load_seconds:.0f}s")
-    print(f"- wall time plan → report: {result.wall_seconds:.0f}s ({result.documents / result.wall_seconds:,.0f} "
-          f"documents/s, {result.requests / result.wall_seconds:,.0f} API requests/s, {result.requests:,} requests)")
+    print(f"- wall time plan → report: {result.wall_seconds:.0f}s "
+          f"({result.documents / result.wall_seconds:,.0f} "
+          f"documents/s, {result.requests / result.wall_seconds:,.0f} API requests/s, {result.requests:,} "
+          "requests)")
     print("- task time summed over companies: " + ", ".join(
         f"{k} {v:,.0f}s" for k, v in result.phase_seconds.items()))
     print(f"- peak RSS: this process {human_bytes(result.peak_self)}, largest company process "
-          f"{human_bytes(result.peak_company)}, largest child incl. the sandbox {human_bytes(result.peak_sandbox)}")
+          f"{human_bytes(result.peak_company)}, largest child incl. the sandbox "
+          f"{human_bytes(result.peak_sandbox)}")
     print(f"- reconciliation outcomes: {result.outcomes}")
     if result.failed:
         print(f"- FAILED companies ({len(result.failed)}): " + "; ".join(result.failed[:3]))
@@ -210,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
               "| company peak RSS | sandbox peak RSS |")
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in results:
-            print(f"| {r.scale:g} | {r.documents:,} | {r.wall_seconds:.0f} | {1000 * r.wall_seconds / r.documents:.2f} "
+            print(f"| {r.scale:g} | {r.documents:,} | {r.wall_seconds:.0f} | "
+                  f"{1000 * r.wall_seconds / r.documents:.2f} "
                   f"| {r.wall_seconds / base.wall_seconds:.2f} | {r.documents / base.documents:.2f} "
                   f"| {human_bytes(r.peak_company)} | {human_bytes(r.peak_sandbox)} |")
     full = [r for r in results if r.scale == 1]
@@ -218,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         r = full[0]
         print_targets([
             Target("night wall seconds", r.wall_seconds, "<=", WALL_TARGET_SECONDS),
-            Target("peak RSS of any process GiB", max(r.peak_self, r.peak_company, r.peak_sandbox) / GIB, "<=",
-                   RSS_TARGET / GIB, "{:.2f}"),
+            Target("peak RSS of any process GiB", max(r.peak_self, r.peak_company, r.peak_sandbox) / GIB,
+                   "<=", RSS_TARGET / GIB, "{:.2f}"),
         ])
     return 1 if any(r.failed for r in results) else 0
 

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=100_000, help="invoice lines to read (default 100,000)")
     p.add_argument("--repeat", type=int, default=1, help="fresh processes per variant; the fastest counts")
     p.add_argument("--in-process", action="store_true",
-                   help="measure in this process, not fresh ones (quick checks; peaks then include the set-up)")
+                   help="measure in this process, not fresh ones (quick checks; peaks then include the "
+                        "set-up)")
     args = p.parse_args(argv)
     header(f"Warehouse read — {args.rows:,} invoice lines from PostgreSQL", args)
     with data.scratch_database("read") as (database, engine):

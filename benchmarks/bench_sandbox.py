@@ -66,12 +66,13 @@ def payloads(batch, companies, tax_rates, platform_ids, kind: str) -> pd.DataFra
     company_frame, mapping_frame = company_rows(companies)
     lookup = resolve_mappings(mapping_frame, pd.DataFrame(columns=ISSUE_COLUMNS))
     if kind == "invoice":
-        return transform.invoices_to_payloads(batch["ar_invoices"], batch["ar_invoice_lines"], companies=company_frame,
+        return transform.invoices_to_payloads(batch["ar_invoices"], batch["ar_invoice_lines"],
+                                              companies=company_frame,
                                               mappings=lookup, tax_rates=tax_rates, platform_ids=platform_ids)
     if kind == "credit_note":
         return transform.credit_notes_to_payloads(batch["ar_credit_notes"], batch["ar_credit_note_lines"],
-                                                  companies=company_frame, mappings=lookup, tax_rates=tax_rates,
-                                                  platform_ids=platform_ids)
+                                                  companies=company_frame, mappings=lookup,
+                                                  tax_rates=tax_rates, platform_ids=platform_ids)
     return transform.payments_to_payloads(batch["ar_payments"], batch["ar_payment_allocations"],
                                           companies=company_frame, mappings=lookup, platform_ids=platform_ids)
 
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sandbox.close()
     print(f"\nledger: {statuses}; {requests:,} API requests; sandbox CPU {cpu:.1f} s = "
-          f"{cpu * 1e6 / max(requests, 1):,.0f} µs per request, {cpu * 1000 / max(pushed, 1):.2f} s per 1,000 documents")
+          f"{cpu * 1e6 / max(requests, 1):,.0f} µs per request, {cpu * 1000 / max(pushed, 1):.2f} s per "
+          "1,000 documents")
     print("\n| point | documents | sandbox RSS | seconds |\n| --- | ---: | ---: | ---: |")
     for label, documents, rss, seconds in rows:
         print(f"| {label} | {documents:,} | {human_bytes(rss)} | {seconds:.1f} |")
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npeak {human_bytes(peak)}; growth {per_document * 1000 / 1024 ** 2:.2f} MiB per 1,000 documents "
           f"({per_document:,.0f} B per document); extrapolated to the full night's {FULL_NIGHT_DOCUMENTS:,} "
           f"documents: {night / GIB:.2f} GiB")
-    print_targets([Target("sandbox peak RSS GiB, extrapolated to the full night", night / GIB, "<=", 1.5, "{:.2f}")])
+    print_targets([Target("sandbox peak RSS GiB, extrapolated to the full night", night / GIB, "<=", 1.5,
+                          "{:.2f}")])
     return 0
 
 

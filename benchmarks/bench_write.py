@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                     items=n, unit="rows", repeat=rep, setup=lambda: _empty(engine, BASELINE_TABLE)),
             measure("write_frame append", lambda: write_frame(engine, ar_push_ledger, frame),
                     items=n, unit="rows", repeat=rep, setup=lambda: _empty(engine, "ar_push_ledger")),
-            measure("write_frame upsert (new rows)", lambda: write_frame(engine, ar_push_ledger, frame, mode="upsert"),
+            measure("write_frame upsert (new rows)",
+                    lambda: write_frame(engine, ar_push_ledger, frame, mode="upsert"),
                     items=n, unit="rows", repeat=rep, setup=lambda: _empty(engine, "ar_push_ledger")),
             # Rows already there: every one takes the ON CONFLICT DO UPDATE branch (a rerun of the night).
             measure("write_frame upsert (all conflict)",

@@ -94,7 +94,8 @@ class _SeededReferenceData:
             records = self.data[parts[1]][parts[3]]
             page, size = int(request.url.params["page"]), int(request.url.params["pageSize"])
             return httpx.Response(200, json={"results": records[(page - 1) * size: page * size],
-                                             "pageNumber": page, "pageSize": size, "totalResults": len(records)})
+                                             "pageNumber": page, "pageSize": size,
+                                             "totalResults": len(records)})
         return httpx.Response(404, json={"statusCode": 404})
 
 
@@ -116,15 +117,16 @@ def basic_auth(api_key: str) -> str:
 # ------------------------------------------------------------------------------------------ batches
 
 def spec_for(companies: int, *, invoices: int, lines_per_invoice: int | None = None,
-             credit_note_ratio: float = 0.0, payment_ratio: float = 0.5, days: Sequence[date] = (BUSINESS_DAY,),
-             bad_row_fraction: float = 0.0) -> SampleSpec:
+             credit_note_ratio: float = 0.0, payment_ratio: float = 0.5,
+             days: Sequence[date] = (BUSINESS_DAY,), bad_row_fraction: float = 0.0) -> SampleSpec:
     """A sample spec for ``invoices`` invoices per day spread over ``companies`` companies."""
     weights = (0.15, 0.2, 0.3, 0.2, 0.15)
     if lines_per_invoice is not None:
         weights = tuple(1.0 if n == lines_per_invoice else 0.0 for n in range(1, 6))
-    return SampleSpec(companies=companies, business_days=tuple(days), invoices_per_day=max(1, invoices // companies),
-                      line_count_weights=weights, credit_note_ratio=credit_note_ratio, payment_ratio=payment_ratio,
-                      bad_row_fraction=bad_row_fraction)
+    return SampleSpec(companies=companies, business_days=tuple(days),
+                      invoices_per_day=max(1, invoices // companies),
+                      line_count_weights=weights, credit_note_ratio=credit_note_ratio,
+                      payment_ratio=payment_ratio, bad_row_fraction=bad_row_fraction)
 
 
 def generated_batch(companies: Sequence[ProvisionedCompany], spec: SampleSpec) -> dict[str, pd.DataFrame]:

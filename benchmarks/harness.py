@@ -137,7 +137,8 @@ class ChildrenSampler:
 # ------------------------------------------------------------------------------------------ measuring
 
 def measure(label: str, fn: Callable[[], Any], *, items: int, unit: str, repeat: int = 1,
-            setup: Callable[[], Any] | None = None, extra: Callable[[Any], dict[str, Any]] | None = None) -> Run:
+            setup: Callable[[], Any] | None = None,
+            extra: Callable[[Any], dict[str, Any]] | None = None) -> Run:
     """Time ``fn()`` in this process (the fastest of ``repeat`` runs, ``setup()`` untimed before each),
     with the peak RSS of this process and of its children over all runs."""
     best = float("inf")
@@ -185,7 +186,8 @@ def measure_isolated(label: str, fn: Callable[..., Any], args: tuple = (), *, it
         if isinstance(result, dict) and "seconds" in result:
             seconds = result.pop("seconds")  # the child timed the work itself, without its set-up
         best, highest = min(best, seconds), max(highest, peak)
-    run = Run(label, best, items, unit, peak_rss=highest, extra=dict(result) if isinstance(result, dict) else {})
+    run = Run(label, best, items, unit, peak_rss=highest,
+              extra=dict(result) if isinstance(result, dict) else {})
     if repeat > 1:
         run.extra["runs"] = repeat
     return run

@@ -65,7 +65,8 @@ class DayLine:
     seconds: float
 
     def text(self) -> str:
-        return (f"{self.day}  {self.documents:>9,} {self.pushes:>8,} {self.retries:>8,} {self.duplicates:>10} "
+        return (f"{self.day}  {self.documents:>9,} {self.pushes:>8,} {self.retries:>8,} "
+                f"{self.duplicates:>10} "
                 f"{self.lost:>5} {self.seconds:>8.1f}s  {self.faults}")
 
 
@@ -181,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             warehouse = WarehouseSettings.from_connection("sqlite", host=str(workdir / "warehouse.db"))
         started = time.monotonic()
         world = build_world(workdir, warehouse, companies=args.companies, invoices_per_day=args.invoices,
-                            days=days, bad_row_fraction=0.05, seed=args.seed, sandbox_flags={"push_delay_ms": 20},
-                            engine=engine)
+                            days=days, bad_row_fraction=0.05, seed=args.seed,
+                            sandbox_flags={"push_delay_ms": 20}, engine=engine)
         print(f"set-up (sandbox, companies, {sum(world.manifest.row_counts.values()):,} sample rows): "
               f"{time.monotonic() - started:.1f}s\n")
         print("day         documents   pushes  retries duplicates  lost     time  faults")
@@ -190,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             lines = soak(world, days, args.seed)
         finally:
             close_world(world)
-    total = DayLine(days[-1], "", sum(x.documents for x in lines), sum(x.pushes for x in lines), sum(x.retries for x in lines),
+    total = DayLine(days[-1], "", sum(x.documents for x in lines), sum(x.pushes for x in lines),
+                    sum(x.retries for x in lines),
                     lines[-1].duplicates, lines[-1].lost, sum(x.seconds for x in lines))
     print("total      " + total.text()[10:])
     ok = all(x.duplicates == 0 and x.lost == 0 for x in lines)

@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.api_key:
         print("error: give the sandbox API key with --api-key or $CODAT_SANDBOX_API_KEY", file=sys.stderr)
         return 2
-    spec = SampleSpec(companies=args.companies, business_days=args.days, invoices_per_day=args.invoices_per_day,
+    spec = SampleSpec(companies=args.companies, business_days=args.days,
+                      invoices_per_day=args.invoices_per_day,
                       bad_row_fraction=args.bad_rows, seed=args.seed, timezone=args.timezone)
     settings = WarehouseSettings.from_url(args.warehouse_url)
     companies = provision_companies(args.sandbox_url, args.companies, company_currencies(args.companies),

@@ -59,8 +59,8 @@ LINE_COLUMNS = ("company_id", "line_no", "description", "quantity", "unit_amount
                 "tax_code", "revenue_code", "tracking_code")
 CREDIT_NOTE_COLUMNS = ("company_id", "credit_note_id", "credit_note_number", "customer_id", "issue_date",
                        "currency", "currency_rate", "status", "note", "updated_at")
-PAYMENT_COLUMNS = ("company_id", "payment_id", "customer_id", "paid_on", "currency", "currency_rate", "amount",
-                   "fee_amount", "method", "reference", "updated_at")
+PAYMENT_COLUMNS = ("company_id", "payment_id", "customer_id", "paid_on", "currency", "currency_rate",
+                   "amount", "fee_amount", "method", "reference", "updated_at")
 
 
 def minor_units(currency: str) -> int:
@@ -223,7 +223,8 @@ class CompanyGenerator:
         # A few earlier customers change their billing e-mail today (an update of the same customer).
         if not first_day and self.spec.customer_update_fraction > 0:
             earlier = len(self.customer_ids) - count
-            changed = self.rng.choice(earlier, size=min(earlier, round(earlier * self.spec.customer_update_fraction)),
+            changed = self.rng.choice(earlier,
+                                      size=min(earlier, round(earlier * self.spec.customer_update_fraction)),
                                       replace=False)
             for index in sorted(int(i) for i in changed):
                 rows_id.append(self.customer_ids[index])
@@ -231,7 +232,8 @@ class CompanyGenerator:
                 rows_email.append(f"billing+{day:%Y%m%d}.{index}@changed.example")
                 rows_currency.append(self.customer_currency[index])
         out.add("ar_customers", pd.DataFrame({
-            "company_id": self.company.company_id, "customer_id": rows_id, "name": rows_name, "email": rows_email,
+            "company_id": self.company.company_id, "customer_id": rows_id, "name": rows_name,
+            "email": rows_email,
             "default_currency": rows_currency, "updated_at": self._times(day, len(rows_id)),
         }))
 
@@ -248,7 +250,8 @@ class CompanyGenerator:
         value = np.array([float(GBP_VALUE[c]) for c in currencies])[document_index]
 
         whole = rng.random(total) < 0.7
-        quantity_e2 = np.where(whole, rng.integers(1, 11, size=total) * 100, rng.integers(25, 2000, size=total))
+        quantity_e2 = np.where(whole, rng.integers(1, 11, size=total) * 100,
+                               rng.integers(25, 2000, size=total))
         if small:
             quantity_e2 = np.where(whole, 100, quantity_e2 % 300 + 25)
         price_gbp = rng.lognormal(mean=3.6, sigma=0.9, size=total).clip(0.5, 5_000)
@@ -262,7 +265,8 @@ class CompanyGenerator:
         gross_e6 = quantity_e2 * unit_e4
         gross_minor = gross_e6 // scale_e6
         discounted = rng.random(total) < 0.2
-        discount_minor = np.where(discounted, (gross_minor * rng.uniform(0, 0.15, size=total)).astype(np.int64), 0)
+        discount_minor = np.where(discounted,
+                                  (gross_minor * rng.uniform(0, 0.15, size=total)).astype(np.int64), 0)
         subtotal_minor = (gross_e6 - discount_minor * scale_e6 + scale_e6 // 2) // scale_e6  # half-up, ≥ 0
 
         tax_pick = rng.choice(len(TAX_CODES), size=total, p=TAX_CODE_WEIGHTS)
@@ -273,16 +277,19 @@ class CompanyGenerator:
         revenue = [REVENUE_CODES[i] for i in revenue_pick.tolist()]
         description_pick = rng.integers(0, 4, size=total).tolist()
         descriptions = [
-            _DESCRIPTIONS[r][d % len(_DESCRIPTIONS[r])] for r, d in zip(revenue, description_pick, strict=True)
+            _DESCRIPTIONS[r][d % len(_DESCRIPTIONS[r])]
+            for r, d in zip(revenue, description_pick, strict=True)
         ]
         return _Lines(
             document_index=document_index, line_no=line_no, quantity_e2=quantity_e2, unit_e4=unit_e4,
-            discount_minor=discount_minor, tax_code=[TAX_CODES[i] for i in tax_pick.tolist()], revenue_code=revenue,
+            discount_minor=discount_minor, tax_code=[TAX_CODES[i] for i in tax_pick.tolist()],
+            revenue_code=revenue,
             tracking_code=[TRACKING_CODES[i] for i in tracking_pick.tolist()], description=descriptions,
             total_minor=subtotal_minor + tax_minor,
         )
 
-    def _line_frame(self, lines: _Lines, id_column: str, ids: list[str], currencies: list[str]) -> pd.DataFrame:
+    def _line_frame(self, lines: _Lines, id_column: str, ids: list[str],
+                    currencies: list[str]) -> pd.DataFrame:
         doc = lines.document_index.tolist()
         return pd.DataFrame({
             "company_id": self.company.company_id,
@@ -320,7 +327,8 @@ class CompanyGenerator:
             "currency": currencies,
             "currency_rate": [self._rate(c) for c in currencies],
             "status": status,
-            "note": [f"PO {n * 7 % 100_000:05d}" if w else None for n, w in zip(numbers, with_note, strict=True)],
+            "note": [f"PO {n * 7 % 100_000:05d}" if w else None
+                     for n, w in zip(numbers, with_note, strict=True)],
             "updated_at": list(self._times(day, count)),
         }
         return header, self._lines(currencies, counts)
@@ -412,7 +420,8 @@ class CompanyGenerator:
             if target is not None:
                 customer, currency = target.customer, target.currency
                 if kind == "partial" and target.open_minor > 1:
-                    settled.append(("invoice", target, max(1, int(target.open_minor * rng.uniform(0.2, 0.8)))))
+                    settled.append(("invoice", target,
+                                    max(1, int(target.open_minor * rng.uniform(0.2, 0.8)))))
                 else:
                     settled.append(("invoice", target, target.open_minor))
                 if kind == "two_invoices":
@@ -433,7 +442,9 @@ class CompanyGenerator:
             else:  # a payment on account: nothing allocated
                 customer = int(rng.integers(len(self.customer_ids)))
                 currency = self.customer_currency[customer]
-                amount = max(1, int(rng.lognormal(4.5, 0.8) / float(GBP_VALUE[currency]) * 10 ** minor_units(currency)))
+                amount = max(1,
+                             int(rng.lognormal(4.5, 0.8) / float(GBP_VALUE[currency])
+                                 * 10 ** minor_units(currency)))
             for target_type, document, minor in settled:
                 (self.invoices if target_type == "invoice" else self.credits).reduce(document, minor)
                 allocations["payment_id"].append(payment_id)
@@ -454,7 +465,8 @@ class CompanyGenerator:
         payments["company_id"] = [self.company.company_id] * count
         payments["updated_at"] = list(self._times(day, count))
         out.add("ar_payments", self._frame(PAYMENT_COLUMNS, _dates(payments, "paid_on")))
-        out.add("ar_payment_allocations", pd.DataFrame({"company_id": self.company.company_id, **allocations}))
+        out.add("ar_payment_allocations",
+                pd.DataFrame({"company_id": self.company.company_id, **allocations}))
 
     # ---------------------------------------------------------------- bad rows
 
@@ -489,7 +501,8 @@ class CompanyGenerator:
         header, lines = self._invoice_batch(day, len(rules))
         header["status"] = ["submitted"] * len(rules)
         line_frame = self._line_frame(lines, "invoice_id", header["invoice_id"], header["currency"])
-        first_of = {invoice_id: index for index, invoice_id in line_frame["invoice_id"].drop_duplicates().items()}
+        first_of = {invoice_id: index
+                    for index, invoice_id in line_frame["invoice_id"].drop_duplicates().items()}
         without_lines: list[str] = []
         for i, rule in enumerate(rules):
             invoice_id = header["invoice_id"][i]
@@ -523,8 +536,9 @@ class CompanyGenerator:
     def _bad_payments(self, day: date, rules: list[str], out: CompanyDay) -> None:
         rng = self.rng
         payments: dict[str, list] = {k: [] for k in PAYMENT_COLUMNS}
-        allocations: dict[str, list] = {k: [] for k in ("company_id", "payment_id", "target_type", "target_id",
-                                                        "amount")}
+        allocations: dict[str, list] = {k: []
+                                        for k in ("company_id", "payment_id", "target_type", "target_id",
+                                                  "amount")}
         for rule, number in zip(rules, self._next("payment", len(rules)), strict=True):
             payment_id = f"PAY-{number:07d}"
             target = next((item for item in self.invoices.items[:50] if item.open_minor >= 2), None)
@@ -592,7 +606,8 @@ def _dates(columns: dict[str, list], *names: str) -> dict[str, object]:
     """Columns with the named date columns as ``datetime64[us]`` (midnight), the warehouse frame dtype."""
     result: dict[str, object] = dict(columns)
     for name in names:
-        result[name] = pd.Series(pd.to_datetime(pd.Series(columns[name], dtype=object)), dtype="datetime64[us]")
+        result[name] = pd.Series(pd.to_datetime(pd.Series(columns[name], dtype=object)),
+                                 dtype="datetime64[us]")
     if "updated_at" in result:
         result["updated_at"] = pd.Series(result["updated_at"], dtype="datetime64[us]")
     return result
@@ -614,7 +629,8 @@ def generate_days(
         yield day, {t: pd.concat(f, ignore_index=True) for t, f in tables.items()}, bad_rows
 
 
-def generate_sample(spec: SampleSpec, companies: Sequence[ProvisionedCompany]) -> tuple[dict[str, pd.DataFrame], list[BadRow]]:
+def generate_sample(spec: SampleSpec,
+                    companies: Sequence[ProvisionedCompany]) -> tuple[dict[str, pd.DataFrame], list[BadRow]]:
     """All days at once (small samples and tests): rows per table, the latest version of each customer."""
     collected: dict[str, list[pd.DataFrame]] = {}
     bad_rows: list[BadRow] = []
@@ -624,6 +640,7 @@ def generate_sample(spec: SampleSpec, companies: Sequence[ProvisionedCompany]) -
         bad_rows.extend(bad)
     result = {t: pd.concat(f, ignore_index=True) for t, f in collected.items()}
     if "ar_customers" in result:
-        result["ar_customers"] = (result["ar_customers"].drop_duplicates(["company_id", "customer_id"], keep="last")
+        result["ar_customers"] = (result["ar_customers"].drop_duplicates(["company_id", "customer_id"],
+                                                                         keep="last")
                                   .reset_index(drop=True))
     return result, bad_rows

@@ -43,7 +43,8 @@ DEFAULT_TAX_RATE = "STANDARD"
 # Our tracking codes → (parent category name, leaf name).
 TRACKING: dict[str, tuple[str, str]] = {
     "NORTH": ("Region", "North"), "SOUTH": ("Region", "South"), "EXPORT": ("Region", "Export"),
-    "HW": ("Product line", "Hardware"), "SW": ("Product line", "Software"), "SUPPORT": ("Product line", "Support"),
+    "HW": ("Product line", "Hardware"), "SW": ("Product line", "Software"),
+    "SUPPORT": ("Product line", "Support"),
 }
 
 _NAMES = ("Acme Trading", "Northwind Services", "Globex", "Initech", "Umbrella Retail", "Stark Supplies",
@@ -128,7 +129,8 @@ def _read_all(http: httpx.Client, path: str, auth: str) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     page, page_size = 1, 2000
     while True:
-        response = http.get(path, params={"page": page, "pageSize": page_size}, headers={"Authorization": auth})
+        response = http.get(path, params={"page": page, "pageSize": page_size},
+                            headers={"Authorization": auth})
         if response.status_code != 200:
             raise ProvisioningError(f"GET {path} answered HTTP {response.status_code}")
         body = response.json()
@@ -160,18 +162,22 @@ def _mappings(
     def leaf(parent_name: str, name: str) -> str:
         for t in tracking:
             parent = by_id.get(t.get("parentId"))
-            if t.get("name") == name and parent and parent.get("name") == parent_name and not t.get("hasChildren"):
+            under_parent = bool(parent) and parent.get("name") == parent_name
+            if t.get("name") == name and under_parent and not t.get("hasChildren"):
                 return t["id"]
         raise ProvisioningError(f"company {company_id} has no tracking category {parent_name}/{name}")
 
-    rows = [MappingRow("income_account", code, account(nominal)) for code, nominal in REVENUE_ACCOUNTS.items()]
+    rows = [MappingRow("income_account", code, account(nominal))
+            for code, nominal in REVENUE_ACCOUNTS.items()]
     rows.append(MappingRow("fee_account", "*", account(FEE_ACCOUNT)))
-    rows += [MappingRow("payment_account", method, account(nominal)) for method, nominal in PAYMENT_ACCOUNTS.items()]
+    rows += [MappingRow("payment_account", method, account(nominal))
+             for method, nominal in PAYMENT_ACCOUNTS.items()]
     rows.append(MappingRow("payment_account", "*", account(DEFAULT_PAYMENT_ACCOUNT)))
     rows += [MappingRow("tax_rate", code, tax_rate(platform)["id"]) for code, platform in TAX_RATES.items()]
     rows += [MappingRow("tracking_category", code, leaf(*names)) for code, names in TRACKING.items()]
     if with_defaults:
         rows.append(MappingRow("income_account", "*", account(DEFAULT_REVENUE_ACCOUNT)))
         rows.append(MappingRow("tax_rate", "*", tax_rate(DEFAULT_TAX_RATE)["id"]))
-    rates = {code: Decimal(str(tax_rate(platform)["effectiveTaxRate"])) for code, platform in TAX_RATES.items()}
+    rates = {code: Decimal(str(tax_rate(platform)["effectiveTaxRate"]))
+             for code, platform in TAX_RATES.items()}
     return tuple(rows), rates

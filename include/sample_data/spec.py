@@ -1,4 +1,5 @@
-"""What to generate (:class:`SampleSpec`) and what was generated (:class:`SampleManifest`, :class:`BadRow`)."""
+"""What to generate (:class:`SampleSpec`) and what was generated (:class:`SampleManifest`,
+:class:`BadRow`)."""
 
 from __future__ import annotations
 

@@ -13,11 +13,14 @@ T = "2026-12-01T20:25:47.440169Z"
 
 def _task(task: str, index: int, state: str, *body: str) -> list[str]:
     return [
-        f"{T} [info     ] [DAG TEST] starting task_id={task} map_index={index} [airflow.sdk.definitions.dag] loc=dag.py:1501",
+        f"{T} [info     ] [DAG TEST] starting task_id={task} map_index={index} "
+        "[airflow.sdk.definitions.dag] loc=dag.py:1501",
         *body,
-        f"{T} [info     ] Task instance state updated    [airflow.api_fastapi.execution_api.routes.task_instances] "
+        f"{T} [info     ] Task instance state updated    "
+        "[airflow.api_fastapi.execution_api.routes.task_instances] "
         f"correlation_id=01a2 loc=task_instances.py:485 new_state={state} rows_affected=1 ti_id=01a2",
-        f"{T} [info     ] [DAG TEST] end task task_id={task} map_index={index} [airflow.sdk.definitions.dag] loc=dag.py:1563",
+        f"{T} [info     ] [DAG TEST] end task task_id={task} map_index={index} "
+        "[airflow.sdk.definitions.dag] loc=dag.py:1563",
     ]
 
 
@@ -30,7 +33,8 @@ SAMPLE = "\n".join([
     f"logical_date=DateTime(2024, 12, 1, 0, 0, 0, tzinfo=Timezone('UTC')) partition_key=None run_id={RUN}",
     *_task("plan_run", -1, "success"),
     *_task("company.sync_company", 0, "success"),
-    *_task("company.reconcile_company", 1, "up_for_retry", _error("company Globex: unexpected KeyError: 'x'")),
+    *_task("company.reconcile_company", 1, "up_for_retry",
+           _error("company Globex: unexpected KeyError: 'x'")),
     *_task("company.reconcile_company", 1, "failed", _error("company Globex: unexpected KeyError: 'x'"),
            "Traceback (most recent call last):", "KeyError: 'x'"),
     *_task("publish_report", -1, "failed", "Traceback (most recent call last):",
@@ -78,8 +82,9 @@ def test_the_error_line_is_found_in_a_json_task_log_written_under_a_scheduler():
 
     log = "\n".join(json.dumps(e) for e in [
         {"timestamp": T, "level": "info", "event": "business day 2024-12-01 (UTC), 2 active companies"},
-        {"timestamp": T, "level": "error", "event": "TASK ERROR: company Acme: the API refused the key (401): "
-                                                    "check the password of connection codat_default",
+        {"timestamp": T, "level": "error",
+         "event": "TASK ERROR: company Acme: the API refused the key (401): "
+                  "check the password of connection codat_default",
          "logger": "receivables.task_error"},
         {"timestamp": T, "level": "error", "event": "Task failed with exception", "error_detail": []},
     ])
