@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from receivables import readiness
+from receivables import platform_rules, readiness
 from receivables.documents import BATCH_TABLES, KINDS, LABEL, allocation_keys
 from receivables.mappings import MappingLookup
 from receivables.readiness import WAITING_COLUMNS, Standing
@@ -82,6 +82,7 @@ RULE_ORDER = [
     "unmapped_tax_code",
     "unmapped_tracking_code",
     "broken_mapping",
+    "platform_rule",
     "unmapped_payment_method",
     "missing_fee_account",
     "allocation_target_unknown",
@@ -144,6 +145,7 @@ def validate_batch(
     open_amounts: pd.DataFrame | None = None,
     platform_ids: pd.DataFrame | None = None,
     known_customers: pd.DataFrame | None = None,
+    platform_options: pd.DataFrame | None = None,
 ) -> ValidationResult:
     """Run every rule over a day's batch; see :mod:`receivables.validate` for the decisions taken.
 
@@ -153,17 +155,20 @@ def validate_batch(
     ``open_amounts``: company_id, document_type, source_id, open_amount before today's allocations.
     ``platform_ids``: company_id, document_type, source_id[, platform_id] of records already pushed.
     ``known_customers``: company_id, customer_id (and optionally name) of customers from earlier days.
+    ``platform_options``: the connection's published push rules (:mod:`receivables.platform_rules`).
     """
     earlier = _earlier(companies, known_documents, platform_ids, known_customers, open_amounts)
     rows = normalise(batch)
-    customers = _check_customers(rows, earlier)
-    sales = _check_sales(rows, earlier, customers, mappings, tax_rates)
+    platform = _by_kind(platform_rules.check(rows, platform_options, pushed=earlier.pushed))
+    customers = _check_customers(rows, earlier, platform)
+    sales = _check_sales(rows, earlier, customers, mappings, tax_rates, platform)
     targets = allocation_targets(sales.live, sales.totals, earlier.known, sales.rejected, sales.accepted,
                                  earlier.pushed, earlier.open_amounts)
     allocs = attach_payment_targets(rows.payments, rows.allocations, targets)
     cn_targets, cn_side = attach_cn_targets(rows.cn_allocations, targets)
     pre_rejects = _first_rule(concat_failures([
-        _payment_failures(rows, allocs, earlier, customers, mappings), _cn_allocation_failures(rows, cn_targets)]))
+        _payment_failures(rows, allocs, earlier, customers, mappings), _cn_allocation_failures(rows, cn_targets),
+        platform.get("payment"), platform.get("credit_note_allocation")]))
     pre_rejected = set(row_keys(pre_rejects, "document_type", "source_id"))
     waiting = readiness.concat_waiting(
         sales.waiting, _allocations_waiting(rows, targets, customers.ready, pre_rejected))
@@ -193,10 +198,16 @@ def _earlier(companies, known_documents, platform_ids, known_customers, open_amo
                     customer_names=known_customer_names(known_customers), open_amounts=open_amounts)
 
 
-def _check_customers(rows: Normalised, earlier: _Earlier) -> _Customers:
+def _by_kind(failures: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Failures split by document type, for the phase that decides each kind."""
+    return {kind: rows[REJECT_COLUMNS] for kind, rows in failures.groupby("document_type", sort=False)}
+
+
+def _check_customers(rows: Normalised, earlier: _Earlier, platform: dict[str, pd.DataFrame]) -> _Customers:
     rejects = _first_rule(concat_failures([
         invalid_currency(rows.customers, "default_currency"),
         duplicate_document_number(rows.customers, earlier.customer_names, number_col="name"),
+        platform.get("customer"),
     ]))
     rejected = set(zip(rejects["company_id"], rejects["source_id"], strict=True))
     in_batch = set(row_keys(rows.customers, "customer_id"))
@@ -206,7 +217,7 @@ def _check_customers(rows: Normalised, earlier: _Earlier) -> _Customers:
 
 
 def _check_sales(rows: Normalised, earlier: _Earlier, customers: _Customers, mappings: MappingLookup,
-                 tax_rates: pd.DataFrame | None) -> _Sales:
+                 tax_rates: pd.DataFrame | None, platform: dict[str, pd.DataFrame]) -> _Sales:
     docs, lines = rows.docs, rows.lines
     manual_mask = docs["status"].eq("void") & row_keys(docs, "document_type", "source_id").isin(earlier.pushed)
     live = docs[~manual_mask]
@@ -217,6 +228,7 @@ def _check_sales(rows: Normalised, earlier: _Earlier, customers: _Customers, map
         no_lines(live, lines),
         invalid_amount(live, lines, totals, line_problems),
         _sales_mapping_failures(lines, live, mappings),
+        _of(live, platform.get("invoice")), _of(live, platform.get("credit_note")),
     ]))
     rejected = set(row_keys(rejects, "document_type", "source_id"))
     live_keys = row_keys(live, "document_type", "source_id")
@@ -227,6 +239,14 @@ def _check_sales(rows: Normalised, earlier: _Earlier, customers: _Customers, map
     accepted = set(live_keys[~live_keys.isin(rejected)]) - set(row_keys(waiting, "document_type", "source_id"))
     return _Sales(rejects=rejects, waiting=waiting, live=live, manual=docs[manual_mask], totals=totals,
                   rejected=rejected, accepted=accepted)
+
+
+def _of(documents: pd.DataFrame, failures: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The failures of ``documents`` only (a void document already pushed is manual action, not a reject)."""
+    if failures is None:
+        return None
+    mine = set(row_keys(documents, "document_type", "source_id"))
+    return failures[row_keys(failures, "document_type", "source_id").isin(mine).astype(bool)]
 
 
 def _sales_header_failures(live: pd.DataFrame, earlier: _Earlier, customers: _Customers) -> pd.DataFrame:
