@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from receivables import extract, failures, mappings, open_amounts
+from receivables import extract, failures, mappings, open_amounts, push_options
 from receivables.batches import resolve_business_date
 from receivables.codat import outcome as outcomes
 from receivables.codat.errors import CodatConnectionNotLinked, CodatError, CodatUnreachable
@@ -157,11 +157,13 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
                                               connection_id=company["connection_id"], now=utc_now(), full=full)
     except CodatError as exc:
         raise CompanyFailed(_connection_advice(company, exc), retryable=outcomes.of_error(exc).retryable) from exc
+    options = push_options.pull_push_options(client, engine, company_id=company_id,
+                                             connection_id=company["connection_id"], now=utc_now(), full=full)
     issues = check_company_mappings(engine, company_id)
     if len(issues):
         log.warning("company %s: %d broken mapping(s) — documents using them will be rejected:\n  %s",
                     company_id, len(issues), "\n  ".join(issues["message"].head(20)))
-    return {"company_id": company_id, "fetched": fetched, "mapping_issues": len(issues)}
+    return {"company_id": company_id, "fetched": fetched, "mapping_issues": len(issues), "push_options": options}
 
 
 def _connection_advice(company: Mapping[str, Any], exc: CodatError, what: str = "reference pull") -> str:
