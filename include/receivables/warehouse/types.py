@@ -40,10 +40,28 @@ def to_decimal(value: Any) -> Decimal | None:
     return Decimal(text) if text else None
 
 
-class Money(TypeDecorator):
-    """An exact decimal column of an output table: NUMERIC on PostgreSQL, decimal text on SQLite."""
+class _ExactDecimal(TypeDecorator):
+    """What :class:`Money` and :class:`InputNumeric` share: a ``Decimal`` is bound as such on PostgreSQL
+    and as its text on SQLite, and whatever was stored reads back through :func:`to_decimal`."""
 
     impl = sa.Numeric
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        amount = to_decimal(value)
+        if amount is None:
+            return None
+        # On SQLite a TEXT column keeps every digit; a NUMERIC one turns the text into INTEGER/REAL itself
+        # (NUMERIC affinity), keeping TEXT when it cannot.
+        return str(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        return to_decimal(value)
+
+
+class Money(_ExactDecimal):
+    """An exact decimal column of an output table: NUMERIC on PostgreSQL, decimal text on SQLite."""
+
     cache_ok = True
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
@@ -51,34 +69,12 @@ class Money(TypeDecorator):
             return dialect.type_descriptor(sa.Text())
         return dialect.type_descriptor(sa.Numeric(asdecimal=True))
 
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
-        amount = to_decimal(value)
-        if amount is None:
-            return None
-        return str(amount) if dialect.name == "sqlite" else amount
 
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
-        return to_decimal(value)
-
-
-class InputNumeric(TypeDecorator):
+class InputNumeric(_ExactDecimal):
     """A NUMERIC column of an input table, read back as exact ``Decimal`` on both dialects."""
 
-    impl = sa.Numeric
     cache_ok = True
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            # asdecimal=False: hand us the raw REAL/INTEGER/TEXT, we convert it ourselves.
-            return dialect.type_descriptor(sa.Numeric(asdecimal=False))
-        return dialect.type_descriptor(sa.Numeric(asdecimal=True))
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
-        amount = to_decimal(value)
-        if amount is None:
-            return None
-        # SQLite turns the text into INTEGER/REAL itself (NUMERIC affinity), keeping TEXT when it cannot.
-        return str(amount) if dialect.name == "sqlite" else amount
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
-        return to_decimal(value)
+        # asdecimal=False on SQLite: hand us the raw REAL/INTEGER/TEXT, we convert it ourselves.
+        return dialect.type_descriptor(sa.Numeric(asdecimal=dialect.name != "sqlite"))
