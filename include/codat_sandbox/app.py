@@ -31,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from codat_sandbox.faults import FaultConfig, FaultInjector
+from codat_sandbox.options import OPTION_TYPES
 from codat_sandbox.query import QueryError, filter_records, sort_records
 from codat_sandbox.ratelimit import RateLimiter
 from codat_sandbox.store import PUSH_TYPES, READ_TYPES, UPDATABLE_TYPES, Listing, NotFound, Refused, Store
@@ -324,6 +325,15 @@ class Sandbox:
 
         return handler
 
+    def push_options(self, data_type: str) -> Handler:
+        """``GET …/connections/{id}/options/{dataType}``: the connection's platform's ``PushOption``."""
+
+        async def handler(request: Request, body: bytes) -> Response:
+            params = request.path_params
+            return JSONResponse(self.store.push_options(params["companyId"], params["connectionId"], data_type))
+
+        return handler
+
     # ---- pushes ----------------------------------------------------------------------------------
     def push(self, data_type: str) -> Handler:
         async def handler(request: Request, body: bytes) -> Response:
@@ -414,6 +424,9 @@ class Sandbox:
         data = await self._admin_json(request)
         company = self.store.create_company(data["name"], data.get("baseCurrency", "GBP"),
                                             data.get("platform", "Xero"), data.get("id"))
+        settings = {k: data[k] for k in ("multiCurrency", "lockDate", "optionsMode") if k in data}
+        if settings:
+            self.store.set_platform_settings(company["id"], settings)
         return {**company, "connectionId": company["dataConnections"][0]["id"],
                 "baseCurrency": self.store.base_currency(company["id"])}
 
@@ -438,6 +451,14 @@ class Sandbox:
         data = await self._admin_json(request)
         return self.store.set_connection_status(request.path_params["companyId"], data["status"],
                                                 data.get("afterPushes"))
+
+    async def admin_platform(self, request: Request) -> Any:
+        """``{"multiCurrency": false, "lockDate": "2025-12-31", "optionsMode": "notFound"|"error"|"empty"|
+        "published", "optionsDataTypes": ["invoices"]}``: the connection's platform settings (GET: as they are)."""
+        company_id = request.path_params["companyId"]
+        if request.method == "GET":
+            return self.store.platform_settings(company_id)
+        return self.store.set_platform_settings(company_id, await self._admin_json(request))
 
     async def admin_syncing(self, request: Request) -> Any:
         """``{"seconds": 30, "dataTypes": ["invoices"]}``: reads answer 409 meanwhile (null: until 0 is set)."""
@@ -501,6 +522,9 @@ class Sandbox:
             routes.append(self._api(f"{connection}/data/{data_type}", self.list_data(data_type), ["GET"], data_type))
             routes.append(self._api(f"{connection}/data/{data_type}/{{recordId}}", self.get_data(data_type),
                                     ["GET"], data_type))
+        for data_type in OPTION_TYPES:
+            routes.append(self._api(f"{connection}/options/{data_type}", self.push_options(data_type), ["GET"],
+                                    data_type))
         for data_type in PUSH_TYPES:
             routes.append(self._api(f"{connection}/push/{data_type}", self.push(data_type), ["POST"], data_type))
             update = self.push(data_type) if data_type in UPDATABLE_TYPES else self.not_allowed
@@ -515,6 +539,7 @@ class Sandbox:
             ("/admin/companies/{companyId}/records/{dataType}", self.admin_records, ["GET"]),
             ("/admin/companies/{companyId}/connection", self.admin_connection, ["PUT"]),
             ("/admin/companies/{companyId}/syncing", self.admin_syncing, ["PUT"]),
+            ("/admin/companies/{companyId}/platform", self.admin_platform, ["GET", "PUT"]),
             ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_patch_record, ["PATCH"]),
             ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_delete_record, ["DELETE"]),
             ("/admin/idempotency/age", self.admin_age_idempotency, ["POST"]),

@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
+from codat_sandbox import options, platforms, seed, validation
 from codat_sandbox import query as codat_query
-from codat_sandbox import seed, validation
 from codat_sandbox.schemas import PushSchemas
 
 PUSH_TYPES = ("customers", "invoices", "creditNotes", "payments", "directCosts")
@@ -425,16 +425,21 @@ class Store:
 
     def create_company(self, name: str, base_currency: str, platform: str = "Xero",
                        company_id: str | None = None) -> dict[str, Any]:
-        """A company with one Linked connection and its seeded reference data (idempotent per id)."""
+        """A company with one Linked connection and its seeded reference data (idempotent per id).
+
+        ``platform`` names one of :data:`platforms.PLATFORMS` (``Xero``, ``QuickBooks Online``, ``Oracle
+        NetSuite``, or their aliases); its rules apply to every push to the connection.
+        """
+        plat = platforms.platform(platform)
         company_id = company_id or str(uuid.uuid4())
         if company_id in self.companies:
             return self.company_with_connections(company_id)
         now = iso(self.now())
         connection_id = seed.connection_id(company_id)
         connection = {
-            "id": connection_id, "integrationId": seed.stable_id(platform, "integration"),
-            "integrationKey": platform[:4].lower().ljust(4, "x"), "sourceId": seed.stable_id(platform, "source"),
-            "sourceType": "Accounting", "platformName": platform,
+            "id": connection_id, "integrationId": seed.stable_id(plat.name, "integration"),
+            "integrationKey": plat.integration_key, "sourceId": seed.stable_id(plat.name, "source"),
+            "sourceType": "Accounting", "platformName": plat.name,
             "linkUrl": f"https://link-api.codat.io/companies/{company_id}/connections/{connection_id}/start",
             "status": "Linked", "lastSync": now, "created": now, "dataConnectionErrors": [],
         }
@@ -444,7 +449,7 @@ class Store:
             "createdByUserName": "sandbox", "products": ["accounting"], "tags": {},
             "referenceParentCompany": None, "referenceSubsidiaryCompanies": [],
         }
-        settings = {"baseCurrency": base_currency, "platform": platform}
+        settings = {"baseCurrency": base_currency, "platform": plat.name}
         self._install_company(company, settings, connection)
         self._db.save("company", company_id, "", company_id,
                       {"company": company, "settings": settings, "connection": connection})
@@ -465,6 +470,62 @@ class Store:
 
     def base_currency(self, company_id: str) -> str:
         return self.company_settings[company_id]["baseCurrency"]
+
+    # ---- the connection's platform: rules, options and their admin settings ----------------------------
+    def platform(self, company_id: str) -> platforms.Platform:
+        return platforms.platform(self.company_settings[company_id].get("platform"))
+
+    def platform_settings(self, company_id: str) -> dict[str, Any]:
+        """``platformName``, ``multiCurrency``, ``lockDate`` and what the options answer (``optionsMode``)."""
+        settings, plat = self.company_settings[self.company(company_id)["id"]], self.platform(company_id)
+        return {"platformName": plat.name, "integrationKey": plat.integration_key,
+                "multiCurrency": settings.get("multiCurrency", plat.multi_currency),
+                "lockDate": settings.get("lockDate"), "optionsMode": settings.get("optionsMode", "published"),
+                "optionsDataTypes": settings.get("optionsDataTypes")}
+
+    def set_platform_settings(self, company_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Admin: switch multi-currency, set the period lock date, make the options answer 404/500/empty."""
+        settings = self.company_settings[self.company(company_id)["id"]]
+        unknown = sorted(set(changes) - {"multiCurrency", "lockDate", "optionsMode", "optionsDataTypes"})
+        if unknown:
+            raise ValueError(f"unknown platform settings: {', '.join(unknown)}")
+        if "multiCurrency" in changes and not isinstance(changes["multiCurrency"], bool):
+            raise ValueError("multiCurrency must be true or false")
+        lock = changes.get("lockDate")
+        if lock is not None and (not isinstance(lock, str) or len(lock) != 10 or not validation.is_date(lock)):
+            raise ValueError("lockDate must be a date YYYY-MM-DD (or null for none)")
+        if changes.get("optionsMode", "published") not in options.OPTION_MODES:
+            raise ValueError(f"optionsMode must be one of {', '.join(options.OPTION_MODES)}")
+        types = changes.get("optionsDataTypes")
+        if types is not None and (not isinstance(types, list) or not set(types) <= set(options.OPTION_TYPES)):
+            raise ValueError(f"optionsDataTypes must be a list of {', '.join(options.OPTION_TYPES)} "
+                             "(or null for all)")
+        settings.update(changes)
+        self._save_company(company_id)
+        return self.platform_settings(company_id)
+
+    def push_options(self, company_id: str, connection_id: str, data_type: str) -> dict[str, Any]:
+        """The connection's ``PushOption`` for ``data_type`` (raises :class:`Refused` as configured)."""
+        self.connection(company_id, connection_id)
+        plat, settings = self.platform(company_id), self.platform_settings(company_id)
+        mode, types = settings["optionsMode"], settings["optionsDataTypes"]
+        if types is not None and data_type not in types:
+            mode = "published"
+        if mode == "notFound":
+            raise NotFound(f"Datatype {data_type} not supported by platform(s) {plat.name}: no create model "
+                           f"is published.")
+        if mode == "error":
+            raise Refused(500, f"An error occurred in a downstream service ({plat.name}) while reading the "
+                               f"{data_type} model; please retry later.")
+        if mode == "empty":
+            return options.empty_option(data_type)
+        return options.push_option(plat, data_type, self.base_currency(company_id), settings["multiCurrency"])
+
+    def _platform_errors(self, company_id: str, pending: PendingPush) -> list[dict[str, Any]]:
+        settings = self.platform_settings(company_id)
+        return platforms.check(self.platform(company_id), pending.data_type, pending.body,
+                               self.base_currency(company_id), creating=pending.record_id is None,
+                               multi_currency=settings["multiCurrency"], lock_date=settings["lockDate"])
 
     def _save_company(self, company_id: str) -> None:
         self._db.save("company", company_id, "", company_id, {
@@ -896,16 +957,19 @@ class Store:
                 return [{"itemId": "sourceModifiedDate", "validatorName": name,
                          "message": "The record was modified in the platform since it was last pulled; pull "
                                     "the data again or set forceUpdate=true."}]
+        # The base rules (every platform), then the connection's platform's own (what its options say).
+        platform_errors = self._platform_errors(company_id, pending)
         if pending.data_type == "customers":
-            return validation.validate_customer(body, view)
+            return validation.validate_customer(body, view) + platform_errors
         if pending.data_type == "invoices":
-            errors = validation.validate_invoice(body, view, creating)
+            errors = validation.validate_invoice(body, view, creating, due_date_required=False)
         elif pending.data_type == "creditNotes":
             errors = validation.validate_credit_note(body, view, creating)
         elif pending.data_type == "payments":
-            return validation.validate_payment(body, view)
+            return validation.validate_payment(body, view) + platform_errors
         else:
-            return validation.validate_direct_cost(body, view)
+            return validation.validate_direct_cost(body, view) + platform_errors
+        errors += platform_errors
         if not creating and not errors:
             errors = self._check_settled_amount(existing, body, pending.data_type, name)
         return errors

@@ -97,6 +97,11 @@ def _is_datetime(value: Any) -> bool:
     return True
 
 
+def is_date(value: Any) -> bool:
+    """Whether ``value`` is an ISO 8601 date or date-time string."""
+    return _is_datetime(value)
+
+
 def is_deleted(record: Mapping[str, Any]) -> bool:
     return bool((record.get("metadata") or {}).get("isDeleted"))
 
@@ -349,12 +354,17 @@ def validate_customer(body: Mapping[str, Any], view: CompanyView) -> list[dict[s
     return errors.items
 
 
-def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool = True) -> list[dict[str, Any]]:
-    """References, statuses and totals of an invoice (CONTRACT §2.1, §11.3–11.4)."""
+def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool = True,
+                     due_date_required: bool = True) -> list[dict[str, Any]]:
+    """References, statuses and totals of an invoice (CONTRACT §2.1, §11.3–11.4).
+
+    Whether a due date is required depends on the platform: the store leaves that to
+    :mod:`codat_sandbox.platforms` (``due_date_required=False``) and checks only its format here.
+    """
     errors = _Errors("Invoice")
     _check_customer(errors, body, view)
     _check_date(errors, body, "issueDate")
-    _check_date(errors, body, "dueDate")
+    _check_date(errors, body, "dueDate", required=due_date_required)
     _check_status(errors, body, creating)
     currency = _check_currency(errors, body, view)
     sums = _check_sales_lines(errors, body, view, currency, INVOICE_LINE_ACCOUNT)
