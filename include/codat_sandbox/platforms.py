@@ -194,7 +194,7 @@ def _rule_errors(plat: Platform, rule: Rule, body: Mapping[str, Any]) -> Iterato
         if rule.allowed is not None and value not in rule.allowed:
             yield where, f"{where} '{value}' is not accepted by {plat.name}; use {' or '.join(rule.allowed)}."
         if rule.positive and isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
-            yield where, f"{where} must be greater than zero on {plat.name}. {rule.details or ''}".strip()
+            yield where, f"{plat.name} requires {where} to be greater than zero; it is {value}."
 
 
 def check(plat: Platform, data_type: str, body: Mapping[str, Any], base_currency: str, *,

@@ -48,7 +48,8 @@ def invoice(company_id: str, customer_id: str, lines: list[dict[str, Any]] | Non
             **overrides: Any) -> dict[str, Any]:
     """A Submitted invoice whose totals are the sums of its lines."""
     lines = lines if lines is not None else [invoice_line(company_id)]
-    sub, tax, total = (exact_sum(line[name] for line in lines) for name in ("subTotal", "taxAmount", "totalAmount"))
+    sub, tax, total = (exact_sum(line[name] for line in lines)
+                       for name in ("subTotal", "taxAmount", "totalAmount"))
     body = {
         "invoiceNumber": "INV-1", "customerRef": {"id": customer_id}, "issueDate": "2026-05-01T00:00:00",
         "dueDate": "2026-05-31T00:00:00", "currency": "GBP", "currencyRate": 1, "status": "Submitted",
@@ -137,3 +138,20 @@ class Api:
     def errors(self, operation: dict[str, Any]) -> list[str]:
         assert operation["status"] == "Failed", operation
         return [item["message"] for item in operation["validation"]["errors"]]
+
+
+def platform_settings(server: Any, company_id: str, **settings: Any) -> dict[str, Any]:
+    """``PUT /admin/companies/{id}/platform``: multiCurrency, lockDate, optionsMode, optionsDataTypes."""
+    response = server.admin.http.put(f"/admin/companies/{company_id}/platform", json=settings)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def platform_api(server: Any, http: httpx.Client, platform: str, base_currency: str = "GBP",
+                 **settings: Any) -> Api:
+    """A new company whose connection is on ``platform`` (``Xero``, ``qbo``, ``netsuite`` …)."""
+    company = server.admin.create_company(f"{platform} {time.monotonic_ns() % 10**8}", base_currency,
+                                          platform=platform)
+    if settings:
+        platform_settings(server, company["id"], **settings)
+    return Api(http, company)
