@@ -113,6 +113,10 @@ class AdminClient:
         return self._call("PUT", f"/admin/companies/{company_id}/syncing",
                           {"seconds": seconds, "dataTypes": data_types})
 
+    def set_platform(self, company_id: str, **settings: Any) -> dict[str, Any]:
+        """Change a company's platform rules: multiCurrency, lockDate, optionsMode, optionsDataTypes."""
+        return self._call("PUT", f"/admin/companies/{company_id}/platform", settings)
+
     def set_quota(self, daily_quota: int | None, used: int | None = None) -> dict[str, Any]:
         return self._call("PUT", "/admin/quota", {"dailyQuota": daily_quota, "used": used})
 
