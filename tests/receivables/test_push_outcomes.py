@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 
 from receivables import push
-from receivables.codat import outcome as outcomes
 from receivables.codat.errors import CodatConnectionNotLinked, CodatTransportError, error_from_response
 from receivables.codat.idempotency import content_hash
 from receivables.codat.models import Connection, PullOperation, PushOperation
+from receivables.push import outcome as outcomes
 
 COMPANY, CONNECTION = "c-1", "k-1"
 CTX = push.PushContext(company_id=COMPANY, connection_id=CONNECTION, business_date=date(2026, 11, 20),

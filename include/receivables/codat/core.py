@@ -41,6 +41,7 @@ from receivables.codat.paging import PageNumberPaginator
 from receivables.codat.query import Expr, Q, as_expr
 from receivables.codat.redaction import basic_auth_value, get_logger, redact, register_secret
 from receivables.codat.retry import RetryPolicy
+from receivables.codat.settling import OperationTimes
 from receivables.settings import CodatSettings
 
 T = TypeVar("T")
@@ -108,9 +109,11 @@ class CodatCore:
     policy: RetryPolicy | None = None
     clock: Callable[[], float] = time.monotonic
     _requested_on: OrderedDict[str, datetime] = field(default_factory=OrderedDict, repr=False)
+    times: OperationTimes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         register_secret(self.settings.api_key.get_secret_value())
+        self.times = OperationTimes(first_guess=self.settings.settle_poll_interval_seconds)
         if self.policy is None:
             self.policy = RetryPolicy.from_settings(self.settings)
 
@@ -236,13 +239,13 @@ class CodatCore:
         base = self.settings.base_url
         if unknown_host(reply):
             return CodatUnreachable(redact(
-                f"{call.method} {call.path}: the API host of {base} is unknown ({reply}) -> check the host of "
-                f"connection {self.conn_id}"), method=call.method, path=call.path)
+                f"{call.method} {call.path}: the API host of {base} is unknown ({reply}) -> check the host "
+                f"of connection {self.conn_id}"), method=call.method, path=call.path)
         if never_sent(reply):
             return CodatUnreachable(redact(
                 f"{call.method} {call.path}: the API at {base} cannot be reached ({type(reply).__name__}: "
-                f"{reply}); gave up: {reason} -> check that the API is up and the host and port of connection "
-                f"{self.conn_id}; nothing was sent"), method=call.method, path=call.path)
+                f"{reply}); gave up: {reason} -> check that the API is up and the host and port of "
+                f"connection {self.conn_id}; nothing was sent"), method=call.method, path=call.path)
         outcome = " - the outcome is unknown: read the record back before pushing again" \
             if call.method in ("POST", "PUT") else ""
         return CodatTransportError(redact(f"{what}; gave up: {reason}{outcome}"), method=call.method,
@@ -274,7 +277,11 @@ class CodatCore:
 
     # ------------------------------------------------------------------------------ push operations
     def remember(self, operation: PushOperation) -> PushOperation:
-        """Note when an operation was requested, so :meth:`settle` can filter the list by time."""
+        """Note when an operation was requested (so :meth:`settle` can filter the list by time), when
+        this client first saw it and, once final, how long it took (so settle knows how long to wait)."""
+        self.times.seen(operation.push_operation_key, now=self.clock())
+        if operation.is_final:
+            self.times.completed(operation.requested_on_utc, operation.completed_on_utc)
         if operation.requested_on_utc is not None:
             self._requested_on[operation.push_operation_key] = _utc(operation.requested_on_utc)
             self._requested_on.move_to_end(operation.push_operation_key)
@@ -322,7 +329,8 @@ class CodatCore:
         try:
             data = yield from self.exchange(Call("POST", path, company_id=company_id))
         except (CodatNotFound, CodatMethodNotAllowed, CodatConflict) as exc:
-            log.info("company %s: %s could not be refreshed (%s); its list is not trusted to show recent writes",
+            log.info("company %s: %s could not be refreshed (%s); its list is not trusted to show recent "
+                     "writes",
                      company_id, data_type, exc.status_code)
             return None
         pull = PullOperation.model_validate(data)
@@ -342,64 +350,75 @@ class CodatCore:
         return pull  # noqa: B901
 
     def settle(self, company_id: str, keys: Iterable[str], *, deadline_seconds: float | None = None,
-               requested_since: datetime | None = None) -> Generator[Send | Sleep, Any, dict[str, PushOperation]]:
+               requested_since: datetime | None = None,
+               ) -> Generator[Send | Sleep, Any, dict[str, PushOperation]]:
         """Wait until every operation in ``keys`` is final, polling the company's operation list.
 
         Each round pages through ``GET /companies/{id}/push?query=requestedOnUtc>=<earliest pending>``,
-        so a thousand operations cost a handful of requests per round. Rounds back off (×1.5, ≤5 s)
-        until all are final or the deadline passes; the rest come back as last seen (``Pending``).
-        A key the list never showed gets one direct GET at the end.
+        so a thousand operations cost a handful of requests per round. Between rounds it waits as
+        :mod:`receivables.codat.settling` says: until the last pending operation is expected final by how
+        long operations have been taking, longer when a round saw nothing complete; never a fixed
+        interval. At the deadline the rest come back as last seen (``Pending``). A key the list never
+        showed gets one direct GET at the end.
         """
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
         deadline = deadline_seconds if deadline_seconds is not None else self.settings.settle_deadline_seconds
-        interval = self.settings.settle_poll_interval_seconds
         started = self.clock()
         seen: dict[str, PushOperation] = {}
-        wanted_set = set(wanted)
         floor = _utc(requested_since) if requested_since else None
         # Operations this client did not push itself: learn their request time with one GET each.
         for key in wanted:
             if floor is None and key not in self._requested_on:
                 seen[key] = yield from self.get_push_operation(company_id, key)
-        rounds = 0
-        while True:
-            pending = [k for k in wanted if k not in seen or not seen[k].is_final]
+        rounds, wait, final = 0, None, 0
+        while _pending(wanted, seen):
+            rounds += 1
+            yield from self._settle_round(company_id, wanted, seen, floor)
+            pending = _pending(wanted, seen)
+            progressed, final = len(wanted) - len(pending) > final, len(wanted) - len(pending)
             if not pending:
                 break
-            times = [self._requested_on[k] for k in pending if k in self._requested_on]
-            earliest = min([*times, floor] if floor else times) if (times or floor) else None
-            query = None
-            if earliest is not None:
-                earliest = earliest.replace(microsecond=0) - timedelta(seconds=1)
-                query = str(Q("requestedOnUtc") >= earliest)
-            rounds += 1
-            pager = self.paginator()
-            while pager.has_next:
-                params = pager.update_request({"query": query})
-                envelope = yield from self.exchange(Call("GET", self.push_operation_path(company_id),
-                                                         params=params, company_id=company_id))
-                for record in pager.update_state(envelope or {}):
-                    key = record.get("pushOperationKey")
-                    if key in wanted_set:
-                        seen[key] = self.push_operation(record)
-            unseen = [k for k in wanted if k not in seen]
-            if unseen and all(op.is_final for op in seen.values()):
-                # Everything the list shows is done; ask for the missing ones directly (once each).
-                for key in unseen:
-                    seen[key] = yield from self._get_known(company_id, key)
-            pending = [k for k in wanted if k not in seen or not seen[k].is_final]
-            if not pending or self.clock() - started + interval > deadline:
+            wait = self.times.wait(pending, now=self.clock(), previous=wait, progressed=progressed)
+            if self.clock() - started + wait > deadline:
                 break
-            yield Sleep(interval)
-            interval = min(interval * 1.5, 5.0)
+            yield Sleep(wait)
         for key in wanted:
             if key not in seen:
                 seen[key] = yield from self._get_known(company_id, key)
         log.info("settled %d push operations of company %s in %d round(s): %s", len(wanted), company_id,
                  rounds, _status_counts(seen.values()))
         return {key: seen[key] for key in wanted}  # noqa: B901
+
+    def _settle_round(self, company_id: str, wanted: list[str], seen: dict[str, PushOperation],
+                      floor: datetime | None) -> Generator[Send | Sleep, Any, None]:
+        """One look at the operation list since the earliest pending request; updates ``seen``."""
+        pending = _pending(wanted, seen)
+        times = [self._requested_on[k] for k in pending if k in self._requested_on]
+        earliest = min([*times, floor] if floor else times) if (times or floor) else None
+        query = None
+        if earliest is not None:
+            query = str(Q("requestedOnUtc") >= earliest.replace(microsecond=0) - timedelta(seconds=1))
+        open_keys = set(pending)
+        pager = self.paginator()
+        while pager.has_next:
+            params = pager.update_request({"query": query})
+            envelope = yield from self.exchange(Call("GET", self.push_operation_path(company_id),
+                                                     params=params, company_id=company_id))
+            for record in pager.update_state(envelope or {}):
+                key = record.get("pushOperationKey")
+                if key in open_keys:  # operations already final are not parsed again
+                    seen[key] = self.push_operation(record)
+        unseen = [k for k in wanted if k not in seen]
+        if unseen and all(op.is_final for op in seen.values()):
+            # Everything the list shows is done; ask for the missing ones directly (once each).
+            for key in unseen:
+                seen[key] = yield from self._get_known(company_id, key)
+
+
+def _pending(wanted: list[str], seen: Mapping[str, PushOperation]) -> list[str]:
+    return [k for k in wanted if k not in seen or not seen[k].is_final]
 
 
 def _status_counts(operations: Iterable[PushOperation]) -> str:

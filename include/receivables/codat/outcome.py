@@ -1,51 +1,27 @@
-"""What a failed request means for the write it carried: THE home of the ledger's outcome states.
+"""Which transport errors can have reached the server: the client's half of "did the write happen?".
 
-One function, :func:`of_error`, answers for every error the client can raise, with one of three words:
+The retry policy (:mod:`receivables.codat.retry`) resends only a request that certainly never reached
+the API, and the pipeline's ledger must agree with it on which ones those are: both ask this module.
 
-- ``failed``: the write definitely did not happen, and the platform said why (a 4xx refusal such as a
-  validation error, a 405, a 422 key mismatch). The same content would be refused again, so the
-  ledger keeps the platform's message and the document waits for a change.
-- ``unknown``: the write may have happened. The request was sent and the answer was lost or
-  said nothing definite: 408, a 409 "the first request with this key is still in flight", any 5xx, a
-  read timeout or a dropped connection after the retry deadline. The next run reads the platform back
-  before it resends anything.
-- ``pending``: the write was not sent, or it was turned away before anything was processed. This covers
-  a connection that never opened, a 429, a refused key, a broken connection and an unknown company.
-  It goes out again later.
+- :func:`never_sent`: the connection never opened (refused, timed out connecting, no free connection in
+  the pool). Resending cannot duplicate anything.
+- :func:`unknown_host`: the API's host name does not resolve — a configuration error, not a passing
+  fault, so it is not retried.
 
-Some errors also end the rest of the company's pushing (``stop``). Two are worth naming. The daily
-quota (``retryable``) is finished by the next run. A refused key or an unlinked connection (not
-retryable) needs someone to act first, and no amount of waiting helps.
+What an error or a push operation means for the ledger (``failed`` / ``unknown`` / ``pending``) is the
+pipeline's decision, made once in :mod:`receivables.push.outcome`: the client reports what happened on
+the wire and imports nothing of the pipeline's vocabulary.
 
-Transport errors (httpx) are sorted here too (:func:`never_sent`, :func:`unknown_host`), so that the
-retry policy and the ledger agree on which requests may have reached the server.
-
-    >>> outcome = of_error(exc)
-    >>> outcome.status, outcome.stop, outcome.retryable
-    ('unknown', False, True)
+    >>> never_sent(httpx.ConnectError("[Errno 111] Connection refused"))
+    True
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from typing import Any
 
 import httpx
-
-from receivables.codat.errors import (
-    CodatAuthError,
-    CodatConnectionNotLinked,
-    CodatError,
-    CodatIdempotencyInFlight,
-    CodatNotFound,
-    CodatNotReady,
-    CodatPaymentRequired,
-    CodatRateLimited,
-    CodatTransportError,
-    CodatUnreachable,
-    CodatUnsupportedOperation,
-)
-
-FAILED, UNKNOWN, PENDING = "failed", "unknown", "pending"
 
 # The request never reached the server: resending it cannot duplicate anything.
 NEVER_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -53,25 +29,6 @@ NEVER_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout
 # name resolution" is left out on purpose: a resolver that is down may recover, so it is retried.
 _UNKNOWN_HOST_TEXT = ("name or service not known", "nodename nor servname", "getaddrinfo failed",
                       "no address associated")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one error means: the ledger state of the write, and whether the rest of the work can go on.
-
-    ``reason`` is what the ledger's ``last_error`` says. ``stop`` means that sending more documents of
-    this company cannot succeed now. ``retryable`` means that a later attempt (a task retry, the next run)
-    can succeed without anyone acting.
-    """
-
-    status: str
-    reason: str
-    stop: bool = False
-    retryable: bool = True
-
-    @property
-    def may_have_written(self) -> bool:
-        return self.status == UNKNOWN
 
 
 def never_sent(error: BaseException) -> bool:
@@ -87,68 +44,13 @@ def unknown_host(error: BaseException) -> bool:
     return any(marker in text for marker in _UNKNOWN_HOST_TEXT)
 
 
-def of_error(error: BaseException) -> Outcome:
-    """The outcome of the write an error interrupted. This is the only place that decides it.
-
-    Anything this function does not recognise counts as ``unknown``, because guessing "it did not happen"
-    is the one mistake that can duplicate a document.
-    """
-    message = str(error)
-    if isinstance(error, CodatUnreachable):
-        # Nothing reached the API, and nothing further will reach it in this run.
-        return Outcome(PENDING, f"not sent: {message}", stop=True, retryable=False)
-    if isinstance(error, CodatTransportError):
-        return Outcome(UNKNOWN, f"no answer from the API, the write may have happened: {message}")
-    if isinstance(error, CodatRateLimited):
-        return Outcome(PENDING, f"not sent: {message}", stop=True, retryable=True)
-    if isinstance(error, CodatIdempotencyInFlight):
-        return Outcome(UNKNOWN, f"the first request with this key was still in flight, the write may have happened: "
-                                f"{message}")
-    if isinstance(error, CodatConnectionNotLinked | CodatAuthError | CodatPaymentRequired):
-        return Outcome(PENDING, f"not sent: {message}", stop=True, retryable=False)
-    if isinstance(error, CodatNotFound):
-        if error.method == "PUT":  # the record to update is gone: this document's own problem
-            return Outcome(FAILED, message, retryable=False)
-        return Outcome(PENDING, f"not sent: {message}", stop=True, retryable=False)
-    if isinstance(error, CodatNotReady):
-        return Outcome(PENDING, f"not sent: {message}", stop=True, retryable=True)
-    if isinstance(error, CodatError) and error.status_code is not None:
-        status = error.status_code
-        if status == 408 or status >= 500:
-            return Outcome(UNKNOWN, f"no definite answer ({status}), the write may have happened: {message}")
-        if 400 <= status < 500:
-            return Outcome(FAILED, message, retryable=False)
-    if isinstance(error, CodatUnsupportedOperation):
-        # Refused before sending (an update of a create-only type): it definitely did not happen.
-        return Outcome(FAILED, message, retryable=False)
-    return Outcome(UNKNOWN, f"unexpected error, the write may have happened: {type(error).__name__}: {message}")
+# Moved to receivables.push.outcome (issue 13); these names answer from there until every caller has
+# moved. Looked up lazily: importing the pipeline here would be a cycle (it imports this client).
+_MOVED = frozenset({"FAILED", "UNKNOWN", "PENDING", "SUCCESS", "TIMED_OUT", "Outcome", "of_error",
+                    "of_operation"})
 
 
-# Ledger states a push operation can end in besides the three above.
-SUCCESS, TIMED_OUT = "success", "timed_out"
-# A Failed operation with one of these codes was refused for the connection, not for the document
-# (the link broke while the operation waited): the platform never saw the write.
-_REFUSED_FOR_CONNECTION = frozenset({401, 403})
-
-
-def of_operation(operation) -> Outcome:
-    """The ledger state of a push operation (``PushOperation``), by the same rules as :func:`of_error`.
-
-    ``TimedOut`` may still have written (CONTRACT §3 "Timeouts"), so it is read back and never
-    recorded as failed. A ``Failed`` operation refused because of the connection is ``pending``, and it
-    stops the company. Any other ``Failed`` is a definite failure that carries the platform's messages.
-    """
-    status = getattr(operation.status, "value", operation.status)
-    if status == "Success":
-        return Outcome(SUCCESS, "")
-    if status == "TimedOut":
-        return Outcome(TIMED_OUT, "the push operation timed out and the write may still have happened: it is "
-                                  "read back before anything is sent again")
-    if status == "Failed":
-        text = "; ".join(operation.validation_messages()) or operation.error_message or "push operation Failed"
-        connection_words = ("unlinked", "deauthori", "pendingauth", "not linked")
-        if operation.status_code in _REFUSED_FOR_CONNECTION or any(w in text.lower() for w in connection_words):
-            return Outcome(PENDING, f"not sent: the platform refused the write for the connection: {text}",
-                           stop=True, retryable=False)
-        return Outcome(FAILED, text, retryable=False)
-    return Outcome(PENDING, "the push operation is still pending")
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module("receivables.push.outcome"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -185,7 +185,7 @@ def test_the_api_key_stays_out_of_logs_and_exceptions(server, company, caplog):
 def test_the_connection_status_is_read_and_a_push_to_a_broken_link_says_so(server, company):
     from receivables.codat.errors import CodatConnectionNotLinked
     from receivables.codat.models import ConnectionStatus
-    from receivables.codat.outcome import PENDING, of_error
+    from receivables.push.outcome import PENDING, of_error
 
     with client_for(server) as codat:
         assert codat.get_connection(company["id"], company["connectionId"]).status is ConnectionStatus.Linked
