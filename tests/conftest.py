@@ -18,7 +18,8 @@ os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".airflow"))
 # Under pytest-xdist each worker gets its own Airflow metadata DB (SQLite allows one writer at a time);
 # the `airflow_db` fixture initialises it on first use.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    os.environ["AIRFLOW_HOME"] = str(Path(os.environ["AIRFLOW_HOME"]) / f"xdist-{os.environ['PYTEST_XDIST_WORKER']}")
+    os.environ["AIRFLOW_HOME"] = str(Path(os.environ["AIRFLOW_HOME"])
+                                     / f"xdist-{os.environ['PYTEST_XDIST_WORKER']}")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -19,8 +19,8 @@ D = Decimal
 
 def example_payload() -> tuple[bytes, Decimal]:
     """The rows of the worked example, through ``invoices_to_payloads``: (payload bytes, total)."""
-    companies = _frame([{"company_id": "acme", "connection_id": "conn-1", "name": "Acme Ltd", "base_currency": "GBP",
-                         "active": True}])
+    companies = _frame([{"company_id": "acme", "connection_id": "conn-1", "name": "Acme Ltd",
+                         "base_currency": "GBP", "active": True}])
     invoice = _frame([{"company_id": "acme", "invoice_id": "src-881", "invoice_number": "INV-2026-0042",
                        "customer_id": "cust-17", "issue_date": "2026-03-02", "due_date": "2026-04-01",
                        "currency": "EUR", "currency_rate": D("0.8571"), "status": "submitted",
@@ -42,7 +42,8 @@ def example_payload() -> tuple[bytes, Decimal]:
     tax_rates = pd.DataFrame([{"company_id": "acme", "platform_id": "tr-20", "effective_tax_rate": D(20)}])
     pushed = _frame([{"company_id": "acme", "document_type": "customer", "source_id": "cust-17",
                       "platform_id": "cus-5f2a"}])
-    out = invoices_to_payloads(invoice, lines, companies=companies, mappings=resolve_mappings(mappings, issues),
+    out = invoices_to_payloads(invoice, lines, companies=companies,
+                               mappings=resolve_mappings(mappings, issues),
                                tax_rates=tax_rates, platform_ids=pushed)
     return out.loc[0, "payload"], out.loc[0, "total_amount"]
 

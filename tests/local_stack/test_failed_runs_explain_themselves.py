@@ -41,6 +41,8 @@ def test_a_refused_key_fails_each_company_once_with_one_line_of_advice(e2e_stack
     assert "not-the-key" not in done.stdout + done.stderr, "a key never reaches the console"
 
     log = next((tmp_path / "state" / "logs" / day).glob("*.log"))
-    attempts = [a for a in parse_run_output(log.read_text()).attempts if a.task_id == "company.refresh_reference"]
+    attempts = [a
+                for a in parse_run_output(log.read_text()).attempts
+                if a.task_id == "company.refresh_reference"]
     assert len(attempts) == len(stack.companies), "a refused key is not retried"
     assert stack.table("ar_push_ledger").empty

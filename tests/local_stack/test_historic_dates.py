@@ -17,9 +17,10 @@ from local_stack.run_log import parse_run_output
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _console(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "local_stack", *args], cwd=REPO, capture_output=True, text=True,
-                          env=env or dict(os.environ), timeout=timeout)
+def _console(*args: str, env: dict[str, str] | None = None,
+             timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "local_stack", *args], cwd=REPO, capture_output=True,
+                          text=True, env=env or dict(os.environ), timeout=timeout)
 
 
 def _two_years_back() -> date:

@@ -163,7 +163,8 @@ def test_the_scheduler_repr_hides_its_secrets(tmp_path):
 def _fake_airflow(tmp_path, handler) -> Scheduler:
     """A Scheduler whose REST calls go to ``handler`` instead of a started API server."""
     scheduler = Scheduler({}, log_dir=tmp_path)
-    scheduler._client = httpx.Client(base_url="http://airflow.test/api/v2", transport=httpx.MockTransport(handler))
+    scheduler._client = httpx.Client(base_url="http://airflow.test/api/v2",
+                                     transport=httpx.MockTransport(handler))
     return scheduler
 
 

@@ -47,7 +47,8 @@ def test_constructor_reads_nothing_and_get_conn_builds_once(codat_env, monkeypat
 def test_test_connection_reports_success_and_failure(codat_env, monkeypatch):
     def answer(status):
         def handler(request):
-            body = {"results": [{"id": "c1", "name": "Acme"}], "pageNumber": 1, "pageSize": 500, "totalResults": 1,
+            body = {"results": [{"id": "c1", "name": "Acme"}], "pageNumber": 1, "pageSize": 500,
+                    "totalResults": 1,
                     "_links": {"self": {"href": "/companies"}, "current": {"href": "/companies"}}}
             return httpx.Response(status, json=body if status == 200 else {"error": "Unauthorized"})
         return handler
@@ -76,9 +77,10 @@ class _Recording(BaseHTTPRequestHandler):
         type(self).seen.append((self.path, self.headers.get("Authorization", "")))
         body = ({"results": [{"id": "c1", "name": "Acme"}, {"id": "c2", "name": "Beta"}], "pageNumber": 1,
                  "pageSize": 500, "totalResults": 2, "_links": {"self": {"href": "/companies"}}}
-                if self.status == 200 else {"statusCode": 401, "service": "PublicApi", "error": "Unauthorized",
-                                            "correlationId": "corr-9", "canBeRetried": "Unknown",
-                                            "detailedErrorCode": 0})
+                if self.status == 200
+                else {"statusCode": 401, "service": "PublicApi", "error": "Unauthorized",
+                      "correlationId": "corr-9", "canBeRetried": "Unknown",
+                      "detailedErrorCode": 0})
         raw = json.dumps(body).encode()
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")

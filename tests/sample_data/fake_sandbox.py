@@ -33,7 +33,8 @@ class FakeSandbox:
                 "connectionId": seed.connection_id(company_id),
                 "data": seed.reference_data(company_id, body["baseCurrency"], NOW),
             }
-            return httpx.Response(200, json={k: v for k, v in self.companies[company_id].items() if k != "data"})
+            return httpx.Response(200,
+                                  json={k: v for k, v in self.companies[company_id].items() if k != "data"})
         if request.headers.get("Authorization") != "Basic " + base64.b64encode(API_KEY.encode()).decode():
             return httpx.Response(401, json={"statusCode": 401, "error": "Unauthorized"})
         if request.method == "GET" and len(parts) == 4 and parts[0] == "companies" and parts[2] == "data":
@@ -45,7 +46,8 @@ class FakeSandbox:
         return httpx.Response(404, json={"statusCode": 404})
 
 
-def fake_companies(n: int, currencies: Sequence[str] | None = None, namespace: str = "test") -> list[ProvisionedCompany]:
+def fake_companies(n: int, currencies: Sequence[str] | None = None,
+                   namespace: str = "test") -> list[ProvisionedCompany]:
     """``n`` provisioned companies without a server, through the real provisioning code."""
     return provision_companies("http://sandbox.invalid", n, currencies, api_key=API_KEY, namespace=namespace,
                                transport=httpx.MockTransport(FakeSandbox()))

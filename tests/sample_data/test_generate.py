@@ -135,10 +135,12 @@ def test_money_of_good_rows_is_exact_and_allocations_fit(clean, companies):
     for row in payments.itertuples():
         assert _at_minor_units(row.amount, row.currency) and _at_minor_units(row.fee_amount, row.currency)
         assert Decimal(0) <= row.fee_amount < abs(row.amount) or row.fee_amount == 0
-    currency_of = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.currency, strict=True))
+    currency_of = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.currency,
+                           strict=True))
     customer_of = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.customer_id,
                            strict=True))
-    status_of = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.status, strict=True))
+    status_of = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.status,
+                         strict=True))
     settled: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     used_credit: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     pay = payments.set_index(["company_id", "payment_id"])
@@ -163,7 +165,8 @@ def test_money_of_good_rows_is_exact_and_allocations_fit(clean, companies):
         assert amount <= invoice_totals[key], key
     for key, amount in used_credit.items():
         assert amount <= credit_totals[key], key
-    # Every kind of receipt shows up: partial, exact, over-payment (on account), refund, fee, earlier invoices.
+    # Every kind of receipt shows up: partial, exact, over-payment (on account), refund, fee, earlier
+    # invoices.
     allocated = tables["ar_payment_allocations"].groupby(["company_id", "payment_id"])["amount"].sum()
     paid = pay["amount"]
     assert (paid.loc[allocated.index] > allocated).any()  # over-payments
@@ -171,7 +174,8 @@ def test_money_of_good_rows_is_exact_and_allocations_fit(clean, companies):
     assert len(paid) > len(allocated)  # payments wholly on account
     assert any(amount < invoice_totals[key] for key, amount in settled.items())  # partly paid invoices
     assert any(amount == invoice_totals[key] for key, amount in settled.items())  # fully paid invoices
-    issue = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.issue_date, strict=True))
+    issue = dict(zip(zip(invoices.company_id, invoices.invoice_id, strict=True), invoices.issue_date,
+                     strict=True))
     allocations = tables["ar_payment_allocations"].merge(payments[["company_id", "payment_id", "paid_on"]])
     earlier = [issue[(r.company_id, r.target_id)] < r.paid_on for r in allocations.itertuples()
                if r.target_type == "invoice"]

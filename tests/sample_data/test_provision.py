@@ -66,7 +66,8 @@ def test_missing_reference_data_is_a_provisioning_error():
 
 @pytest.mark.slow
 def test_provisioning_against_a_real_sandbox(sandbox):
-    companies = provision_companies(sandbox.base_url, 2, ["JPY", "BHD"], api_key=sandbox.api_key, namespace="real")
+    companies = provision_companies(sandbox.base_url, 2, ["JPY", "BHD"], api_key=sandbox.api_key,
+                                    namespace="real")
     assert [c.base_currency for c in companies] == ["JPY", "BHD"]
     with sandbox.client() as http:
         for company in companies:
@@ -80,5 +81,6 @@ def test_provisioning_against_a_real_sandbox(sandbox):
             payment = {m.platform_id for m in company.mappings if m.kind == "payment_account"}
             assert all(accounts[p]["isBankAccount"] for p in payment)
     # Provisioning again finds the same companies instead of creating new ones.
-    again = provision_companies(sandbox.base_url, 2, ["JPY", "BHD"], api_key=sandbox.api_key, namespace="real")
+    again = provision_companies(sandbox.base_url, 2, ["JPY", "BHD"], api_key=sandbox.api_key,
+                                namespace="real")
     assert [c.company_id for c in again] == [c.company_id for c in companies]

@@ -34,7 +34,8 @@ def test_write_sample_fills_every_input_table_exactly(warehouse_engine):
     assert len(mappings) == sum(len(c.mappings) for c in companies)
     customers = read_frame(warehouse_engine, ar_customers)
     assert len(customers) == len(expected["ar_customers"])  # an updated customer replaced its row
-    lines = read_frame(warehouse_engine, ar_invoice_lines).sort_values(["company_id", "invoice_id", "line_no"])
+    lines = read_frame(warehouse_engine,
+                       ar_invoice_lines).sort_values(["company_id", "invoice_id", "line_no"])
     want = expected["ar_invoice_lines"].sort_values(["company_id", "invoice_id", "line_no"])
     assert lines["unit_amount"].tolist() == want["unit_amount"].tolist()  # exact decimals, both dialects
     assert lines["tax_code"].isna().sum() == want["tax_code"].isna().sum()
@@ -42,7 +43,8 @@ def test_write_sample_fills_every_input_table_exactly(warehouse_engine):
     want_payments = expected["ar_payments"].sort_values(["company_id", "payment_id"])
     assert payments["amount"].tolist() == want_payments["amount"].tolist()
     assert payments["updated_at"].tolist() == want_payments["updated_at"].tolist()
-    assert len(read_frame(warehouse_engine, ar_payment_allocations)) == len(expected["ar_payment_allocations"])
+    assert len(read_frame(warehouse_engine,
+                          ar_payment_allocations)) == len(expected["ar_payment_allocations"])
 
 
 def test_write_sample_needs_enough_companies(sqlite_engine):
@@ -51,7 +53,8 @@ def test_write_sample_needs_enough_companies(sqlite_engine):
 
 
 def test_days_option_parses_ranges():
-    assert cli.parse_days("2026-11-20:2026-11-22") == (date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22))
+    assert cli.parse_days("2026-11-20:2026-11-22") == (date(2026, 11, 20), date(2026, 11, 21),
+                                                       date(2026, 11, 22))
     assert cli.parse_days("2026-11-20") == (date(2026, 11, 20),)
 
 

@@ -16,7 +16,8 @@ def test_keys_are_stable_uuids_that_change_with_content():
     assert uuid.UUID(key).version == 5
     assert key == "bee2d6ca-bc4a-59c5-8d6f-5b1e748a52c5"  # pinned: keys must not change between releases
     others = {idempotency_key("c1", "invoices", "INV-1", h2), idempotency_key("c2", "invoices", "INV-1", h1),
-              idempotency_key("c1", "creditNotes", "INV-1", h1), idempotency_key("c1", "invoices", "INV-2", h1)}
+              idempotency_key("c1", "creditNotes", "INV-1", h1),
+              idempotency_key("c1", "invoices", "INV-2", h1)}
     assert key not in others and len(others) == 4
 
 

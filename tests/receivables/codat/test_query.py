@@ -45,7 +45,8 @@ def test_groups_are_braced_and_flattened():
 
 
 def test_encoded_form_round_trips():
-    query = Q.all(Q("modifiedDate") >= datetime(2024, 1, 1, tzinfo=UTC), Q("customerRef.companyName").contains("A&B"))
+    query = Q.all(Q("modifiedDate") >= datetime(2024, 1, 1, tzinfo=UTC),
+                  Q("customerRef.companyName").contains("A&B"))
     assert "%26%26" in query.encoded() and "%3E%3D" in query.encoded()
     assert unquote(query.encoded()) == str(query)
 

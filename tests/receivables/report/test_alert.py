@@ -36,9 +36,11 @@ def test_a_failed_company_fires_whatever_the_threshold_and_names_the_company(res
     from receivables.run_state import summarise_company
 
     states = [summarise_company("nippon", "Nippon KK", [{"stage": "reference", "state": "failed",
-                                                         "error": "the API refused the key (401).", "advice": "x"}])]
+                                                         "error": "the API refused the key (401).",
+                                                         "advice": "x"}])]
     matched = result.summary[result.summary["outcome"] == "matched"]
     decision = should_alert(matched, 100, company_states=states, report_date="2026-03-02")
     assert decision.fire and decision.failed_companies == 1
-    assert decision.message.startswith("Receivables reconciliation 2026-03-02: 1 company FAILED or did not run "
+    assert decision.message.startswith("Receivables reconciliation 2026-03-02: 1 company FAILED or did not "
+                                       "run "
                                        "(Nippon KK: reference data failed: the API refused the key (401).)")

@@ -29,7 +29,8 @@ window.addEventListener('load', () => {
   const folded = measure();
   document.querySelectorAll('details').forEach(d => d.open = true);
   const unfolded = measure();
-  const visible = () => [...document.querySelectorAll('tr.x-row')].filter(r => r.getClientRects().length).length;
+  const visible = () => [...document.querySelectorAll('tr.x-row')]
+    .filter(r => r.getClientRects().length).length;
   const filters = {all: visible()};
   const company = document.querySelector('input[name=company]:not(#fc-all)');
   if (company) { company.checked = true; filters.oneCompany = visible(); filters.company = company.id;
@@ -54,14 +55,16 @@ def _chromium() -> Path:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("Chromium is required in CI: install it (apt-get install -y chromium)")
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium); set CI=1 to make this fail")
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium); set CI=1 to make "
+                    "this fail")
     return CHROMIUM
 
 
 def _run(args: list[str], page: Path, profile: Path) -> str:
     command = [
         str(_chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--hide-scrollbars",
         f"--user-data-dir={profile}", f"--window-size={WIDTH},900", *args, page.resolve().as_uri(),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
@@ -124,7 +127,8 @@ def test_a_failed_night_opens_with_the_banner_and_fits_1400_pixels(exceptions, t
     filters = facts["filters"]
     assert filters["all"] == exceptions
     if exceptions > 100:
-        assert 0 < filters["oneCompany"] < exceptions and abs(filters["oneCompany"] - exceptions / 3) < exceptions / 6
+        assert 0 < filters["oneCompany"] < exceptions and abs(filters["oneCompany"]
+                                                              - exceptions / 3) < exceptions / 6
         assert filters["largest"] == 25 * len(set(run.exceptions["outcome"]))
 
 

@@ -80,7 +80,8 @@ def test_empty_day_renders(result):
 
 
 def test_long_exception_list_is_cut_with_a_pointer_to_the_csv(result):
-    html = render_html(result.rows, result.summary, report_date=REPORT_DATE, run_meta={}, max_exception_rows=1)
+    html = render_html(result.rows, result.summary, report_date=REPORT_DATE, run_meta={},
+                       max_exception_rows=1)
     assert "Exceptions (3)" in html
     assert "Showing the first 1 of 3 exceptions" in html and "exceptions.csv" in html
     assert html.count('class="x-row exception') == 1
@@ -129,8 +130,10 @@ def test_a_night_where_every_company_failed_never_says_no_exceptions(result):
 def test_a_clean_night_says_complete_without_a_banner(result):
     states = [summarise_company("acme", "Acme Ltd", DONE), summarise_company("nippon", "Nippon KK", DONE)]
     matched = result.rows[result.rows["outcome"] == "matched"]
-    html = render_html(matched, result.summary[result.summary["outcome"] == "matched"], report_date=REPORT_DATE,
-                       run_meta={"run_id": "scheduled__2026-03-03"}, company_states=states, company_names=NAMES)
+    html = render_html(matched, result.summary[result.summary["outcome"] == "matched"],
+                       report_date=REPORT_DATE,
+                       run_meta={"run_id": "scheduled__2026-03-03"}, company_states=states,
+                       company_names=NAMES)
     assert 'id="run-failures"' not in html and "Complete: every company synced and reconciled" in html
     assert "No exceptions: every document agrees with the platform." in html
 
@@ -139,8 +142,8 @@ def test_names_numbers_and_plain_words_instead_of_ids_and_programmer_words(resul
     rows = result.rows.copy()
     rows.loc[rows["outcome"] == "rejected", "reason"] = ("missing_currency_rate: currency_rate is None for "
                                                          "company acme")
-    html = render_html(rows, result.summary, report_date=REPORT_DATE, run_meta={"run_id": "r", "dry_run": False},
-                       company_names=NAMES)
+    html = render_html(rows, result.summary, report_date=REPORT_DATE,
+                       run_meta={"run_id": "r", "dry_run": False}, company_names=NAMES)
     assert "Acme Ltd" in html and ">acme<" not in html and "acme &mdash;" not in html
     assert "currency_rate is missing for company Acme Ltd" in html and "is None" not in html
     assert "Dry run: <strong>no</strong>" in html and "False" not in html
@@ -181,7 +184,8 @@ def test_the_trend_shows_the_last_nights_from_earlier_summaries(result):
     for days_back, count in ((2, 7), (1, 4)):
         day = pd.Timestamp(REPORT_DATE) - pd.Timedelta(days=days_back)
         earlier.append(dict(report_date=day, company_id="acme", outcome="rejected", currency="GBP",
-                            document_count=count, amount_open=Decimal("12345.60"), amount_overdue=Decimal("2000.00")))
+                            document_count=count, amount_open=Decimal("12345.60"),
+                            amount_overdue=Decimal("2000.00")))
     html = render_html(result.rows, result.summary, report_date=REPORT_DATE, run_meta={},
                        history=pd.DataFrame(earlier))
     trend = html[html.index('id="trend"'):html.index('id="companies"')]

@@ -19,7 +19,8 @@ COMPANIES = ["c1", "c2", "c3"]
 STAGE_ROWS = {
     "success": [{"stage": s, "state": "success"} for s in ("reference", "sync", "reconcile")],
     "failed": [{"stage": "reference", "state": "success"},
-               {"stage": "sync", "state": "failed", "error": "the API refused the key (401).", "advice": "Check it."}],
+               {"stage": "sync", "state": "failed", "error": "the API refused the key (401).",
+                "advice": "Check it."}],
     "skipped": [],
     "running": [{"stage": "reference", "state": "running"}],
 }
@@ -49,7 +50,8 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
         overdue = r["days_overdue"]
         open_invoice = r["document_type"] == "invoice" and overdue is not None and r["currency"] is not None
         out.append({**r, "report_date": DAY, "document_key": key, "source_id": key, "platform_id": None,
-                    "source_amount_due": r["source_total"] if open_invoice else None, "platform_amount_due": None,
+                    "source_amount_due": r["source_total"] if open_invoice else None,
+                    "platform_amount_due": None,
                     "difference": difference, "due_date": DAY - pd.Timedelta(days=overdue or 0),
                     "days_overdue": overdue if open_invoice else None,
                     "aging_bucket": ("current" if (overdue or 0) <= 0 else "1-30") if open_invoice else None,
@@ -62,7 +64,8 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 @settings(max_examples=25, deadline=None)
-@given(rows=st.lists(row, max_size=40), states=st.lists(st.sampled_from(list(STAGE_ROWS)), min_size=3, max_size=3))
+@given(rows=st.lists(row, max_size=40),
+       states=st.lists(st.sampled_from(list(STAGE_ROWS)), min_size=3, max_size=3))
 def test_generated_nights(rows, states):
     frame = _frame(rows)
     summary = summarise(frame) if len(frame) else summarise(frame.iloc[0:0])

@@ -1,4 +1,5 @@
-"""The report step of a run (``jobs.publish_report``) on the warehouse: the failure report, reruns, dry runs."""
+"""The report step of a run (``jobs.publish_report``) on the warehouse: the failure report, reruns, dry
+runs."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ COMPANIES = [{"company_id": "c-acme", "connection_id": "k1", "name": "Acme Ltd",
 
 def _plan(run_id: str, dry_run: bool = False) -> dict:
     return {"business_date": DAY.isoformat(), "run_id": run_id, "dry_run": dry_run,
-            "companies": [dict(c, business_date=DAY.isoformat(), run_id=run_id, dry_run=dry_run) for c in COMPANIES]}
+            "companies": [dict(c, business_date=DAY.isoformat(), run_id=run_id, dry_run=dry_run)
+                          for c in COMPANIES]}
 
 
 @pytest.fixture
@@ -27,8 +29,9 @@ def warehouse(warehouse_engine):
     create_input_tables(warehouse_engine)
     with warehouse_engine.begin() as conn:
         for c in COMPANIES:
-            conn.execute(sa.insert(T["ar_companies"]).values(company_id=c["company_id"], connection_id=c["connection_id"],
-                                                             name=c["name"], base_currency=c["base_currency"], active=True))
+            conn.execute(sa.insert(T["ar_companies"]).values(company_id=c["company_id"],
+                                                             connection_id=c["connection_id"], name=c["name"],
+                                                             base_currency=c["base_currency"], active=True))
     return warehouse_engine
 
 
@@ -57,7 +60,8 @@ def test_a_rerun_of_an_earlier_day_that_fails_is_not_restamped_as_pushed(warehou
 
     rerun = _plan("manual__rerun")
     run_state.record(warehouse, rerun["companies"][0], "reference", "success")
-    run_state.record(warehouse, rerun["companies"][0], "sync", "failed", error="the API refused the key (401).",
+    run_state.record(warehouse, rerun["companies"][0], "sync", "failed",
+                     error="the API refused the key (401).",
                      advice="Check the password of connection codat_default.")
     result = jobs.publish_report(warehouse, rerun, settings=settings)
     html = open(result["html"], encoding="utf-8").read()

@@ -11,8 +11,8 @@ from receivables.report.writer import write_atomically
 
 
 def test_writes_both_files_in_the_dated_folder(result, tmp_path):
-    paths = write_report(result.rows, result.summary, out_dir=tmp_path, report_date=datetime(2026, 3, 2, 0, 0),
-                         run_meta={"run_id": "r"})
+    paths = write_report(result.rows, result.summary, out_dir=tmp_path,
+                         report_date=datetime(2026, 3, 2, 0, 0), run_meta={"run_id": "r"})
     assert paths.html == tmp_path / "2026-03-02" / "reconciliation.html"
     assert paths.csv == tmp_path / "2026-03-02" / "exceptions.csv"
     assert "INV-1002" in paths.html.read_text(encoding="utf-8")
@@ -21,7 +21,8 @@ def test_writes_both_files_in_the_dated_folder(result, tmp_path):
 
 
 def test_rerun_replaces_the_files(result, tmp_path):
-    write_report(result.rows, result.summary, out_dir=tmp_path, report_date="2026-03-02", run_meta={"run_id": "a"})
+    write_report(result.rows, result.summary, out_dir=tmp_path, report_date="2026-03-02",
+                 run_meta={"run_id": "a"})
     only_matched = result.rows[result.rows["outcome"] == "matched"]
     paths = write_report(only_matched, result.summary.iloc[0:0], out_dir=tmp_path, report_date="2026-03-02",
                          run_meta={"run_id": "b"})

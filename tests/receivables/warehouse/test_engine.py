@@ -14,7 +14,8 @@ def test_postgres_connection_maps_schema_to_database_and_uses_psycopg2():
         extra={"search_path": "finance"},
     )
     assert s.url.drivername == "postgresql+psycopg2"
-    assert (s.url.host, s.url.port, s.url.username, s.url.database) == ("db.internal", 5433, "etl", "warehouse")
+    assert (s.url.host, s.url.port, s.url.username, s.url.database) == ("db.internal", 5433, "etl",
+                                                                        "warehouse")
     assert s.url.password == "s3cret!"
     assert s.search_path == "finance"
 
@@ -55,7 +56,8 @@ def test_from_url_round_trips_both_dialects(tmp_path):
 
 def test_sqlite_engine_uses_wal_busy_timeout_and_foreign_keys(tmp_path):
     engine = create_warehouse_engine(
-        WarehouseSettings.from_connection("sqlite", host=str(tmp_path / "w.db"), extra={"busy_timeout_seconds": 7})
+        WarehouseSettings.from_connection("sqlite", host=str(tmp_path / "w.db"),
+                                          extra={"busy_timeout_seconds": 7})
     )
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

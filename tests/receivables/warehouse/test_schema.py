@@ -19,7 +19,8 @@ def test_input_keys_and_money_columns():
     assert "due_date" not in schema.ar_credit_notes.c
     for table, column in [
         (schema.ar_invoice_lines, "unit_amount"), (schema.ar_invoice_lines, "discount_amount"),
-        (schema.ar_payments, "amount"), (schema.ar_payments, "fee_amount"), (schema.ar_invoices, "currency_rate"),
+        (schema.ar_payments, "amount"), (schema.ar_payments, "fee_amount"),
+        (schema.ar_invoices, "currency_rate"),
         (schema.ar_payment_allocations, "amount"), (schema.ar_credit_note_allocations, "amount"),
     ]:
         assert isinstance(table.c[column].type, InputNumeric), (table.name, column)
@@ -28,8 +29,8 @@ def test_input_keys_and_money_columns():
 def test_reconciliation_has_the_contract_columns_and_document_key():
     contract = (
         "report_date company_id document_type source_id document_number platform_id currency source_total "
-        "platform_total source_amount_due platform_amount_due difference outcome reason due_date days_overdue "
-        "aging_bucket run_id"
+        "platform_total source_amount_due platform_amount_due difference outcome reason due_date "
+        "days_overdue aging_bucket run_id"
     ).split()
     columns = set(schema.ar_reconciliation.c.keys())
     assert set(contract) <= columns
