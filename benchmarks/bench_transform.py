@@ -85,21 +85,30 @@ class Night:
         alloc = self.batch["ar_payment_allocations"]
         in_share = [k in keys for k in zip(alloc["company_id"], alloc["target_id"], strict=True)]
         pay_ids = set(zip(alloc.loc[in_share, "company_id"], alloc.loc[in_share, "payment_id"], strict=True))
-        pays = self.payments[[k in pay_ids for k in zip(self.payments["company_id"], self.payments["payment_id"],
-                                                        strict=True)]]
+        pays = self.payments[
+            [k in pay_ids for k in zip(self.payments["company_id"], self.payments["payment_id"], strict=True)]
+        ]
         customers = set(zip(inv["company_id"], inv["customer_id"], strict=True)) | set(
-            zip(pays["company_id"], pays["customer_id"], strict=True))
-        share_alloc = alloc[[k in pay_ids for k in zip(alloc["company_id"], alloc["payment_id"], strict=True)]]
+            zip(pays["company_id"], pays["customer_id"], strict=True)
+        )
+        share_alloc = alloc[
+            [k in pay_ids for k in zip(alloc["company_id"], alloc["payment_id"], strict=True)]
+        ]
         invoices = keys | set(zip(share_alloc["company_id"], share_alloc["target_id"], strict=True))
         ids = self.platform_ids
-        wanted = [(kind == "invoice" and k in invoices) or (kind == "customer" and k in customers)
-                  for kind, k in zip(ids["document_type"], zip(ids["company_id"], ids["source_id"], strict=True),
-                                     strict=True)]
+        wanted = [
+            (kind == "invoice" and k in invoices) or (kind == "customer" and k in customers)
+            for kind, k in zip(
+                ids["document_type"], zip(ids["company_id"], ids["source_id"], strict=True), strict=True
+            )
+        ]
         part.platform_ids = ids[wanted].reset_index(drop=True)  # the share's own, as its batch would have
         part.batch = {
             **self.batch,
             "ar_invoices": inv,
-            "ar_invoice_lines": lines[[k in keys for k in zip(lines["company_id"], lines["invoice_id"], strict=True)]],
+            "ar_invoice_lines": lines[
+                [k in keys for k in zip(lines["company_id"], lines["invoice_id"], strict=True)]
+            ],
             "ar_payments": pays,
             "ar_payment_allocations": share_alloc,
         }
@@ -110,8 +119,9 @@ def ours(night: Night) -> list[pd.DataFrame]:
     kw = {"companies": night.company_frame, "mappings": night.lookup}
     ids = {"platform_ids": night.platform_ids}
     return [
-        transform.invoices_to_payloads(night.invoices, night.batch["ar_invoice_lines"], tax_rates=night.tax_rates,
-                                       **kw, **ids),
+        transform.invoices_to_payloads(
+            night.invoices, night.batch["ar_invoice_lines"], tax_rates=night.tax_rates, **kw, **ids
+        ),
         transform.payments_to_payloads(night.payments, night.batch["ar_payment_allocations"], **kw, **ids),
         transform.fees_to_payloads(night.payments, **kw),
     ]
@@ -119,10 +129,22 @@ def ours(night: Night) -> list[pd.DataFrame]:
 
 def per_row(night: Night) -> list[list[dict]]:
     return [
-        reference.sales_documents("invoice", night.invoices, night.batch["ar_invoice_lines"], night.company_frame,
-                                  night.lookup, night.tax_rates, night.platform_ids),
-        reference.payments(night.payments, night.batch["ar_payment_allocations"], night.company_frame,
-                           night.lookup, night.platform_ids),
+        reference.sales_documents(
+            "invoice",
+            night.invoices,
+            night.batch["ar_invoice_lines"],
+            night.company_frame,
+            night.lookup,
+            night.tax_rates,
+            night.platform_ids,
+        ),
+        reference.payments(
+            night.payments,
+            night.batch["ar_payment_allocations"],
+            night.company_frame,
+            night.lookup,
+            night.platform_ids,
+        ),
         reference.fees(night.payments, night.company_frame, night.lookup),
     ]
 
@@ -136,8 +158,10 @@ def data_engineer(night: Night) -> list[tuple[bytes, str]]:
     for t in night.tax_rates.to_dict("records"):
         eff = t["effective_tax_rate"]
         rates[(t["company_id"], t["platform_id"])] = eff if pd.notna(eff) else t["total_tax_rate"]
-    ids = {(r["company_id"], r["document_type"], r["source_id"]): r["platform_id"]
-           for r in night.platform_ids.to_dict("records")}
+    ids = {
+        (r["company_id"], r["document_type"], r["source_id"]): r["platform_id"]
+        for r in night.platform_ids.to_dict("records")
+    }
 
     def dumps(payload: dict) -> tuple[bytes, str]:
         body = json.dumps(payload, default=str, separators=(",", ":")).encode()
@@ -155,7 +179,9 @@ def data_engineer(night: Night) -> list[tuple[bytes, str]]:
         # One to_dict over the whole frame and the groupby's row positions: a to_dict per group is
         # ~50x slower in pandas 3, and nobody would keep that after the first run.
         records = frame.to_dict("records")
-        return {key: [records[i] for i in rows] for key, rows in frame.groupby(keys, sort=False).indices.items()}
+        return {
+            key: [records[i] for i in rows] for key, rows in frame.groupby(keys, sort=False).indices.items()
+        }
 
     lines = grouped(night.batch["ar_invoice_lines"], ["company_id", "invoice_id"])
     for inv in night.invoices.sort_values(["company_id", "invoice_id"]).to_dict("records"):
@@ -165,67 +191,143 @@ def data_engineer(night: Night) -> list[tuple[bytes, str]]:
             with localcontext(MONEY_CONTEXT):
                 disc = round_half_up(line["discount_amount"] or Decimal(0), cur)
                 sub = round_half_up(line["quantity"] * line["unit_amount"] - disc, cur)
-                tax_id = lookup.platform_id(comp, "tax_rate", line["tax_code"]) if pd.notna(line["tax_code"]) else None
-                tax = round_half_up(sub * rates[(comp, tax_id)] / 100, cur) if tax_id else round_half_up(Decimal(0), cur)
-            item = {"description": line["description"], "unitAmount": line["unit_amount"],
-                    "quantity": line["quantity"], "discountAmount": disc, "subTotal": sub, "taxAmount": tax,
-                    "totalAmount": sub + tax,
-                    "accountRef": {"id": lookup.platform_id(comp, "income_account", line["revenue_code"])}}
+                tax_id = (
+                    lookup.platform_id(comp, "tax_rate", line["tax_code"])
+                    if pd.notna(line["tax_code"])
+                    else None
+                )
+                tax = (
+                    round_half_up(sub * rates[(comp, tax_id)] / 100, cur)
+                    if tax_id
+                    else round_half_up(Decimal(0), cur)
+                )
+            item = {
+                "description": line["description"],
+                "unitAmount": line["unit_amount"],
+                "quantity": line["quantity"],
+                "discountAmount": disc,
+                "subTotal": sub,
+                "taxAmount": tax,
+                "totalAmount": sub + tax,
+                "accountRef": {"id": lookup.platform_id(comp, "income_account", line["revenue_code"])},
+            }
             if tax_id:
                 item["taxRateRef"] = {"id": tax_id}
             if pd.notna(line["tracking_code"]):
-                item["tracking"] = {"categoryRefs": [{"id": lookup.platform_id(comp, "tracking_category",
-                                                                                line["tracking_code"])}],
-                                    "isBilledTo": "Unknown", "isRebilledTo": "Unknown"}
+                item["tracking"] = {
+                    "categoryRefs": [
+                        {"id": lookup.platform_id(comp, "tracking_category", line["tracking_code"])}
+                    ],
+                    "isBilledTo": "Unknown",
+                    "isRebilledTo": "Unknown",
+                }
             items.append(item)
             sub_sum, tax_sum, disc_sum = sub_sum + sub, tax_sum + tax, disc_sum + disc
         total = sub_sum + tax_sum
-        out.append(dumps({
-            "invoiceNumber": inv["invoice_number"], "customerRef": {"id": ids[(comp, "customer", inv["customer_id"])]},
-            "issueDate": day(inv["issue_date"]), "dueDate": day(inv["due_date"]), "currency": cur,
-            "currencyRate": rate(inv), "status": inv["status"].capitalize(), "note": inv["note"],
-            "lineItems": items, "subTotal": sub_sum, "totalDiscount": disc_sum, "totalTaxAmount": tax_sum,
-            "totalAmount": total, "amountDue": total}))
+        out.append(
+            dumps(
+                {
+                    "invoiceNumber": inv["invoice_number"],
+                    "customerRef": {"id": ids[(comp, "customer", inv["customer_id"])]},
+                    "issueDate": day(inv["issue_date"]),
+                    "dueDate": day(inv["due_date"]),
+                    "currency": cur,
+                    "currencyRate": rate(inv),
+                    "status": inv["status"].capitalize(),
+                    "note": inv["note"],
+                    "lineItems": items,
+                    "subTotal": sub_sum,
+                    "totalDiscount": disc_sum,
+                    "totalTaxAmount": tax_sum,
+                    "totalAmount": total,
+                    "amountDue": total,
+                }
+            )
+        )
     allocations = grouped(night.batch["ar_payment_allocations"], ["company_id", "payment_id"])
     for pay in night.payments.sort_values(["company_id", "payment_id"]).to_dict("records"):
         comp, cur = pay["company_id"], pay["currency"]
         amount = round_half_up(pay["amount"], cur)
         customer = ids[(comp, "customer", pay["customer_id"])]
         body_lines, allocated = [], Decimal(0)
-        for a in sorted(allocations.get((comp, pay["payment_id"]), []), key=lambda r: (r["target_type"],
-                                                                                         r["target_id"])):
+        for a in sorted(
+            allocations.get((comp, pay["payment_id"]), []), key=lambda r: (r["target_type"], r["target_id"])
+        ):
             x = round_half_up(a["amount"], cur)
-            link = {"type": "Invoice" if a["target_type"] == "invoice" else "CreditNote",
-                    "id": ids[(comp, a["target_type"], a["target_id"])]}
+            link = {
+                "type": "Invoice" if a["target_type"] == "invoice" else "CreditNote",
+                "id": ids[(comp, a["target_type"], a["target_id"])],
+            }
             signed = x if a["target_type"] == "invoice" else -x
             body_lines.append({"amount": signed, "links": [{**link, "amount": -signed}]})
             allocated += signed
         if amount != allocated or not body_lines:
-            body_lines.append({"amount": amount - allocated, "links": [
-                {"type": "PaymentOnAccount", "id": customer, "amount": allocated - amount}]})
+            body_lines.append(
+                {
+                    "amount": amount - allocated,
+                    "links": [{"type": "PaymentOnAccount", "id": customer, "amount": allocated - amount}],
+                }
+            )
         reference_text = pay["reference"] or pay["payment_id"]
         account = lookup.platform_id(comp, "payment_account", pay["method"])
-        out.append(dumps({"customerRef": {"id": customer}, "accountRef": {"id": account},
-                          "date": day(pay["paid_on"]), "currency": cur, "currencyRate": rate(pay),
-                          "totalAmount": amount, "reference": reference_text, "lines": body_lines}))
+        out.append(
+            dumps(
+                {
+                    "customerRef": {"id": customer},
+                    "accountRef": {"id": account},
+                    "date": day(pay["paid_on"]),
+                    "currency": cur,
+                    "currencyRate": rate(pay),
+                    "totalAmount": amount,
+                    "reference": reference_text,
+                    "lines": body_lines,
+                }
+            )
+        )
         if pay["fee_amount"] and pay["fee_amount"] > 0:
             fee, zero = round_half_up(pay["fee_amount"], cur), round_half_up(Decimal(0), cur)
             paid = {"currency": cur, "currencyRate": rate(pay), "totalAmount": fee}
-            out.append(dumps({
-                "reference": reference_text, "note": f"Payment fee withheld from payment {reference_text}",
-                "issueDate": day(pay["paid_on"]), "currency": cur, "currencyRate": rate(pay),
-                "lineItems": [{"description": f"Payment fee for {reference_text}", "unitAmount": fee, "quantity": 1,
-                               "subTotal": fee, "taxAmount": zero, "totalAmount": fee,
-                               "accountRef": {"id": lookup.platform_id(comp, "fee_account", None)}}],
-                "paymentAllocations": [{"payment": {"accountRef": {"id": account}, **paid,
-                                                    "paidOnDate": day(pay["paid_on"])},
-                                        "allocation": {**paid, "allocatedOnDate": day(pay["paid_on"])}}],
-                "subTotal": fee, "taxAmount": zero, "totalAmount": fee}))
+            out.append(
+                dumps(
+                    {
+                        "reference": reference_text,
+                        "note": f"Payment fee withheld from payment {reference_text}",
+                        "issueDate": day(pay["paid_on"]),
+                        "currency": cur,
+                        "currencyRate": rate(pay),
+                        "lineItems": [
+                            {
+                                "description": f"Payment fee for {reference_text}",
+                                "unitAmount": fee,
+                                "quantity": 1,
+                                "subTotal": fee,
+                                "taxAmount": zero,
+                                "totalAmount": fee,
+                                "accountRef": {"id": lookup.platform_id(comp, "fee_account", None)},
+                            }
+                        ],
+                        "paymentAllocations": [
+                            {
+                                "payment": {
+                                    "accountRef": {"id": account},
+                                    **paid,
+                                    "paidOnDate": day(pay["paid_on"]),
+                                },
+                                "allocation": {**paid, "allocatedOnDate": day(pay["paid_on"])},
+                            }
+                        ],
+                        "subTotal": fee,
+                        "taxAmount": zero,
+                        "totalAmount": fee,
+                    }
+                )
+            )
     return out
 
 
 def as_dicts(frames: list[pd.DataFrame]) -> list[dict]:
     """Our payloads as the dicts a serialiser would be handed (numbers as ``orjson.Fragment``, exact text)."""
+
     def fragment(text: str) -> orjson.Fragment:
         return orjson.Fragment(text.encode())
 
@@ -245,8 +347,10 @@ def check_identical(got: list[pd.DataFrame], want: list[list[dict]]) -> int:
             raise SystemExit(f"transform gave {len(records)} documents, the reference {len(rows)}")
         for g, w in zip(records, rows, strict=True):
             if g != w:
-                raise SystemExit(f"payload differs for {g['document_type']} {g['source_id']}:\n"
-                                 f"  ours:      {g['payload'][:300]!r}\n  reference: {w['payload'][:300]!r}")
+                raise SystemExit(
+                    f"payload differs for {g['document_type']} {g['source_id']}:\n"
+                    f"  ours:      {g['payload'][:300]!r}\n  reference: {w['payload'][:300]!r}"
+                )
         compared += len(records)
     return compared
 
@@ -264,8 +368,13 @@ def measured(label: str, fn, *, items: int, repeat: int = 1, extra=None) -> Run:
     best = min(runs, key=lambda r: r.seconds)
     best.extra["load"] = f"{before} → {load()}"
     if repeat > 1:
-        best.extra.update({"runs": repeat, "median s": round(statistics.median(r.seconds for r in runs), 2),
-                           "all s": "/".join(f"{r.seconds:.2f}" for r in runs)})
+        best.extra.update(
+            {
+                "runs": repeat,
+                "median s": round(statistics.median(r.seconds for r in runs), 2),
+                "all s": "/".join(f"{r.seconds:.2f}" for r in runs),
+            }
+        )
     best.peak_rss = max(r.peak_rss or 0 for r in runs) or None
     return best
 
@@ -273,43 +382,77 @@ def measured(label: str, fn, *, items: int, repeat: int = 1, extra=None) -> Run:
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--invoices", type=int, default=20_000, help="invoices in the night (default 20,000)")
-    p.add_argument("--reference-invoices", type=int, default=2_000,
-                   help="invoices given to the slow per-row reference (default 2,000)")
-    p.add_argument("--engineer-invoices", type=int, default=5_000,
-                   help="invoices given to the data engineer's version (default 5,000)")
+    p.add_argument(
+        "--reference-invoices",
+        type=int,
+        default=2_000,
+        help="invoices given to the slow per-row reference (default 2,000)",
+    )
+    p.add_argument(
+        "--engineer-invoices",
+        type=int,
+        default=5_000,
+        help="invoices given to the data engineer's version (default 5,000)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs of ours (best and median shown; default 3)")
     args = p.parse_args(argv)
-    header(f"Transform — {args.invoices:,} invoices × {LINES_PER_INVOICE} lines + payments + fees → payload bytes",
-           args)
+    header(
+        f"Transform — {args.invoices:,} invoices × {LINES_PER_INVOICE} lines + payments + fees"
+        " → payload bytes",
+        args,
+    )
     night = Night(args.invoices)
     share = night.share(min(args.reference_invoices, args.invoices))
     engineer = night.share(min(args.engineer_invoices, args.invoices))
     n_inv, n_pay = len(night.invoices), len(night.payments)
     reference_output: list = []
     runs: list[Run] = [
-        measured("iterrows reference", lambda: reference_output.extend(per_row(share)), items=len(share.invoices)),
+        measured(
+            "iterrows reference", lambda: reference_output.extend(per_row(share)), items=len(share.invoices)
+        ),
         measured("data engineer", lambda: data_engineer(engineer), items=len(engineer.invoices)),
-        measured("transform", lambda: ours(night), items=n_inv, repeat=args.repeat,
-                 extra=lambda out: {"documents": sum(len(f) for f in out),
-                                    "payload MiB": round(sum(f["payload"].map(len).sum() for f in out) / 2**20, 1)}),
+        measured(
+            "transform",
+            lambda: ours(night),
+            items=n_inv,
+            repeat=args.repeat,
+            extra=lambda out: {
+                "documents": sum(len(f) for f in out),
+                "payload MiB": round(sum(f["payload"].map(len).sum() for f in out) / 2**20, 1),
+            },
+        ),
     ]
     dicts = as_dicts(ours(night))
-    runs.append(measured("serialisation floor", lambda: [orjson.dumps(d) for d in dicts], items=n_inv,
-                         repeat=args.repeat))
+    runs.append(
+        measured(
+            "serialisation floor", lambda: [orjson.dumps(d) for d in dicts], items=n_inv, repeat=args.repeat
+        )
+    )
     compared = check_identical(ours(share), reference_output)
     runs[0].extra["payments"] = len(share.payments)
     runs[1].extra["payments"] = len(engineer.payments)
     runs[2].extra["payments"] = n_pay
-    print_table("Transform (invoices/s counts the night's payments and fees too, as in the issue)", runs,
-                baseline="iterrows reference")
+    print_table(
+        "Transform (invoices/s counts the night's payments and fees too, as in the issue)",
+        runs,
+        baseline="iterrows reference",
+    )
     print(f"\nidentical output: {compared:,} documents compared byte for byte with the per-row reference")
     reference_run, engineer_run, ours_run, floor_run = runs
-    print_targets([
-        Target("transform invoices/s", ours_run.rate, ">=", 100_000),
-        Target("transform × iterrows", ours_run.rate / reference_run.rate, ">=", 20, "{:.1f}"),
-        Target("transform × data engineer", ours_run.rate / engineer_run.rate, ">=", 20, "{:.1f}"),
-        Target("transform time / serialisation floor", ours_run.seconds / floor_run.seconds, "<=", 2, "{:.2f}"),
-    ])
+    print_targets(
+        [
+            Target("transform invoices/s", ours_run.rate, ">=", 100_000),
+            Target("transform × iterrows", ours_run.rate / reference_run.rate, ">=", 20, "{:.1f}"),
+            Target("transform × data engineer", ours_run.rate / engineer_run.rate, ">=", 20, "{:.1f}"),
+            Target(
+                "transform time / serialisation floor",
+                ours_run.seconds / floor_run.seconds,
+                "<=",
+                2,
+                "{:.2f}",
+            ),
+        ]
+    )
     return 0
 
 

@@ -149,7 +149,8 @@ def to_minor_series(values: pd.Series, currencies: pd.Series) -> pd.Series:
 def from_minor_series(amounts: pd.Series, currencies: pd.Series) -> pd.Series:
     """:func:`from_minor` over two aligned Series."""
     return pd.Series(
-        [from_minor(a, c) for a, c in zip(amounts, currencies, strict=True)], index=amounts.index, dtype=object
+        [from_minor(a, c) for a, c in zip(amounts, currencies, strict=True)], index=amounts.index,
+        dtype=object,
     )
 
 
@@ -180,7 +181,8 @@ def line_amounts(
             e = exps[n]
             # "or zeros[n]" turns a rounded -0.00 into 0.00: same value, and no "-0" in any output.
             sub = (q * u - d).quantize(e, rounding=ROUND_HALF_UP) or zeros[n]
-            tax = zeros[n] if r is None else (sub * r / hundred).quantize(e, rounding=ROUND_HALF_UP) or zeros[n]
+            tax = zeros[n] if r is None else (
+                (sub * r / hundred).quantize(e, rounding=ROUND_HALF_UP) or zeros[n])
             subtotals.append(sub)
             taxes.append(tax)
             totals.append(sub + tax)
@@ -251,11 +253,14 @@ def scaled_from_text(text: pa.Array) -> ScaledColumn:
     text = text.cast(_TEXT) if text.type != _TEXT else text
     dot = pc.fill_null(pc.find_substring(text, "."), -1).to_numpy(zero_copy_only=False)
     length = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
-    digits = pc.replace_substring(text, ".", "", max_replacements=1)  # "-12.50" -> "-1250": Arrow reads the sign
-    exact = pc.and_(pc.ascii_is_decimal(pc.utf8_ltrim(digits, "-")), pc.less_equal(pc.utf8_length(digits), 18))
+    # "-12.50" -> "-1250": Arrow reads the sign.
+    digits = pc.replace_substring(text, ".", "", max_replacements=1)
+    exact = pc.and_(pc.ascii_is_decimal(pc.utf8_ltrim(digits, "-")),
+                    pc.less_equal(pc.utf8_length(digits), 18))
     exact = pc.fill_null(exact, False).to_numpy(zero_copy_only=False)
     try:
-        mantissa = pc.cast(pc.if_else(pa.array(exact), digits, _text("0")), pa.int64()).to_numpy(zero_copy_only=False)
+        digits = pc.if_else(pa.array(exact), digits, _text("0"))
+        mantissa = pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:  # text no Decimal writes (say "--5"): leave every row to the Decimal path
         exact[:] = False
         mantissa = np.zeros(len(text), dtype=np.int64)
@@ -296,8 +301,8 @@ def decimal_column(values: Sequence) -> tuple[pa.Array, ScaledColumn]:
         null[flagged] = [_is_null(values[i]) for i in flagged]
         text = pc.if_else(pa.array(null), pa.nulls(len(text), _TEXT), text)
     scaled = scaled_from_text(text)
-    negative_zero = scaled.exact & (scaled.mantissa == 0) & pc.fill_null(pc.starts_with(text, "-"), False).to_numpy(
-        zero_copy_only=False)
+    minus = pc.fill_null(pc.starts_with(text, "-"), False).to_numpy(zero_copy_only=False)
+    negative_zero = scaled.exact & (scaled.mantissa == 0) & minus
     redo = np.flatnonzero((~scaled.exact & ~null) | negative_zero)
     if len(redo):
         for i in redo:
@@ -309,11 +314,12 @@ def decimal_column(values: Sequence) -> tuple[pa.Array, ScaledColumn]:
     return text, scaled
 
 
-def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarray | None = None) -> np.ndarray:
+def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarray | None = None
+                    ) -> np.ndarray:
     """:func:`to_minor` for a whole column, as int64 (a null counts as 0).
 
-    >>> to_minor_column([Decimal("12.345"), Decimal("1500.5"), Decimal("-0.0005"), None], ["GBP", "JPY", "BHD", "GBP"]
-    ...                 ).tolist()
+    >>> to_minor_column([Decimal("12.345"), Decimal("1500.5"), Decimal("-0.0005"), None],
+    ...                 ["GBP", "JPY", "BHD", "GBP"]).tolist()
     [1235, 1501, -1, 0]
     """
     values = np.asarray(values, dtype=object)
@@ -330,7 +336,8 @@ def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarr
     return amounts
 
 
-def rescale_exact(mantissa: np.ndarray, places: np.ndarray, to_places: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rescale_exact(mantissa: np.ndarray, places: np.ndarray, to_places: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """``mantissa`` at ``places`` rewritten at ``to_places`` >= places (no rounding); and where it fit int64.
 
     >>> rescale_exact(np.array([125, 7]), np.array([2, 0]), np.array([4, 2]))[0].tolist()
@@ -421,14 +428,15 @@ def line_minor_amounts(
         subs = [to_minor(x, c[i]) for x, i in zip(subs, redo, strict=True)]
         taxes = [to_minor(x, c[i]) for x, i in zip(taxes, redo, strict=True)]
         if max(map(abs, subs + taxes)) > _INT64_MAX // 2:
-            # Beyond int64 (validated inputs allow a 1e14 x 1e14 line): Python ints from here on, slower but exact.
+            # Beyond int64 (validated inputs allow a 1e14 x 1e14 line): Python ints from here on, slower
+            # but exact.
             sub, tax = sub.astype(object), tax.astype(object)
         sub[redo], tax[redo] = subs, taxes
     return sub, tax
 
 
 def minor_text(amounts: np.ndarray, minor: np.ndarray) -> pa.Array:
-    """JSON number text of int64 minor units with the currency's decimals (``1250, 2 -> 12.50``; never ``-0``).
+    """JSON number text of int64 minor units with the currency's decimals (``1250, 2 -> 12.50``; no ``-0``).
 
     >>> minor_text(np.array([1250, -5, 0, 1501, 12345, -10**18]), np.array([2, 2, 2, 0, 3, 2])).to_pylist()
     ['12.50', '-0.05', '0.00', '1501', '12.345', '-10000000000000000.00']

@@ -68,8 +68,17 @@ def customers(frame: pd.DataFrame) -> list[dict]:
             "defaultCurrency": _none(r["default_currency"]),
             "status": "Active",
         }
-        out.append(_row(r["company_id"], "customer", r["customer_id"], r["name"], _none(r["default_currency"]),
-                        None, payload))
+        out.append(
+            _row(
+                r["company_id"],
+                "customer",
+                r["customer_id"],
+                r["name"],
+                _none(r["default_currency"]),
+                None,
+                payload,
+            )
+        )
     return out
 
 
@@ -118,15 +127,21 @@ def sales_documents(kind, docs, lines, companies, lookup, tax_rates, platform_id
             track = _none(line["tracking_code"])
             if track is not None:
                 tid = lookup.platform_id(doc["company_id"], "tracking_category", track)
-                item["tracking"] = {"categoryRefs": [{"id": tid}], "isBilledTo": "Unknown", "isRebilledTo": "Unknown"}
+                item["tracking"] = {
+                    "categoryRefs": [{"id": tid}],
+                    "isBilledTo": "Unknown",
+                    "isRebilledTo": "Unknown",
+                }
             items.append(item)
             sub_sum += sub
             tax_sum += tax
             disc_sum += d
         total = sub_sum + tax_sum
-        payload = {"invoiceNumber" if kind == "invoice" else "creditNoteNumber": doc[number_col],
-                   "customerRef": {"id": ids[(doc["company_id"], "customer", doc["customer_id"])]},
-                   "issueDate": _date(doc["issue_date"])}
+        payload = {
+            "invoiceNumber" if kind == "invoice" else "creditNoteNumber": doc[number_col],
+            "customerRef": {"id": ids[(doc["company_id"], "customer", doc["customer_id"])]},
+            "issueDate": _date(doc["issue_date"]),
+        }
         if kind == "invoice":
             payload["dueDate"] = _date(doc["due_date"])
         payload["currency"] = cur
@@ -159,22 +174,32 @@ def payments(frame, allocations, companies, lookup, platform_ids) -> list[dict]:
         customer = ids[(comp, "customer", p["customer_id"])]
         amount = round_half_up(p["amount"], cur)
         reference = _none(p["reference"]) or p["payment_id"]
-        mine = allocations[(allocations["company_id"] == comp) & (allocations["payment_id"] == p["payment_id"])]
+        mine = allocations[
+            (allocations["company_id"] == comp) & (allocations["payment_id"] == p["payment_id"])
+        ]
         lines = []
         allocated = Decimal(0)
         for _, a in mine.sort_values(["target_type", "target_id", "_order"]).iterrows():
             x = round_half_up(a["amount"], cur)
             target = ids[(comp, a["target_type"], a["target_id"])]
             if a["target_type"] == "invoice":
-                lines.append({"amount": num(x), "links": [{"type": "Invoice", "id": target, "amount": num(-x)}]})
+                lines.append(
+                    {"amount": num(x), "links": [{"type": "Invoice", "id": target, "amount": num(-x)}]}
+                )
                 allocated += x
             else:
-                lines.append({"amount": num(-x), "links": [{"type": "CreditNote", "id": target, "amount": num(x)}]})
+                lines.append(
+                    {"amount": num(-x), "links": [{"type": "CreditNote", "id": target, "amount": num(x)}]}
+                )
                 allocated -= x
         rest = amount - allocated
         if rest != 0 or not lines:
-            lines.append({"amount": num(rest), "links": [{"type": "PaymentOnAccount", "id": customer,
-                                                           "amount": num(-rest)}]})
+            lines.append(
+                {
+                    "amount": num(rest),
+                    "links": [{"type": "PaymentOnAccount", "id": customer, "amount": num(-rest)}],
+                }
+            )
         payload = {
             "customerRef": {"id": customer},
             "accountRef": {"id": lookup.platform_id(comp, "payment_account", _none(p["method"]))},
@@ -196,8 +221,11 @@ def credit_note_allocations(frame, documents, companies, platform_ids) -> list[d
     frame = frame.assign(source_id=frame["credit_note_id"] + ":" + frame["invoice_id"])
     for _, a in frame.sort_values(["company_id", "source_id"]).iterrows():
         comp = a["company_id"]
-        cn = documents[(documents["company_id"] == comp) & (documents["document_type"] == "credit_note")
-                       & (documents["source_id"] == a["credit_note_id"])].iloc[0]
+        cn = documents[
+            (documents["company_id"] == comp)
+            & (documents["document_type"] == "credit_note")
+            & (documents["source_id"] == a["credit_note_id"])
+        ].iloc[0]
         cur = cn["currency"]
         zero = round_half_up(Decimal(0), cur)
         x = round_half_up(a["amount"], cur)
@@ -208,10 +236,19 @@ def credit_note_allocations(frame, documents, companies, platform_ids) -> list[d
             "currencyRate": _rate(cn, base),
             "totalAmount": num(zero),
             "reference": a["source_id"],
-            "lines": [{"amount": num(zero), "links": [
-                {"type": "Invoice", "id": ids[(comp, "invoice", a["invoice_id"])], "amount": num(-x)},
-                {"type": "CreditNote", "id": ids[(comp, "credit_note", a["credit_note_id"])], "amount": num(x)},
-            ]}],
+            "lines": [
+                {
+                    "amount": num(zero),
+                    "links": [
+                        {"type": "Invoice", "id": ids[(comp, "invoice", a["invoice_id"])], "amount": num(-x)},
+                        {
+                            "type": "CreditNote",
+                            "id": ids[(comp, "credit_note", a["credit_note_id"])],
+                            "amount": num(x),
+                        },
+                    ],
+                }
+            ],
         }
         out.append(_row(comp, "credit_note_allocation", a["source_id"], a["source_id"], cur, zero, payload))
     return out
@@ -237,18 +274,34 @@ def fees(frame, companies, lookup) -> list[dict]:
             "issueDate": day,
             "currency": cur,
             "currencyRate": rate,
-            "lineItems": [{
-                "description": f"Payment fee for {reference}",
-                "unitAmount": num(fee), "quantity": num(1), "subTotal": num(fee), "taxAmount": num(zero),
-                "totalAmount": num(fee),
-                "accountRef": {"id": lookup.platform_id(comp, "fee_account", None)},
-            }],
-            "paymentAllocations": [{
-                "payment": {"accountRef": {"id": lookup.platform_id(comp, "payment_account", _none(p["method"]))},
-                            "currency": cur, "currencyRate": rate, "paidOnDate": day, "totalAmount": num(fee)},
-                "allocation": {"currency": cur, "currencyRate": rate, "allocatedOnDate": day,
-                               "totalAmount": num(fee)},
-            }],
+            "lineItems": [
+                {
+                    "description": f"Payment fee for {reference}",
+                    "unitAmount": num(fee),
+                    "quantity": num(1),
+                    "subTotal": num(fee),
+                    "taxAmount": num(zero),
+                    "totalAmount": num(fee),
+                    "accountRef": {"id": lookup.platform_id(comp, "fee_account", None)},
+                }
+            ],
+            "paymentAllocations": [
+                {
+                    "payment": {
+                        "accountRef": {"id": lookup.platform_id(comp, "payment_account", _none(p["method"]))},
+                        "currency": cur,
+                        "currencyRate": rate,
+                        "paidOnDate": day,
+                        "totalAmount": num(fee),
+                    },
+                    "allocation": {
+                        "currency": cur,
+                        "currencyRate": rate,
+                        "allocatedOnDate": day,
+                        "totalAmount": num(fee),
+                    },
+                }
+            ],
             "subTotal": num(fee),
             "taxAmount": num(zero),
             "totalAmount": num(fee),

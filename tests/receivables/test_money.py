@@ -97,7 +97,9 @@ def test_bad_numbers_are_recognised():
     assert decimal_places(D("1.500")) == 1 and decimal_places(D("1E+3")) == 0
 
 
-money = st.decimals(min_value=D("-1e12"), max_value=D("1e12"), places=6, allow_nan=False, allow_infinity=False)
+money = st.decimals(
+    min_value=D("-1e12"), max_value=D("1e12"), places=6, allow_nan=False, allow_infinity=False
+)
 currencies = st.sampled_from(["GBP", "JPY", "BHD", "USD", "KWD", "KRW"])
 
 
@@ -119,11 +121,16 @@ def test_minor_units_round_trip(value, currency):
 
 
 # Half-way cases of each minor unit (x.5, x.x5, x.xx5, x.xxx5, x.xxxx5): where half-up and half-even part.
-ties = st.builds(lambda whole, places: D(whole) + D(5).scaleb(-places - 1),
-                 st.integers(min_value=-10**6, max_value=10**6), st.sampled_from([0, 1, 2, 3, 4]))
+ties = st.builds(
+    lambda whole, places: D(whole) + D(5).scaleb(-places - 1),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.sampled_from([0, 1, 2, 3, 4]),
+)
 unit_amounts = st.one_of(st.decimals(min_value=D("-1e6"), max_value=D("1e6"), places=4), ties)
-quantities = st.one_of(st.sampled_from([D(1), D(3), D("0.5"), D("0.001"), D(10**6), D("999999.999999")]),
-                       st.decimals(min_value=D(0), max_value=D("1e7"), places=6))
+quantities = st.one_of(
+    st.sampled_from([D(1), D(3), D("0.5"), D("0.001"), D(10**6), D("999999.999999")]),
+    st.decimals(min_value=D(0), max_value=D("1e7"), places=6),
+)
 discounts = st.one_of(st.just(D(0)), ties.map(abs), st.decimals(min_value=D(0), max_value=D("1e5"), places=3))
 rates = st.sampled_from([None, D(0), D(20), D(21), D("5.5"), D("12.345")])
 
@@ -174,16 +181,30 @@ column_amounts = st.one_of(
     st.decimals(min_value=D("-1e11"), max_value=D("1e11"), places=6),  # products beyond int64: the fall-back
     st.sampled_from([D("0.005"), D("-0.005"), D("2.675"), D("1E+3"), D("-0.00"), D("1.0005")]),
 )
-column_quantities = st.one_of(st.decimals(min_value=D("-1e4"), max_value=D("1e4"), places=2),
-                              st.sampled_from([D(1), D("0.5"), D("1E+2"), D("1234.5678")]))
+column_quantities = st.one_of(
+    st.decimals(min_value=D("-1e4"), max_value=D("1e4"), places=2),
+    st.sampled_from([D(1), D("0.5"), D("1E+2"), D("1234.5678")]),
+)
 
 
-@given(st.lists(st.tuples(column_quantities, column_amounts, column_amounts,
-                          st.sampled_from([None, D(20), D(21), D("5.5"), D("12.345")]), currencies), max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            column_quantities,
+            column_amounts,
+            column_amounts,
+            st.sampled_from([None, D(20), D(21), D("5.5"), D("12.345")]),
+            currencies,
+        ),
+        max_size=8,
+    )
+)
 def test_line_minor_amounts_equal_the_decimal_rules_line_by_line(rows):
     from receivables.money import decimal_column, line_minor_amounts, minor_units_array, to_minor_column
 
-    qty, unit, disc, rate, cur = (list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
+    qty, unit, disc, rate, cur = (
+        (list(col) for col in zip(*rows, strict=True)) if rows else ([], [], [], [], [])
+    )
     minor = minor_units_array(cur)
     discount = to_minor_column(disc, cur, minor)
     assert discount.tolist() == [to_minor(d, c) for d, c in zip(disc, cur, strict=True)]
@@ -207,6 +228,13 @@ def test_a_line_beyond_int64_minor_units_is_still_exact():
     _, q = decimal_column(qty)
     _, u = decimal_column(unit)
     _, r = decimal_column([D(20), None])
-    sub, tax = line_minor_amounts(q, u, np.zeros(2, dtype=np.int64), r, [True, False], [2, 2],
-                                  (qty, unit, [D(20), None], ["GBP", "GBP"]))
+    sub, tax = line_minor_amounts(
+        q,
+        u,
+        np.zeros(2, dtype=np.int64),
+        r,
+        [True, False],
+        [2, 2],
+        (qty, unit, [D(20), None], ["GBP", "GBP"]),
+    )
     assert sub.tolist() == [10**22, 25] and tax.tolist() == [2 * 10**21, 0]

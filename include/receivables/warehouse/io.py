@@ -55,7 +55,8 @@ T = TypeVar("T")
 Kind = Literal["decimal", "date", "timestamp", "integer", "boolean", "text", "float", "raw"]
 WriteMode = Literal["append", "upsert"]
 
-_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite storage format: keeps text order = time order
+# SQLAlchemy's SQLite storage format: keeps text order = time order.
+_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _WRITE_BATCH_ROWS = 50_000
 _COPY_BLOCK_BYTES = 4 << 20
 
@@ -145,10 +146,12 @@ def read_frame(
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None) -> Iterator[pd.DataFrame]:
+def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None
+                 ) -> Iterator[pd.DataFrame]:
     # Raw driver values: our converters below do the typing column-wise, not a Python call per cell.
     raw_stmt = stmt.with_only_columns(
-        *[sa.type_coerce(c, sa.types.NullType()).label(col.name) for c, col in zip(stmt.selected_columns, cols, strict=True)],
+        *[sa.type_coerce(c, sa.types.NullType()).label(col.name)
+          for c, col in zip(stmt.selected_columns, cols, strict=True)],
         maintain_column_froms=True,
     )
     if engine.dialect.name == "postgresql":
@@ -157,7 +160,8 @@ def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize:
         yield from _cursor_chunks(engine, raw_stmt, cols, chunksize)
 
 
-def _cursor_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None) -> Iterator[pd.DataFrame]:
+def _cursor_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None
+                   ) -> Iterator[pd.DataFrame]:
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=chunksize or 50_000).execute(stmt)
         if chunksize is None:
@@ -234,7 +238,8 @@ def _convert(col: _Col, values: Any) -> pd.Series:
 
 
 def _decimals(values: Any) -> list[Any]:
-    """Stored amounts as ``Decimal``; amounts repeat a lot (quantities, zero discounts), so convert each once."""
+    """Stored amounts as ``Decimal``; amounts repeat a lot (quantities, zero discounts): each converted
+    once."""
     cache: dict[Any, Any] = {}
     out = []
     for value in values:
@@ -284,7 +289,8 @@ def write_frame(
     mode: WriteMode = "append",
     key_columns: Sequence[str] | None = None,
 ) -> int:
-    """Insert ``df`` into ``table`` (``append``) or insert-or-update it by key (``upsert``); return the row count.
+    """Insert ``df`` into ``table`` (``append``) or insert-or-update it by key (``upsert``); return the row
+    count.
 
     ``df`` holds a subset of the table's columns (others take their defaults). For ``upsert`` the key is
     the primary key unless ``key_columns`` names a unique key; keys must be unique within ``df``. Given a
@@ -319,7 +325,8 @@ def delete_rows(engine: Engine | Connection, table: sa.Table, where: Mapping[str
     return _in_transaction(engine, lambda conn: conn.execute(stmt).rowcount)
 
 
-def replace_rows(engine: Engine | Connection, table: sa.Table, df: pd.DataFrame, *, where: Mapping[str, Any]) -> int:
+def replace_rows(engine: Engine | Connection, table: sa.Table, df: pd.DataFrame, *, where: Mapping[str, Any]
+                 ) -> int:
     """Replace the rows matching ``where`` by ``df`` in one transaction (how a rerun replaces a day's rows).
 
     If the insert fails, the old rows stay. Returns the number of rows inserted.
@@ -343,7 +350,8 @@ def _frame_columns(table: sa.Table, df: pd.DataFrame) -> list[sa.Column[Any]]:
 
 
 def _write(
-    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode,
+    keys: list[str],
 ) -> int:
     if conn.dialect.name == "postgresql":
         return _pg_write(conn, table, df, columns, mode, keys)
@@ -367,7 +375,8 @@ def _quoted(conn: Connection, table: sa.Table, columns: list[sa.Column[Any]]) ->
     return preparer.format_table(table), [preparer.quote(c.name) for c in columns]
 
 
-def _conflict_clause(conn: Connection, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]) -> str:
+def _conflict_clause(conn: Connection, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+                     ) -> str:
     if mode != "upsert":
         return ""
     quote = conn.dialect.identifier_preparer.quote
@@ -380,7 +389,8 @@ def _conflict_clause(conn: Connection, columns: list[sa.Column[Any]], mode: Writ
 
 
 def _sqlite_write(
-    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode,
+    keys: list[str],
 ) -> int:
     name, quoted = _quoted(conn, table, columns)
     placeholders = ", ".join("?" for _ in columns)
@@ -399,7 +409,8 @@ def _sqlite_write(
 
 
 def _pg_write(
-    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode, keys: list[str]
+    conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode,
+    keys: list[str],
 ) -> int:
     name, quoted = _quoted(conn, table, columns)
     column_list = ", ".join(quoted)
@@ -408,7 +419,8 @@ def _pg_write(
     target = name
     if mode == "upsert":
         target = f"_rs_stage_{uuid.uuid4().hex[:16]}"
-        conn.exec_driver_sql(f"CREATE TEMP TABLE {target} ON COMMIT DROP AS SELECT {column_list} FROM {name} WITH NO DATA")
+        conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {target} ON COMMIT DROP AS SELECT {column_list} FROM {name} WITH NO DATA")
     copy_sql = f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv)"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
@@ -481,7 +493,10 @@ def _db_values(column: sa.Column[Any], series: pd.Series, dialect: str) -> list[
             out.append(null if _missing(v) else int(v))
     elif kind == "boolean":
         for v in series.tolist():
-            out.append(null if _missing(v) else (int(bool(v)) if dialect == "sqlite" else ("t" if v else "f")))
+            if _missing(v):
+                out.append(null)
+            else:
+                out.append(int(bool(v)) if dialect == "sqlite" else ("t" if v else "f"))
     elif kind == "float":
         out = [None if _missing(v) else float(v) for v in series.tolist()]
         if dialect != "sqlite":
