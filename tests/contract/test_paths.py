@@ -2,8 +2,8 @@
 and the sandbox serves exactly Codat's read paths for the data types we use — 404 elsewhere.
 
 Nothing here is hand-listed: the client's public methods are called through a recording transport with
-every data type the pipeline reads or pushes (taken from ``extract`` and ``push``), and the sandbox's
-expected paths come from the spec's own templates.
+every data type the pipeline reads or pushes (taken from ``extract`` and the registry of document kinds,
+``documents``), and the sandbox's expected paths come from the spec's own templates.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from tests.contract.oas import load_spec, oas_dir
 from tests.contract.world import fetch
 
-from receivables import extract, push
+from receivables import documents, extract
 from receivables.codat import AsyncCodatClient, CodatClient
 from receivables.codat.core import READ_PATH_SEGMENT
 from receivables.settings import CodatSettings
@@ -47,7 +47,7 @@ def matching_templates(method: str, path: str) -> list[str]:
 
 
 def pushed_data_types() -> set[str]:
-    return {kind.data_type for kind in push.KINDS.values()}
+    return {kind.data_type for kind in documents.KINDS}
 
 
 def pipeline_data_types() -> set[str]:
@@ -124,7 +124,8 @@ def built_requests() -> dict[str, set[tuple[str, str]]]:
         seen.setdefault(current[0], set()).add((request.method, request.url.path))
         return _answer(request)
 
-    settings = CodatSettings(base_url="https://api.codat.test", api_key="k", settle_poll_interval_seconds=0.01)
+    settings = CodatSettings(base_url="https://api.codat.test", api_key="k",
+                             settle_poll_interval_seconds=0.01)
     client = CodatClient(settings, transport=httpx.MockTransport(record), sleep=lambda _s: None)
     for name in client_methods():
         current[:] = [name]
@@ -151,7 +152,9 @@ def test_every_public_method_of_the_client_sends_a_request_we_check():
     assert set(requests) == set(client_methods()), "a client method built no request: the check cannot see it"
     async_methods = {n for n, _ in inspect.getmembers(AsyncCodatClient, inspect.iscoroutinefunction)
                      if not n.startswith("_")}
-    async_methods |= {n for n, _ in inspect.getmembers(AsyncCodatClient, inspect.isfunction) if not n.startswith("_")}
+    async_methods |= {n
+                      for n, _ in inspect.getmembers(AsyncCodatClient, inspect.isfunction)
+                      if not n.startswith("_")}
     # The async client builds its paths in the same core; it must offer nothing the sync one does not.
     assert async_methods - {"aclose"} <= set(client_methods()) | {"close"}
 
@@ -173,7 +176,8 @@ def test_issue11_defect3_direct_costs_are_listed_per_connection():
     direct = {path for _, path in sent["iter_records"] if path.endswith("/directCosts")}
     assert direct == {f"/companies/{COMPANY}/connections/{CONNECTION}/data/directCosts"}
     with pytest.raises(ValueError, match="connection"):
-        CodatClient(CodatSettings(base_url="https://api.codat.test", api_key="k")).iter_records(COMPANY, "directCosts")
+        CodatClient(CodatSettings(base_url="https://api.codat.test", api_key="k")).iter_records(COMPANY,
+                                                                                                "directCosts")
 
 
 # ---- what the sandbox serves ---------------------------------------------------------------------
@@ -187,8 +191,8 @@ def documented_read_paths() -> list[str]:
     ours = {_segment(t) for t in pipeline_data_types()}
     found = []
     for template, methods in spec_templates().items():
-        match = re.fullmatch(r"/companies/\{companyId\}(?:/connections/\{connectionId\})?/data/([^/]+)(/\{[^/]+\})?",
-                             template)
+        match = re.fullmatch(r"/companies/\{companyId\}(?:/connections/\{connectionId\})?"
+                             r"/data/([^/]+)(/\{[^/]+\})?", template)
         if "GET" in methods and match and match.group(1) in ours:
             found.append(template)
     return sorted(found)
@@ -202,7 +206,8 @@ def _fill(template: str, world: dict[str, Any], data_type: str) -> str:
 
 
 def test_the_spec_documents_read_paths_for_every_type_we_use():
-    listed = {re.search(r"/data/([^/]+)$", t).group(1) for t in documented_read_paths() if not t.endswith("}")}
+    listed = {re.search(r"/data/([^/]+)$", t).group(1)
+              for t in documented_read_paths() if not t.endswith("}")}
     assert listed == {_segment(t) for t in pipeline_data_types()}
 
 
@@ -224,7 +229,8 @@ def undocumented_read_paths() -> list[str]:
         if "/connections/{connectionId}/" in template:
             other = template.replace("/connections/{connectionId}", "")
         else:
-            other = template.replace("/companies/{companyId}", "/companies/{companyId}/connections/{connectionId}")
+            other = template.replace("/companies/{companyId}",
+                                     "/companies/{companyId}/connections/{connectionId}")
         if not any(_pattern(t).match(other.replace("{", "").replace("}", "")) and "GET" in m
                    for t, m in templates.items()):
             others.add(other)
@@ -251,7 +257,8 @@ def test_issue11_defect3_reconciliation_reads_direct_costs_back(world, sqlite_en
     company, server = world["company"], world["server"]
     with CodatClient(CodatSettings(base_url=server.base_url, api_key=server.api_key)) as client:
         counts = extract.refresh_platform_documents(client, sqlite_engine, company_id=company["id"],
-                                                    connection_id=company["connectionId"], now=datetime.now(UTC))
+                                                    connection_id=company["connectionId"],
+                                                    now=datetime.now(UTC))
     assert counts["directCosts"] == 1
     rows = io.read_frame(sqlite_engine, schema.metadata.tables["ar_platform_documents"],
                          where={"company_id": company["id"], "data_type": "directCosts"})
