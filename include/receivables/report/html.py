@@ -265,8 +265,8 @@ def _trend(history: pd.DataFrame | None, summary: pd.DataFrame, report_date: dat
 
 
 def _companies(summary: pd.DataFrame, rows: pd.DataFrame, names: Names, states: Sequence[Any] | None,
-               run_id: str) -> list[dict[str, Any]]:
-    """One entry per company of the run (or of the figures): its state, counts and per-outcome lines."""
+               run_id: str, platforms: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One entry per company of the run (or of the figures): its platform, state, counts and outcome lines."""
     by_state = {s.company_id: s for s in (states or [])}
     ids = list(by_state) or sorted(set(summary["company_id"].astype(str))
                                   | set(rows["company_id"].astype(str)))
@@ -283,6 +283,7 @@ def _companies(summary: pd.DataFrame, rows: pd.DataFrame, names: Names, states: 
         out.append({
             "company": names(company),
             "key": names.key.get(company, "k"),
+            "platform": text((platforms or {}).get(company)),
             "state": state.state if state else "unknown",
             "stages": state.stages if state else {},
             "headline": state.headline if state and not state.ok else "",
@@ -357,14 +358,17 @@ def _exceptions(rows: pd.DataFrame, names: Names, day: pd.Timestamp, incomplete:
 def render_html(rows: pd.DataFrame, summary: pd.DataFrame, *, report_date: date | datetime | pd.Timestamp,
                 run_meta: dict[str, Any], company_states: Sequence[Any] | None = None,
                 company_names: Mapping[str, Any] | None = None, history: pd.DataFrame | None = None,
-                problem: tuple[str, str] | None = None, max_exception_rows: int = MAX_EXCEPTION_ROWS) -> str:
+                problem: tuple[str, str] | None = None, max_exception_rows: int = MAX_EXCEPTION_ROWS,
+                company_platforms: Mapping[str, Any] | None = None) -> str:
     """The reconciliation report for ``report_date`` as one self-contained HTML document.
 
     ``rows`` and ``summary`` are :func:`receivables.reconcile.reconcile`'s frames (or what the warehouse
     holds for the date); ``company_states`` the run's :class:`receivables.run_state.CompanyState` list (a
     failed or skipped company opens the page with a red banner, and its figures are marked incomplete);
-    ``company_names`` maps ids to the names shown; ``history`` holds earlier nights' summary rows (the
-    trend); ``problem`` is an (error, advice) pair when the report itself could not read its figures.
+    ``company_names`` maps ids to the names shown and ``company_platforms`` to the accounting platform
+    each company's connection is on (``push_options.company_platforms``); ``history`` holds earlier
+    nights' summary rows (the trend); ``problem`` is an (error, advice) pair when the report itself
+    could not read its figures.
     At most ``max_exception_rows`` exceptions are listed (worst first); the CSV always has them all.
     """
     day = pd.Timestamp(report_date).normalize()
@@ -373,7 +377,7 @@ def render_html(rows: pd.DataFrame, summary: pd.DataFrame, *, report_date: date 
         [text(c) for c in rows["company_id"]]
     names = Names(company_names, ids)
     incomplete = {s.company_id for s in states or [] if not s.ok}
-    companies = _companies(summary, rows, names, states, text(run_meta.get("run_id")))
+    companies = _companies(summary, rows, names, states, text(run_meta.get("run_id")), company_platforms)
     failures = _failures(states or [], names, companies)
     trend = _trend(history, summary, report_date=day.date())
     return _environment.get_template("reconciliation.html.j2").render(

@@ -67,7 +67,7 @@ def write_report(rows: pd.DataFrame, summary: pd.DataFrame, *, out_dir: str | Pa
 
     The files go to ``<out_dir>/<report_date>/`` unless ``folder`` names another place (a dry run writes
     to ``<out_dir>/<report_date>/dry-run/`` and never touches the real report). ``render_options``
-    (company_states, history, problem) go to :func:`receivables.report.html.render_html`.
+    (company_states, company_platforms, history, problem) go to :func:`receivables.report.html.render_html`.
     """
     target = Path(folder) if folder is not None else report_folder(out_dir, report_date)
     html = render_html(rows, summary, report_date=report_date, run_meta=run_meta, company_names=company_names,
