@@ -21,7 +21,9 @@ from typing import Any
 import pandas as pd
 
 from receivables.batches import business_day_window
+from receivables.codat.errors import CodatNotReady
 from receivables.codat.query import Q
+from receivables.documents import KINDS, READ_BACK
 from receivables.warehouse import io, schema, selects
 
 log = logging.getLogger(__name__)
@@ -190,28 +192,22 @@ def pull_reference_data(client, engine, *, company_id: str, connection_id: str, 
 
 # -- what the platform holds, for reconciliation ----------------------------------------------------
 
-# document type in the platform → (data type, the field carrying the source identity, the open balance)
-PLATFORM_DOCUMENTS = {
-    "invoices": ("invoiceNumber", "amountDue"),
-    "creditNotes": ("creditNoteNumber", "remainingCredit"),
-    "payments": ("reference", None),
-    # Platform fees are pushed as direct costs carrying the payment's reference.
-    "directCosts": ("reference", None),
-}
+# The read-back data types by their old name, until tests/contract/test_paths.py asks the registry itself.
+PLATFORM_DOCUMENTS = READ_BACK
 
 
 def platform_document_frame(data_type: str, records: Iterable[Mapping[str, Any]], *, company_id: str,
                             fetched_at: datetime) -> pd.DataFrame:
-    """Platform records → rows of ``ar_platform_documents`` (pure)."""
-    number_field, due_field = PLATFORM_DOCUMENTS[data_type]
+    """Platform records of a read-back data type (:data:`documents.READ_BACK`) → ``ar_platform_documents``."""
+    kind = READ_BACK[data_type]
     rows = [
         {
             "company_id": company_id, "data_type": data_type, "platform_id": r["id"],
-            "document_number": r.get(number_field),
+            "document_number": r.get(kind.number_field),
             "customer_platform_id": (r.get("customerRef") or {}).get("id"),
             "currency": r.get("currency"),
             "total_amount": _decimal(r.get("totalAmount")),
-            "amount_due": _decimal(r.get(due_field)) if due_field else None,
+            "amount_due": _decimal(r.get(kind.amount_due_field)) if kind.amount_due_field else None,
             "status": r.get("status"),
             "is_deleted": _meta_deleted(r),
             "due_date": _timestamp(r.get("dueDate")),
@@ -224,24 +220,62 @@ def platform_document_frame(data_type: str, records: Iterable[Mapping[str, Any]]
     return pd.DataFrame(rows, columns=columns)
 
 
-def refresh_platform_documents(client, engine, *, company_id: str, connection_id: str,
-                               now: datetime) -> dict[str, int]:
+class ReadBack(dict[str, int]):
+    """Records read back per data type; :attr:`stale` names the data types whose list may lag our pushes.
+
+    Codat lists a record written a moment ago only once the company's data has been refreshed: a data
+    type whose refresh did not complete (or that is still syncing) was read as the platform last cached
+    it, so a document pushed since may be missing from it without being missing from the platform.
+    """
+
+    def __init__(self, fetched: Mapping[str, int], stale: Mapping[str, str]) -> None:
+        super().__init__(fetched)
+        self.stale: dict[str, str] = dict(stale)   # data type -> why its list cannot be trusted
+
+
+def refresh_platform_documents(client, engine, *, company_id: str, connection_id: str, now: datetime,
+                               refresh_deadline_seconds: float | None = None) -> ReadBack:
     """Bring ``ar_platform_documents`` up to date for one company: only what changed since last time.
 
-    Deletions arrive as changes too (``metadata.isDeleted`` with a new ``modifiedDate``). Direct costs
-    are read per connection: Codat has no company-scoped path for them.
+    Each data type is refreshed first (``POST /companies/{id}/data/queue/{dataType}``, waited for up to
+    ``refresh_deadline_seconds``, default the client's settle deadline), then read. The watermark moves
+    only after a completed refresh; otherwise the type is read as cached and reported stale (see
+    :class:`ReadBack`), and the same records are read again next time. Deletions arrive as changes too
+    (``metadata.isDeleted`` with a new ``modifiedDate``). Direct costs are read per connection: Codat
+    has no company-scoped path for them.
     """
     table = schema.metadata.tables["ar_platform_documents"]
-    counts = {}
-    for data_type in PLATFORM_DOCUMENTS:
-        changed = fetch_changed(client, engine, company_id=company_id, data_type=data_type,
-                                state_key=f"platform:{data_type}", connection_id=connection_id)
+    counts, stale = {}, {}
+    for data_type in READ_BACK:
+        why = _refresh(client, company_id, data_type, refresh_deadline_seconds)
+        try:
+            changed = fetch_changed(client, engine, company_id=company_id, data_type=data_type,
+                                    state_key=f"platform:{data_type}", connection_id=connection_id)
+        except CodatNotReady:
+            counts[data_type], stale[data_type] = 0, "the platform is still syncing it"
+            continue
         frame = platform_document_frame(data_type, changed.records, company_id=company_id, fetched_at=now)
         if len(frame):
             io.write_frame(engine, table, frame, mode="upsert", key_columns=["company_id", "data_type", "platform_id"])
-        changed.advance(now)
+        if why is None:
+            changed.advance(now)
+        else:
+            stale[data_type] = why
         counts[data_type] = len(changed.records)
-    return counts
+    if stale:
+        log.warning("company %s: read-back may lag recent pushes (%s)", company_id,
+                    "; ".join(f"{t}: {w}" for t, w in stale.items()))
+    return ReadBack(counts, stale)
+
+
+def _refresh(client, company_id: str, data_type: str, deadline_seconds: float | None) -> str | None:
+    """Refresh one data type; ``None`` once complete, else why its list cannot be trusted to be current."""
+    pull = client.refresh(company_id, data_type, deadline_seconds=deadline_seconds)
+    if pull is None:
+        return "the platform would not refresh it"
+    if not pull.is_complete:
+        return f"its refresh is {pull.status}, not complete"
+    return None
 
 
 def read_reference(engine, company_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
@@ -252,20 +286,10 @@ def read_reference(engine, company_ids: Iterable[str]) -> dict[str, pd.DataFrame
 
 # -- the day's batch -------------------------------------------------------------------------------
 
-# Batch frames are keyed by their warehouse table name; documents carry an id column, children hang
-# off a parent document.
-BATCH_TABLES = {
-    "ar_customers": "customer_id",
-    "ar_invoices": "invoice_id",
-    "ar_credit_notes": "credit_note_id",
-    "ar_payments": "payment_id",
-    "ar_credit_note_allocations": "credit_note_id",
-}
-CHILD_TABLES = {
-    "ar_invoice_lines": ("ar_invoices", "invoice_id"),
-    "ar_credit_note_lines": ("ar_credit_notes", "credit_note_id"),
-    "ar_payment_allocations": ("ar_payments", "payment_id"),
-}
+# Batch frames are keyed by their warehouse table name: each kind's table (by its id column, or the first
+# column of its key) and the lines hanging off it.
+_PARENTS = {k.table: k.id_column or k.key_columns[0] for k in KINDS}
+_CHILDREN = {k.lines_table: (k.table, k.id_column) for k in KINDS if k.lines_table}
 
 
 @dataclass
@@ -294,12 +318,12 @@ def load_batch(engine, *, company_id: str, business_date: date, timezone: str,
     carried = {k: sorted(set(v)) for k, v in (carried_over or {}).items()}
     frames: dict[str, pd.DataFrame] = {}
     parent_selects = {}
-    for name, id_column in BATCH_TABLES.items():
+    for name, id_column in _PARENTS.items():
         table = schema.metadata.tables[name]
         parent_selects[name] = selects.updated_between(table, company_id, start, end,
                                                        id_column=id_column, extra_ids=carried.get(name, []))
         frames[name] = io.read_frame(engine, parent_selects[name])
-    for name, (parent, key) in CHILD_TABLES.items():
+    for name, (parent, key) in _CHILDREN.items():
         table = schema.metadata.tables[name]
         frames[name] = io.read_frame(engine, selects.children_of(table, company_id, key, parent_selects[parent]))
     return Batch(company_id=company_id, business_date=business_date, frames=frames)

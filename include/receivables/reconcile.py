@@ -22,6 +22,7 @@ Output dates are datetime64 at midnight, money is Decimal (None when absent), te
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -29,28 +30,19 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from receivables.documents import EXCEPTION_OUTCOMES, KINDS, LedgerStatus, Outcome
 from receivables.money import as_decimal, from_minor, is_finite_amount, sum_amounts
 
-OUTCOMES = (
-    "matched",
-    "amount_mismatch",
-    "status_mismatch",
-    "missing_in_platform",
-    "unexpected_in_platform",
-    "duplicate_in_platform",
-    "push_failed",
-    "rejected",
-    "pending",
-)
-EXCEPTION_OUTCOMES = tuple(o for o in OUTCOMES if o != "matched")
+__all__ = ["ACTIONS", "AGING_BUCKETS", "EXCEPTION_OUTCOMES", "ROW_COLUMNS", "SUMMARY_COLUMNS", "Reconciliation",
+           "exception_ids", "reconcile", "summarise"]
+
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
-# Documents the platform read-back can show; the others (customers, fees, credit-note allocations) are
-# matched on the ledger's word alone.
-PLATFORM_CHECKED_TYPES = ("invoice", "credit_note", "payment")
-# Types whose amount due (invoice amountDue, credit note remainingCredit) is compared.
-AMOUNT_DUE_TYPES = ("invoice", "credit_note")
-PENDING_STATUSES = ("pending", "timed_out", "unknown")
+# Kinds the platform read-back shows; the others (customers, fees, credit-note allocations) are matched
+# on the ledger's word alone.
+CHECKED_KINDS = tuple(k.name for k in KINDS if k.read_back)
+# Kinds whose open balance (invoice amountDue, credit note remainingCredit) is compared.
+AMOUNT_DUE_KINDS = tuple(k.name for k in KINDS if k.amount_due_field)
 
 ROW_COLUMNS = [
     "report_date", "company_id", "document_type", "document_key", "source_id", "document_number",
@@ -71,32 +63,32 @@ _KEY = ["company_id", "document_type", "source_id"]
 
 # What finance should do about each outcome: one runbook line each.
 ACTIONS = {
-    "rejected": "Fix the source row in the warehouse (rule: {rules}); the next run pushes it.",
-    "push_failed": (
+    Outcome.REJECTED: "Fix the source row in the warehouse (rule: {rules}); the next run pushes it.",
+    Outcome.PUSH_FAILED: (
         "The platform refused this document (see reason): correct the warehouse row or the account/tax "
         "mapping it uses; the next run pushes it again."
     ),
-    "pending": (
+    Outcome.PENDING: (
         "Nothing to do yet: the push has not settled or waits on another document; the next run checks "
         "it again. Escalate to engineering if it stays pending for more than two days."
     ),
-    "missing_in_platform": (
+    Outcome.MISSING_IN_PLATFORM: (
         "The platform no longer has the record the sync created (deleted or never stored): check the "
         "platform's audit log, then ask engineering to push the document again."
     ),
-    "duplicate_in_platform": (
+    Outcome.DUPLICATE_IN_PLATFORM: (
         "Void the extra copies in the platform and keep the record the sync created (platform id in "
         "this row); the next run checks again."
     ),
-    "amount_mismatch": (
+    Outcome.AMOUNT_MISMATCH: (
         "Open the document in the platform and in the warehouse: find which side was changed (edit in "
         "the platform, tax rate, rounding) and correct the wrong one."
     ),
-    "status_mismatch": (
+    Outcome.STATUS_MISMATCH: (
         "Totals agree but the amount still due does not: record the missing payment or credit on the "
         "side that lacks it so both show the same balance."
     ),
-    "unexpected_in_platform": (
+    Outcome.UNEXPECTED_IN_PLATFORM: (
         "This record was created in the platform, not by the sync: if it belongs in the books add it to "
         "the warehouse source, otherwise void it in the platform."
     ),
@@ -113,7 +105,7 @@ class Reconciliation:
     @property
     def exceptions(self) -> pd.DataFrame:
         """The rows finance has to look at (every outcome but ``matched``)."""
-        return self.rows[self.rows["outcome"] != "matched"]
+        return self.rows[self.rows["outcome"] != Outcome.MATCHED]
 
 
 # --- input preparation ----------------------------------------------------------------------------
@@ -217,7 +209,7 @@ def _source_documents(source_docs, ledger, rejects) -> pd.DataFrame:
         reject_reason=("_line", "; ".join), reject_rules=("rule", lambda s: ", ".join(dict.fromkeys(s)))
     ).reset_index()
 
-    unresolved = led.loc[led["status"].fillna("") != "success", _KEY]
+    unresolved = led.loc[led["status"].fillna("") != LedgerStatus.SUCCESS, _KEY]
     keys = pd.concat([src[_KEY], rej_by_doc[_KEY], unresolved], ignore_index=True).drop_duplicates()
 
     led = led[[*_KEY, "document_number", "currency", "source_total", "platform_id", "status", "last_error"]]
@@ -264,39 +256,56 @@ def _duplicate_groups(plat: pd.DataFrame) -> pd.DataFrame:
     return groups[groups["copies"] >= 2]
 
 
-def _classify(docs: pd.DataFrame, tolerance_minor_units: int) -> pd.DataFrame:
+def _classify(docs: pd.DataFrame, tolerance_minor_units: int, stale: Mapping[str, str]) -> pd.DataFrame:
     """Give each source document its outcome and reason (vectorised over the frame)."""
+    rules = _outcome_rules(docs, tolerance_minor_units, stale)
+    docs["outcome"] = np.select([when.to_numpy() for _, when in rules], [o.value for o, _ in rules],
+                                default=Outcome.MATCHED.value)
+    reason = pd.Series(pd.NA, index=docs.index, dtype="string")
+    for outcome, text in _reasons(docs).items():
+        reason = reason.mask(docs["outcome"] == outcome, text)
+    docs["reason"] = reason
+    return docs
+
+
+def _outcome_rules(docs: pd.DataFrame, tolerance_minor_units: int,
+                   stale: Mapping[str, str]) -> list[tuple[Outcome, pd.Series]]:
+    """Each outcome with the rows it applies to, in precedence order (the first that applies wins).
+
+    Also sets the columns the reasons read: ``difference``, ``_deleted``, ``_currency_differs`` and
+    ``_unseen`` (a pushed document the read-back did not show while its list may lag: pending, not
+    missing).
+    """
     status = docs["ledger_status"].fillna("")
-    checked = docs["document_type"].isin(PLATFORM_CHECKED_TYPES)
+    checked = docs["document_type"].isin(CHECKED_KINDS)
     found = docs["found"].fillna(False).astype(bool)
-    deleted = docs["platform_deleted"].fillna(False).astype(bool)
+    docs["_deleted"] = deleted = docs["platform_deleted"].fillna(False).astype(bool)
     tolerance = _tolerances(docs["currency"], tolerance_minor_units)
 
     docs["difference"] = _subtract(docs["platform_total"], docs["source_total"])
-    currency_differs = found & docs["platform_currency"].notna() & docs["currency"].notna() & (
+    docs["_currency_differs"] = found & docs["platform_currency"].notna() & docs["currency"].notna() & (
         docs["platform_currency"] != docs["currency"]
     ).fillna(False)
     no_platform_total = found & docs["platform_total"].isna() & docs["source_total"].notna()
-    amount_off = currency_differs | no_platform_total | _exceeds(docs["difference"], tolerance)
+    amount_off = docs["_currency_differs"] | no_platform_total | _exceeds(docs["difference"], tolerance)
     due_delta = _subtract(docs["platform_amount_due"], docs["source_amount_due"])
-    due_off = docs["document_type"].isin(AMOUNT_DUE_TYPES) & _exceeds(due_delta, tolerance)
-
-    rejected = docs["reject_reason"].notna()
-    failed = status == "failed"
-    success = status == "success"
-    conditions = [
-        rejected.to_numpy(),
-        failed.to_numpy(),
-        (~success).to_numpy(),
-        (checked & ~found | checked & deleted).to_numpy(),
-        (checked & (docs["copies"].fillna(0) >= 2)).to_numpy(),
-        (checked & amount_off).to_numpy(),
-        (checked & due_off).to_numpy(),
+    due_off = docs["document_type"].isin(AMOUNT_DUE_KINDS) & _exceeds(due_delta, tolerance)
+    docs["_unseen"] = checked & ~found & docs["document_type"].isin(list(stale))
+    docs["_stale_why"] = docs["document_type"].map(dict(stale)).astype("string")
+    return [
+        (Outcome.REJECTED, docs["reject_reason"].notna()),
+        (Outcome.PUSH_FAILED, status == LedgerStatus.FAILED),
+        (Outcome.PENDING, status != LedgerStatus.SUCCESS),
+        (Outcome.PENDING, docs["_unseen"]),
+        (Outcome.MISSING_IN_PLATFORM, checked & ~found | checked & deleted),
+        (Outcome.DUPLICATE_IN_PLATFORM, checked & (docs["copies"].fillna(0) >= 2)),
+        (Outcome.AMOUNT_MISMATCH, checked & amount_off),
+        (Outcome.STATUS_MISMATCH, checked & due_off),
     ]
-    outcomes = ["rejected", "push_failed", "pending", "missing_in_platform", "duplicate_in_platform",
-                "amount_mismatch", "status_mismatch"]
-    docs["outcome"] = np.select(conditions, outcomes, default="matched")
 
+
+def _reasons(docs: pd.DataFrame) -> dict[Outcome, pd.Series]:
+    """The reason shown for each outcome, per row (only the rows with that outcome use it)."""
     kind = docs["document_type"].str.replace("_", " ")
     number = docs["document_number"].fillna("(no number)")
     pid = docs["platform_id"].fillna("(none)")
@@ -305,34 +314,30 @@ def _classify(docs: pd.DataFrame, tolerance_minor_units: int) -> pd.DataFrame:
     pending_reason = ("waiting on " + _text(docs["waiting_on"])).fillna("push status " + docs["ledger_status"]).fillna(
         "not pushed yet (waiting on another document or a later run)"
     )
-    failed_reason = docs["last_error"].astype("string").fillna("the platform refused the push (no message)")
+    unseen_reason = ("pushed as " + pid + ", but the platform's list may not show it yet ("
+                     + docs["_stale_why"].fillna("not refreshed") + "): the next run checks it again")
+    pending_reason = pending_reason.mask(docs["_unseen"], unseen_reason)
     missing_reason = ("pushed as " + pid + " but " + pd.Series(
-        np.where(deleted, "the platform shows it deleted", "the platform has no such record"),
+        np.where(docs["_deleted"], "the platform shows it deleted", "the platform has no such record"),
         index=docs.index, dtype="string"))
-    duplicate_reason = (docs["copies"].astype("Int64").astype("string") + " live " + kind + "s in the platform have number "
-                        + number + ": " + docs["copy_ids"].astype("string"))
+    duplicate_reason = (docs["copies"].astype("Int64").astype("string") + " live " + kind + "s in the platform have "
+                        "number " + number + ": " + docs["copy_ids"].astype("string"))
     amount_reason = pd.Series(
-        np.where(currency_differs, "currency differs: platform " + docs["platform_currency"].fillna("")
+        np.where(docs["_currency_differs"], "currency differs: platform " + docs["platform_currency"].fillna("")
                  + ", source " + docs["currency"].fillna(""),
                  "platform total " + total_text + " vs source total "
                  + docs["source_total"].astype("string").fillna("none")),
         index=docs.index, dtype="string")
-    status_reason = ("amount due " + due_text + " in the platform vs "
-                     + docs["source_amount_due"].astype("string").fillna("none") + " in the source")
-    reasons = {
-        "rejected": docs["reject_reason"].astype("string"),
-        "push_failed": failed_reason,
-        "pending": pending_reason,
-        "missing_in_platform": missing_reason,
-        "duplicate_in_platform": duplicate_reason,
-        "amount_mismatch": amount_reason,
-        "status_mismatch": status_reason,
+    return {
+        Outcome.REJECTED: docs["reject_reason"].astype("string"),
+        Outcome.PUSH_FAILED: docs["last_error"].astype("string").fillna("the platform refused the push (no message)"),
+        Outcome.PENDING: pending_reason,
+        Outcome.MISSING_IN_PLATFORM: missing_reason,
+        Outcome.DUPLICATE_IN_PLATFORM: duplicate_reason,
+        Outcome.AMOUNT_MISMATCH: amount_reason,
+        Outcome.STATUS_MISMATCH: ("amount due " + due_text + " in the platform vs "
+                                  + docs["source_amount_due"].astype("string").fillna("none") + " in the source"),
     }
-    reason = pd.Series(pd.NA, index=docs.index, dtype="string")
-    for outcome, text in reasons.items():
-        reason = reason.mask(docs["outcome"] == outcome, text)
-    docs["reason"] = reason
-    return docs
 
 
 def _unexpected(plat: pd.DataFrame, ledger_ids: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
@@ -342,11 +347,11 @@ def _unexpected(plat: pd.DataFrame, ledger_ids: pd.DataFrame, docs: pd.DataFrame
     document already reported as duplicated or pending (the duplicate row or next run covers it).
     """
     candidates = plat[
-        plat["document_type"].isin(PLATFORM_CHECKED_TYPES) & ~plat["is_deleted"] & plat["synced_customer"]
+        plat["document_type"].isin(CHECKED_KINDS) & ~plat["is_deleted"] & plat["synced_customer"]
     ]
     by_id = candidates.merge(ledger_ids.assign(_by_id=True), on=["company_id", "document_type", "platform_id"],
                              how="left")
-    covering = docs.loc[docs["outcome"].isin(["duplicate_in_platform", "pending"])
+    covering = docs.loc[docs["outcome"].isin([Outcome.DUPLICATE_IN_PLATFORM, Outcome.PENDING])
                         & docs["document_number"].notna(), ["company_id", "document_type", "document_number"]]
     by_number = by_id.merge(covering.drop_duplicates().assign(_by_number=True),
                             on=["company_id", "document_type", "document_number"], how="left")
@@ -356,7 +361,7 @@ def _unexpected(plat: pd.DataFrame, ledger_ids: pd.DataFrame, docs: pd.DataFrame
     extra["source_total"] = None
     extra["source_amount_due"] = None
     extra["difference"] = None
-    extra["outcome"] = "unexpected_in_platform"
+    extra["outcome"] = Outcome.UNEXPECTED_IN_PLATFORM
     extra["reason"] = ("no source document was pushed as this " + extra["document_type"].str.replace("_", " ")
                        + " (number " + extra["document_number"].fillna("(none)") + ")")
     return extra
@@ -404,7 +409,7 @@ def _first_seen(ids: pd.Series, previous_exceptions, report_date: pd.Timestamp) 
 def _actions(rows: pd.DataFrame) -> pd.Series:
     action = pd.Series(pd.NA, index=rows.index, dtype="string")
     for outcome, text in ACTIONS.items():
-        if outcome == "rejected":
+        if outcome == Outcome.REJECTED:
             line = ("Fix the source row in the warehouse (rule: " + rows["reject_rules"].fillna("see reason")
                     + "); the next run pushes it.")
         else:
@@ -459,37 +464,22 @@ def reconcile(
     platform_docs: pd.DataFrame | None,
     previous_exceptions: pd.DataFrame | None,
     tolerance_minor_units: int = 0,
+    stale_read_back: Mapping[str, str] | None = None,
 ) -> Reconciliation:
     """Reconcile one report date for one or many companies; see the module docstring for the outcomes.
 
-    Re-running with the same inputs gives identical rows (sorted by company, document type, document).
+    ``stale_read_back`` maps a document type to why its platform list may lag our pushes (its refresh
+    did not complete): a pushed document of that type missing from ``platform_docs`` is ``pending``,
+    not ``missing_in_platform``. Re-running with the same inputs gives identical rows (sorted by
+    company, document type, document).
     """
     if tolerance_minor_units < 0:
         raise ValueError("tolerance_minor_units must be 0 or more")
     day = pd.Timestamp(report_date).normalize()
-
-    docs = _source_documents(source_docs, ledger, rejects)
     plat = _platform_records(platform_docs)
-
-    # The platform record each pushed document points at (by the platform id the ledger holds).
-    by_id = plat[["company_id", "document_type", "platform_id", "platform_total", "platform_amount_due",
-                  "is_deleted", "currency", "due_date"]].rename(
-        columns={"is_deleted": "platform_deleted", "currency": "platform_currency",
-                 "due_date": "platform_due_date"})
-    docs = docs.merge(by_id.assign(found=True), on=["company_id", "document_type", "platform_id"], how="left")
-    docs = docs.merge(_duplicate_groups(plat), on=["company_id", "document_type", "document_number"], how="left")
-    docs["platform_total"] = docs["platform_total"].astype(object).where(docs["platform_total"].notna(), None)
-    docs["platform_amount_due"] = docs["platform_amount_due"].astype(object).where(
-        docs["platform_amount_due"].notna(), None)
-    docs = _classify(docs, tolerance_minor_units)
-
-    ledger_ids = docs[["company_id", "document_type", "platform_id"]]
-    if ledger is not None and len(ledger.columns):
-        all_ledger = _prepare(ledger, "ledger", [*_KEY, "status"], {"platform_id": None})
-        ledger_ids = pd.DataFrame({c: _text(all_ledger[c]) for c in ["company_id", "document_type", "platform_id"]})
-    ledger_ids = ledger_ids.dropna().drop_duplicates()
-    extra = _unexpected(plat, ledger_ids, docs)
-    extra = extra.rename(columns={"due_date": "platform_due_date"})
+    docs = _with_platform_records(_source_documents(source_docs, ledger, rejects), plat)
+    docs = _classify(docs, tolerance_minor_units, stale_read_back or {})
+    extra = _unexpected(plat, _ledger_ids(ledger, docs), docs).rename(columns={"due_date": "platform_due_date"})
 
     rows = pd.concat([docs, extra], ignore_index=True)
     for column in _MONEY_COLUMNS:
@@ -500,11 +490,39 @@ def reconcile(
     rows["due_date"] = source_due.where(source_due.notna(), _dates(rows["platform_due_date"]))
     rows["report_date"] = day
     rows["run_id"] = run_id
-    rows = _aging(rows, day)
+    rows = _with_exceptions(_aging(rows, day), previous_exceptions, day)
+    rows = _typed_rows(rows)
+    return Reconciliation(rows=rows, summary=summarise(rows))
 
+
+def _with_platform_records(docs: pd.DataFrame, plat: pd.DataFrame) -> pd.DataFrame:
+    """Each source document beside the platform record its ledger row points at, and its number's copies."""
+    by_id = plat[["company_id", "document_type", "platform_id", "platform_total", "platform_amount_due",
+                  "is_deleted", "currency", "due_date"]].rename(
+        columns={"is_deleted": "platform_deleted", "currency": "platform_currency",
+                 "due_date": "platform_due_date"})
+    docs = docs.merge(by_id.assign(found=True), on=["company_id", "document_type", "platform_id"], how="left")
+    docs = docs.merge(_duplicate_groups(plat), on=["company_id", "document_type", "document_number"], how="left")
+    docs["platform_total"] = docs["platform_total"].astype(object).where(docs["platform_total"].notna(), None)
+    docs["platform_amount_due"] = docs["platform_amount_due"].astype(object).where(
+        docs["platform_amount_due"].notna(), None)
+    return docs
+
+
+def _ledger_ids(ledger: pd.DataFrame | None, docs: pd.DataFrame) -> pd.DataFrame:
+    """The platform ids the whole ledger explains (every row, not only the reported ones)."""
+    ids = docs[["company_id", "document_type", "platform_id"]]
+    if ledger is not None and len(ledger.columns):
+        all_ledger = _prepare(ledger, "ledger", [*_KEY, "status"], {"platform_id": None})
+        ids = pd.DataFrame({c: _text(all_ledger[c]) for c in ["company_id", "document_type", "platform_id"]})
+    return ids.dropna().drop_duplicates()
+
+
+def _with_exceptions(rows: pd.DataFrame, previous_exceptions, day: pd.Timestamp) -> pd.DataFrame:
+    """Exception ids, first sightings and the action to take, on every row that is not matched."""
     for column in ("company_id", "document_type", "document_key", "source_id", "outcome"):
         rows[column] = _text(rows[column])
-    exceptional = rows["outcome"] != "matched"
+    exceptional = rows["outcome"] != Outcome.MATCHED
     rows["exception_id"] = pd.Series(pd.NA, index=rows.index, dtype="string")
     open_rows = rows[exceptional]
     rows.loc[exceptional, "exception_id"] = exception_ids(
@@ -515,7 +533,11 @@ def reconcile(
         rows["reject_rules"] = pd.NA
     rows["reject_rules"] = _text(rows["reject_rules"])
     rows["action"] = _actions(rows)
+    return rows
 
+
+def _typed_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The output rows: sorted, :data:`ROW_COLUMNS` only, each column of its documented type."""
     rows = rows.sort_values(["company_id", "document_type", "document_key"], kind="stable").reset_index(drop=True)
     rows = rows[ROW_COLUMNS].copy()
     for column in _TEXT_COLUMNS:
@@ -525,4 +547,4 @@ def reconcile(
     for column in ("report_date", "due_date", "first_seen_date"):
         rows[column] = rows[column].astype("datetime64[ns]")
     rows["days_overdue"] = rows["days_overdue"].astype("Int64")
-    return Reconciliation(rows=rows, summary=summarise(rows))
+    return rows

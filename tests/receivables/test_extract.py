@@ -2,8 +2,8 @@
 
 The pure converters are fed odd shapes (no records, records without an id, missing fields, deleted
 records, offsets in timestamps); the warehouse parts run on SQLite and PostgreSQL (``warehouse_engine``).
-The platform is a small recording stand-in with ``iter_records`` (the only client call extract makes);
-the sandbox-backed reference pull is covered in test_jobs.
+The platform is a small recording stand-in with ``iter_records`` and ``refresh`` (the client calls
+extract makes); the sandbox-backed pulls and read-back are covered in test_jobs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from receivables import extract
+from receivables import documents, extract
+from receivables.codat.models import PullOperation
 from receivables.warehouse import io, schema
 from receivables.warehouse.migrations import create_input_tables
 
@@ -30,6 +31,7 @@ class Platform:
     def __init__(self, records: dict[str, list[dict]]) -> None:
         self.records = records
         self.calls: list[dict] = []
+        self.refresh_status: dict[str, str | None] = {}  # data type -> its refresh's status (None: refused)
 
     def iter_records(self, company_id, data_type, *, connection_id=None, query=None, order_by=None):
         self.calls.append({"company_id": company_id, "data_type": data_type, "connection_id": connection_id,
@@ -40,6 +42,16 @@ class Platform:
             assert field == "modifiedDate", query
             rows = [r for r in rows if r.get("modifiedDate", "") > value.strip('"')]
         return iter(sorted(rows, key=lambda r: r.get("modifiedDate") or ""))
+
+    def refresh(self, company_id, data_type, *, deadline_seconds=None):
+        self.calls.append({"refresh": data_type, "deadline_seconds": deadline_seconds})
+        status = self.refresh_status.get(data_type, "Complete")
+        if status is None:
+            return None
+        return PullOperation.model_validate({"id": "pull-1", "companyId": company_id, "connectionId": "k",
+                                             "dataType": data_type, "status": status, "requested": NOW.isoformat(),
+                                             "progress": 100 if status == "Complete" else 0,
+                                             "isCompleted": status == "Complete", "isErrored": False})
 
 
 # ------------------------------------------------------------------------------------ pure frames
@@ -208,7 +220,7 @@ def test_an_empty_warehouse_gives_every_table_empty_with_its_columns(inputs):
     warehouse_engine = inputs
     batch = extract.load_batch(warehouse_engine, company_id=COMPANY, business_date=date(2026, 11, 20),
                                timezone="UTC", carried_over={"ar_invoices": ["does-not-exist"]})
-    assert set(batch.frames) == set(extract.BATCH_TABLES) | set(extract.CHILD_TABLES)
+    assert set(batch.frames) == set(documents.BATCH_TABLES)
     assert set(batch.counts().values()) == {0}
     for name, frame in batch.frames.items():
         assert list(frame.columns) == [c.name for c in T[name].columns], name
@@ -243,3 +255,41 @@ def test_batch_is_the_business_day_in_its_timezone_plus_carried_over_documents(i
     utc = extract.load_batch(warehouse_engine, company_id=COMPANY, business_date=date(2026, 11, 20),
                              timezone="UTC")
     assert sorted(utc["ar_invoices"]["invoice_id"]) == ["inv-end"]
+
+
+# ------------------------------------------------------------------------------------ read-back
+
+INVOICE = {"id": "p1", "invoiceNumber": "INV-1", "totalAmount": 10, "modifiedDate": "2026-11-20T10:00:00Z"}
+
+
+def test_the_read_back_refreshes_each_type_first_and_moves_the_watermark_after_a_complete_refresh(
+        warehouse_engine):
+    platform = Platform({"invoices": [INVOICE]})
+    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY, connection_id="k",
+                                              now=NOW, refresh_deadline_seconds=3)
+    assert dict(read) == {"invoices": 1, "creditNotes": 0, "payments": 0, "directCosts": 0} and read.stale == {}
+    for data_type in documents.READ_BACK:  # each list is read only after its refresh
+        refreshed = platform.calls.index({"refresh": data_type, "deadline_seconds": 3})
+        listed = next(i for i, c in enumerate(platform.calls) if c.get("data_type") == data_type)
+        assert refreshed < listed
+    assert _watermarks(warehouse_engine) == {"platform:invoices": "2026-11-20T10:00:00Z"}
+
+
+@pytest.mark.parametrize("status", ["Queued", "Fetching", None])
+def test_a_refresh_that_does_not_complete_leaves_the_watermark_and_reports_the_type_stale(
+        warehouse_engine, status):
+    platform = Platform({"invoices": [INVOICE]})
+    platform.refresh_status = {"invoices": status}
+    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY, connection_id="k",
+                                              now=NOW)
+    assert set(read.stale) == {"invoices"} and (status or "would not refresh") in read.stale["invoices"]
+    assert read["invoices"] == 1, "what the platform shows is still read (and kept)"
+    assert _watermarks(warehouse_engine) == {}, "no watermark moves without a completed refresh"
+    stored = io.read_frame(warehouse_engine, T["ar_platform_documents"], where={"company_id": COMPANY})
+    assert stored["platform_id"].tolist() == ["p1"]
+
+    platform.refresh_status = {}
+    again = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY, connection_id="k",
+                                               now=NOW)
+    assert again["invoices"] == 1 and again.stale == {}, "the same records are read again once it completes"
+    assert _watermarks(warehouse_engine) == {"platform:invoices": "2026-11-20T10:00:00Z"}

@@ -378,3 +378,27 @@ def test_summary_carries_the_open_and_overdue_amounts_of_open_invoices():
     matched = summary[summary["outcome"] == "matched"].iloc[0]
     assert matched["amount_open"] == D("110.00")
     assert matched["amount_overdue"] == D("60.00")
+
+
+def test_a_pushed_document_a_stale_read_back_does_not_show_is_pending_not_missing():
+    stale = {"invoice": "its refresh is Queued, not complete"}
+    result = reconcile(report_date=DAY, run_id="run-1", source_docs=pd.DataFrame([src("i1"), src("i2")]),
+                       ledger=pd.DataFrame([led("i1"), led("i2")]), rejects=None,
+                       platform_docs=pd.DataFrame([plat("p-i2", number="N-i2", total="90.00")]),
+                       previous_exceptions=None, stale_read_back=stale)
+    unseen = one(result, "i1")
+    assert unseen["outcome"] == "pending"
+    assert unseen["reason"] == ("pushed as p-i1, but the platform's list may not show it yet (its refresh is "
+                                "Queued, not complete): the next run checks it again")
+    # What the stale list does show is still compared: a stale read-back never hides a real difference.
+    assert one(result, "i2")["outcome"] == "amount_mismatch"
+    deleted = reconcile(report_date=DAY, run_id="run-1", source_docs=pd.DataFrame([src("i3")]),
+                        ledger=pd.DataFrame([led("i3")]), rejects=None, previous_exceptions=None,
+                        platform_docs=pd.DataFrame([plat("p-i3", number="N-i3", deleted=True)]), stale_read_back=stale)
+    assert one(deleted, "i3")["outcome"] == "missing_in_platform", "a deletion the list shows is a fact"
+    # Only the stale kinds: a payment whose list was refreshed is still missing when it is not there.
+    result = reconcile(report_date=DAY, run_id="run-1",
+                       source_docs=pd.DataFrame([src("pay1", document_type="payment")]),
+                       ledger=pd.DataFrame([led("pay1", document_type="payment")]), rejects=None,
+                       platform_docs=None, previous_exceptions=None, stale_read_back=stale)
+    assert one(result, "pay1")["outcome"] == "missing_in_platform"
