@@ -46,8 +46,8 @@ def test_write_prints_to_sql_against_write_frame(capsys):
 
 
 def test_transform_compares_with_the_per_row_reference(capsys):
-    out = run(capsys, bench_transform, "--invoices", "200", "--reference-invoices", "50", "--engineer-invoices", "50",
-              "--repeat", "1")
+    out = run(capsys, bench_transform, "--invoices", "200", "--reference-invoices", "50",
+              "--engineer-invoices", "50", "--repeat", "1")
     assert "| iterrows reference |" in out and "| transform | 200 invoices |" in out
     assert "| data engineer | 50 invoices |" in out and "| serialisation floor | 200 invoices |" in out
     assert re.search(r"identical output: [\d,]+ documents compared", out)
@@ -63,7 +63,8 @@ def test_push_counts_requests_at_both_latencies(capsys):
 
 
 def test_night_runs_every_job_and_reconciles(capsys):
-    out = run(capsys, bench_night, "--scale", "0.0001", "--companies", "1", "--workers", "0", "--latency-ms", "0")
+    out = run(capsys, bench_night, "--scale", "0.0001", "--companies", "1", "--workers", "0",
+              "--latency-ms", "0")
     assert "wall time plan → report" in out
     assert "reconciliation outcomes: {'matched':" in out
     assert "FAILED" not in out

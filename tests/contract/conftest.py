@@ -22,5 +22,6 @@ def world_with_reference(world):
     for data_type, path in (("accounts", "data/accounts"), ("taxRates", "data/taxRates"),
                             ("trackingCategories", "data/trackingCategories"),
                             ("bankAccounts", f"connections/{company['connectionId']}/data/bankAccounts")):
-        reference[data_type] = fetch(world["server"], f"/companies/{company['id']}/{path}")["results"][0]["id"]
+        reference[data_type] = fetch(world["server"],
+                                     f"/companies/{company['id']}/{path}")["results"][0]["id"]
     return {**world, "reference": reference}

@@ -9,11 +9,13 @@ ACCOUNTING = OAS / "Codat-Accounting.yaml"
 
 
 def test_nullable_fields_accept_null_and_types_are_still_checked():
-    assert validation_errors(ACCOUNTING, "Account", {"id": "a", "name": None, "type": "Income", "status": "Active",
-                                                     "isBankAccount": False}) == []
+    assert validation_errors(ACCOUNTING, "Account",
+                             {"id": "a", "name": None, "type": "Income", "status": "Active",
+                              "isBankAccount": False}) == []
     errors = validation_errors(ACCOUNTING, "Account", {"id": "a", "type": "Income", "status": "Active",
                                                       "isBankAccount": "no", "currentBalance": "12"})
-    assert any(e.startswith("isBankAccount") for e in errors) and any(e.startswith("currentBalance") for e in errors)
+    assert any(e.startswith("isBankAccount") for e in errors) and any(e.startswith("currentBalance")
+                                                                      for e in errors)
 
 
 def test_required_fields_and_enums_are_enforced():

@@ -34,7 +34,8 @@ def test_list_envelopes_conform(world, path):
 
 def test_bank_accounts_conform(world):
     company = world["company"]
-    body = fetch(world["server"], f"/companies/{company['id']}/connections/{company['connectionId']}/data/bankAccounts",
+    body = fetch(world["server"],
+                 f"/companies/{company['id']}/connections/{company['connectionId']}/data/bankAccounts",
                  page=1, pageSize=100)
     assert body["results"] and validation_errors(ACCOUNTING, "BankAccounts", body) == []
 
@@ -51,7 +52,8 @@ def test_push_operations_conform(world):
 
 def test_companies_and_connections_conform(world):
     cid = world["company"]["id"]
-    assert validation_errors(PLATFORM, "Companies", fetch(world["server"], "/companies", page=1, pageSize=100)) == []
+    assert validation_errors(PLATFORM, "Companies",
+                             fetch(world["server"], "/companies", page=1, pageSize=100)) == []
     assert validation_errors(PLATFORM, "Company", fetch(world["server"], f"/companies/{cid}")) == []
     connections = fetch(world["server"], f"/companies/{cid}/connections", page=1, pageSize=100)
     assert validation_errors(PLATFORM, "Connections", connections) == []
@@ -92,8 +94,8 @@ def test_broken_connections_and_their_refusals_conform(world, status):
     assert connection["status"] == status
     assert validation_errors(PLATFORM, "Connection", connection) == []
     with server.client() as http:
-        refused = http.post(f"/companies/{company['id']}/connections/{company['connectionId']}/push/customers",
-                            json={"customerName": "X", "status": "Active"})
+        refused = http.post(f"/companies/{company['id']}/connections/{company['connectionId']}"
+                            "/push/customers", json={"customerName": "X", "status": "Active"})
         pull = http.post(f"/companies/{company['id']}/data/queue/customers").json()
     assert refused.status_code in (401, 403, 409)
     assert validation_errors(PLATFORM, "ErrorMessage", refused.json()) == []

@@ -39,7 +39,8 @@ PLATFORM_PATHS = {
 
 
 def _nullable_as_31(node: Any) -> Any:
-    """The specs say OpenAPI 3.1 but write 3.0's ``nullable: true``; schemathesis reads 3.1, so spell it out."""
+    """The specs say OpenAPI 3.1 but write 3.0's ``nullable: true``; schemathesis reads 3.1, so spell it
+    out."""
     if isinstance(node, list):
         return [_nullable_as_31(item) for item in node]
     if isinstance(node, date | datetime):  # YAML reads unquoted example dates as dates; JSON has strings
@@ -68,9 +69,11 @@ def _ours(spec_name: str) -> dict[str, set[str]]:
     wanted: dict[str, set[str]] = {t: {"get"} for t in documented_read_paths() if t in paths}
     pushed = {t for t in pipeline_data_types()}
     for template, item in paths.items():
-        match = re.fullmatch(r"/companies/\{companyId\}/connections/\{connectionId\}/push/([^/]+)(/\{[^/]+\})?", template)
+        match = re.fullmatch(r"/companies/\{companyId\}/connections/\{connectionId\}"
+                             r"/push/([^/]+)(/\{[^/]+\})?", template)
         if match and match.group(1) in pushed and match.group(1) in ("invoices", "creditNotes", "customers"):
-            # PUT on a record: generated bodies, real ids; POSTs are covered by the push tests with real bodies.
+            # PUT on a record: generated bodies, real ids; POSTs are covered by the push tests with real
+            # bodies.
             wanted.setdefault(template, set()).update({"put"} & set(item))
     return wanted
 
@@ -105,11 +108,12 @@ def _path_ids(world: dict[str, Any], operation: Any) -> dict[str, str]:
     """Real ids for every path parameter, so requests reach records and their responses get checked."""
     company, records, reference = world["company"], world["records"], world["reference"]
     by_parameter = {
-        "companyId": company["id"], "connectionId": company["connectionId"], "pushOperationKey": world["operation"],
+        "companyId": company["id"], "connectionId": company["connectionId"],
+        "pushOperationKey": world["operation"],
         "datasetId": world["pull"], "accountId": reference["accounts"], "taxRateId": reference["taxRates"],
         "trackingCategoryId": reference["trackingCategories"], "customerId": records["customers"],
-        "invoiceId": records["invoices"], "creditNoteId": records["creditNotes"], "paymentId": records["payments"],
-        "directCostId": records["directCosts"],
+        "invoiceId": records["invoices"], "creditNoteId": records["creditNotes"],
+        "paymentId": records["payments"], "directCostId": records["directCosts"],
     }
     names = re.findall(r"\{([^}]+)\}", operation.path)
     if "accountId" in names and "bankAccounts" in operation.path:
@@ -146,8 +150,9 @@ def test_the_sandbox_answers_generated_requests_as_the_spec_says(fuzz_world, spe
     def check(case):
         response = case.call(base_url=server.base_url, headers=auth, timeout=10)
         statuses.append(response.status_code)
-        case.validate_response(response, checks=[checks.not_a_server_error, checks.response_schema_conformance,
-                                                 checks.content_type_conformance])
+        case.validate_response(response,
+                               checks=[checks.not_a_server_error, checks.response_schema_conformance,
+                                       checks.content_type_conformance])
 
     check()
     assert statuses, "no request was generated"

@@ -30,12 +30,14 @@ def direct_cost(company_id: str) -> bytes:
     bank = AccountRef(id=builders.account_id(company_id, "1200"))
     day = datetime(2026, 5, 3)
     return DirectCost(
-        reference="FEE-1", issue_date=day, currency="GBP", sub_total=D("2.5"), tax_amount=D(0), total_amount=D("2.5"),
+        reference="FEE-1", issue_date=day, currency="GBP", sub_total=D("2.5"), tax_amount=D(0),
+        total_amount=D("2.5"),
         line_items=[DirectCostLineItem(description="Card fees", unit_amount=D("2.5"), quantity=D(1),
                                        sub_total=D("2.5"), tax_amount=D(0), total_amount=D("2.5"),
                                        account_ref=AccountRef(id=builders.account_id(company_id, "6100")))],
         payment_allocations=[PaymentAllocation(
-            payment=AllocationPayment(account_ref=bank, currency="GBP", paid_on_date=day, total_amount=D("2.5")),
+            payment=AllocationPayment(account_ref=bank, currency="GBP", paid_on_date=day,
+                                      total_amount=D("2.5")),
             allocation=Allocation(currency="GBP", allocated_on_date=day, total_amount=D("2.5")))],
     ).to_push_json()
 
@@ -55,14 +57,18 @@ def build_world(workdir: Path) -> Iterator[dict[str, Any]]:
             assert final.status is PushOperationStatus.Success, final.validation_messages()
             return {"id": final.record_id, "key": op.push_operation_key}
 
-        customer = create("customers", {"customerName": "Contract Customer", "status": "Active"}, "cust")["id"]
+        customer = create("customers", {"customerName": "Contract Customer", "status": "Active"},
+                          "cust")["id"]
         invoice = create("invoices", builders.invoice(cid, customer), "inv")["id"]
         credit = create("creditNotes", builders.credit_note(cid, customer), "cn")["id"]
-        payment = create("payments", builders.payment(cid, customer, [{"type": "Invoice", "id": invoice, "amount": -60},
-                                                             {"type": "CreditNote", "id": credit, "amount": 60}],
-                                            amount=0), "alloc")["id"]
+        payment = create("payments",
+                         builders.payment(cid, customer, [{"type": "Invoice", "id": invoice, "amount": -60},
+                                                 {"type": "CreditNote", "id": credit,
+                                                  "amount": 60}],
+                                amount=0), "alloc")["id"]
         operation = create("directCosts", direct_cost(cid), "dc")
-        failed = codat.push(cid, conn, "invoices", builders.invoice(cid, "no-such-customer"), idempotency_key="bad")
+        failed = codat.push(cid, conn, "invoices", builders.invoice(cid, "no-such-customer"),
+                            idempotency_key="bad")
         codat.settle(cid, [failed.push_operation_key])
         codat.close()
         records = {"customers": customer, "invoices": invoice, "creditNotes": credit, "payments": payment,

@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 @pytest.mark.parametrize("warehouse_settings", ["sqlite"], indirect=True)
 def test_a_broken_company_fails_alone_and_the_others_complete(e2e_stack):
     stack = e2e_stack
-    ghost = {"company_id": "00000000-0000-0000-0000-0000000000aa", "connection_id": "00000000-0000-0000-0000-0000000000bb",
+    ghost = {"company_id": "00000000-0000-0000-0000-0000000000aa",
+             "connection_id": "00000000-0000-0000-0000-0000000000bb",
              "name": "Ghost Ltd", "base_currency": "GBP", "active": True}
     io.write_frame(stack.engine, schema.metadata.tables["ar_companies"], pd.DataFrame([ghost]), mode="append")
 

@@ -43,7 +43,8 @@ def test_nightly_sync_end_to_end_then_rerun_changes_nothing(e2e_stack):
     # The platform holds exactly one invoice per pushed invoice, none for rejected ones.
     stack.assert_one_platform_invoice_per_pushed_invoice()
 
-    assert (ledger["status"] == "success").all(), ledger.loc[ledger["status"] != "success", ["source_id", "last_error"]]
+    assert (ledger["status"] == "success").all(), ledger.loc[ledger["status"]
+                                                             != "success", ["source_id", "last_error"]]
     report = stack.report_rows(day2)
     assert set(report["outcome"]) <= {"matched", "rejected"}
     assert (stack.report_dir / day2.isoformat() / "reconciliation.html").exists()
@@ -101,7 +102,8 @@ def test_dry_run_is_safe_and_says_what_would_change(e2e_stack):
     # A later edit of an invoice the platform already holds: its due date moves by a month.
     ledger = stack.table("ar_push_ledger")
     pushed = ledger[(ledger["document_type"] == "invoice") & (ledger["status"] == "success")].iloc[0]
-    invoice = stack.table("ar_invoices", company_id=pushed["company_id"], invoice_id=pushed["source_id"]).iloc[0]
+    invoice = stack.table("ar_invoices", company_id=pushed["company_id"],
+                          invoice_id=pushed["source_id"]).iloc[0]
     old_due = pd.Timestamp(invoice["due_date"]).date()
     new_due = old_due + timedelta(days=31)
     with stack.engine.begin() as conn:

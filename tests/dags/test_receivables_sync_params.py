@@ -60,7 +60,8 @@ def test_a_company_failing_mid_run_fails_the_run_while_the_others_publish(e2e_st
     # The broken company: the pushes that went out before the link broke cannot be confirmed any more, so
     # its documents are recorded as not done (pending, with a reason) — none counted as pushed unseen.
     bad = _ledger(stack, broken)
-    assert len(bad) and (bad["status"] != "success").any(), "the link broke mid-run: not everything was pushed"
+    assert len(bad) and (bad["status"]
+                         != "success").any(), "the link broke mid-run: not everything was pushed"
     live = {r["id"] for r in stack.sandbox.live_records(broken, "invoices")}
     pushed = bad[(bad["status"] == "success") & (bad["document_type"] == "invoice")]
     assert set(pushed["platform_id"]) <= live

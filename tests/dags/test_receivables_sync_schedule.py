@@ -16,16 +16,19 @@ def test_scheduled_run_for_a_day_covers_that_day_and_runs_after_it():
     dag = load_dag("receivables_sync")
     spec = dag.timetable
     timetable = CronDataIntervalTimetable(spec.expression, timezone=spec.timezone)  # the scheduler's view
-    previous = DataInterval(pendulum.datetime(2026, 11, 19, tz="UTC"), pendulum.datetime(2026, 11, 20, tz="UTC"))
+    previous = DataInterval(pendulum.datetime(2026, 11, 19, tz="UTC"),
+                            pendulum.datetime(2026, 11, 20, tz="UTC"))
     info = timetable.next_dagrun_info(
         last_automated_data_interval=previous,
-        restriction=TimeRestriction(earliest=pendulum.datetime(2026, 1, 1, tz="UTC"), latest=None, catchup=True))
+        restriction=TimeRestriction(earliest=pendulum.datetime(2026, 1, 1, tz="UTC"), latest=None,
+                                    catchup=True))
 
     assert info.data_interval.start == pendulum.datetime(2026, 11, 20, tz="UTC")
     assert info.data_interval.end == pendulum.datetime(2026, 11, 21, tz="UTC")
     assert info.run_after >= info.data_interval.end, "a day is synced only once it is over"
     day = resolve_business_date(override=None, data_interval_start=info.data_interval.start,
-                                data_interval_end=info.data_interval.end, logical_date=info.data_interval.start,
+                                data_interval_end=info.data_interval.end,
+                                logical_date=info.data_interval.start,
                                 run_after=info.run_after, timezone="UTC")
     assert day == date(2026, 11, 20)
 
@@ -50,5 +53,6 @@ def test_historic_dates_no_flood_of_scheduled_runs_from_an_early_start_date():
 
     first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
     assert now - pendulum.duration(days=2) <= first.data_interval.start <= now
-    following = timetable.next_dagrun_info(last_automated_data_interval=first.data_interval, restriction=restriction)
+    following = timetable.next_dagrun_info(last_automated_data_interval=first.data_interval,
+                                           restriction=restriction)
     assert following.data_interval.start == first.data_interval.end, "then one run per day, from there on"

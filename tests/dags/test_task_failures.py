@@ -26,7 +26,8 @@ def _raise_in_task(exc: BaseException, company=ACME):
 @pytest.mark.parametrize("exc", [
     CodatAuthError("GET /companies/c1 failed with 401: Unauthorized", status_code=401),
     RunRefused("business date 2099-01-01 is in the future (today is 2026-12-01 in UTC)"),
-    CompanyFailed("company c1 (Acme Trading): the API refused the key (401). Check the password", retryable=False),
+    CompanyFailed("company c1 (Acme Trading): the API refused the key (401). Check the password",
+                  retryable=False),
     WarehouseUnavailable("the warehouse database /nope.db does not exist: check the host", permanent=True),
     ConfigurationError("the API host api.codat.invalid is unknown (no DNS record)"),
 ], ids=["401", "future-day", "company-failed-permanent", "warehouse-missing", "unknown-host"])
@@ -88,7 +89,8 @@ def test_a_resolver_that_may_recover_is_left_to_the_retries(monkeypatch):
 
 def test_a_missing_sqlite_warehouse_is_permanent_not_an_empty_new_file(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere" / "warehouse.db"
-    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", json.dumps({"conn_type": "sqlite", "host": str(missing)}))
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT",
+                       json.dumps({"conn_type": "sqlite", "host": str(missing)}))
     with pytest.raises(WarehouseUnavailable) as failed:
         WarehouseHook().get_conn()
     assert failed.value.permanent

@@ -32,8 +32,8 @@ from receivables.warehouse import create_input_tables, io, schema
 T = schema.metadata.tables
 NOON = time(12, 0)
 # The platform data type each ledger document type lives in.
-DATA_TYPES = {"customer": "customers", "invoice": "invoices", "credit_note": "creditNotes", "payment": "payments",
-              "credit_note_allocation": "payments", "fee": "directCosts"}
+DATA_TYPES = {"customer": "customers", "invoice": "invoices", "credit_note": "creditNotes",
+              "payment": "payments", "credit_note_allocation": "payments", "fee": "directCosts"}
 # Rules that record a refused *change* of a document that stays pushed, not a refused document.
 CHANGE_RULES = {"changed_after_push", "needs_manual_action"}
 FAST_CODAT = {"timeout_seconds": 5.0, "retry_deadline_seconds": 10.0, "settle_deadline_seconds": 15.0,
@@ -78,7 +78,8 @@ class Books:
     def invoice(self, invoice_id: str, customer_id: str, day: date, lines: list[tuple[int, str]], *,
                 number: str | None = None, tax_code: str | None = "ZERO", minute: int = 0,
                 status: str = "submitted", issued: date | None = None) -> None:
-        """An invoice of batch ``day`` (issued then, unless ``issued``) with ``lines`` of (quantity, unit amount)."""
+        """An invoice of batch ``day`` (issued then, unless ``issued``) with ``lines`` of (quantity, unit
+        amount)."""
         issued = issued or day
         self.put("ar_invoices", [{"invoice_id": invoice_id, "invoice_number": number or invoice_id,
                                   "customer_id": customer_id, "issue_date": issued,
@@ -98,13 +99,14 @@ class Books:
                                           for n, (q, u) in enumerate(lines, start=1)])
 
     def payment(self, payment_id: str, customer_id: str, day: date, amount: str,
-                allocations: list[tuple[str, str, str]] = (), *, fee: str = "0", method: str = "bank_transfer",
-                minute: int = 0, reference: str | None = None) -> None:
+                allocations: list[tuple[str, str, str]] = (), *, fee: str = "0",
+                method: str = "bank_transfer", minute: int = 0, reference: str | None = None) -> None:
         """A payment of ``amount`` with ``allocations`` of (target type, target id, amount)."""
         self.put("ar_payments", [{"payment_id": payment_id, "customer_id": customer_id, "paid_on": day,
                                   "currency": self.company.base_currency, "currency_rate": None,
                                   "amount": Decimal(amount), "fee_amount": Decimal(fee), "method": method,
-                                  "reference": reference or f"R-{payment_id}", "updated_at": stamp(day, minute)}])
+                                  "reference": reference or f"R-{payment_id}",
+                                  "updated_at": stamp(day, minute)}])
         self.put("ar_payment_allocations", [{"payment_id": payment_id, "target_type": t, "target_id": i,
                                              "amount": Decimal(a)} for t, i, a in allocations])
 
@@ -149,7 +151,8 @@ class Books:
         if data_type != "directCosts":
             return self.sandbox.live_records(self.company_id, data_type)
         with self.sandbox.client() as http:
-            for path in (f"/companies/{self.company_id}/connections/{self.company.connection_id}/data/directCosts",
+            for path in (f"/companies/{self.company_id}/connections/{self.company.connection_id}"
+                         "/data/directCosts",
                          f"/companies/{self.company_id}/data/directCosts"):
                 response = http.get(path, params={"page": 1, "pageSize": 2000})
                 if response.status_code == 200:
@@ -160,7 +163,9 @@ class Books:
     def push_requests(self) -> int:
         """POST/PUT push requests the sandbox has answered so far."""
         stats = self.sandbox.admin.stats()["requests"]
-        return sum(n for route, n in stats.items() if route.split(" ", 1)[0] in ("POST", "PUT") and "/push/" in route)
+        return sum(n
+                   for route, n in stats.items()
+                   if route.split(" ", 1)[0] in ("POST", "PUT") and "/push/" in route)
 
 
 def _line(id_column: str, document_id: str, line_no: int, quantity: int, unit_amount: str,
@@ -195,7 +200,8 @@ def source_documents(books: Books, up_to: date) -> dict[tuple[str, str], date]:
     out: dict[tuple[str, str], date] = {}
     for document_type, (table, id_column) in SOURCES.items():
         frame = books.table(table)
-        for source_id, updated in zip(frame[id_column].astype(str), pd.to_datetime(frame["updated_at"]), strict=True):
+        for source_id, updated in zip(frame[id_column].astype(str), pd.to_datetime(frame["updated_at"]),
+                                      strict=True):
             if updated < pd.Timestamp(end):
                 out[(document_type, source_id)] = updated.date()
     cna = books.table("ar_credit_note_allocations")
@@ -211,8 +217,8 @@ def recorded_states(books: Books, sources: dict[tuple[str, str], date]) -> list[
     (a refused *change* of a pushed document aside), never neither."""
     problems = []
     ledger = books.table("ar_push_ledger")
-    status = dict(zip(zip(ledger["document_type"], ledger["source_id"].astype(str), strict=True), ledger["status"],
-                      strict=True))
+    status = dict(zip(zip(ledger["document_type"], ledger["source_id"].astype(str), strict=True),
+                      ledger["status"], strict=True))
     rejects = books.table("ar_rejects")
     rejected: dict[tuple[str, str], set[date]] = {}
     for t, s, rule, day in zip(rejects["document_type"], rejects["source_id"].astype(str), rejects["rule"],
@@ -236,12 +242,14 @@ def ledger_ids_exist(books: Books) -> list[str]:
     live: dict[str, set[str]] = {}
     problems = []
     for document_type, source_id, platform_id, status in zip(held["document_type"], held["source_id"],
-                                                             held["platform_id"], held["status"], strict=True):
+                                                             held["platform_id"], held["status"],
+                                                             strict=True):
         data_type = DATA_TYPES[document_type]
         if data_type not in live:
             live[data_type] = {str(r["id"]) for r in books.platform(data_type)}
         if str(platform_id) not in live[data_type]:
-            problems.append(f"{document_type} {source_id} ({status}): platform id {platform_id} is not in the "
+            problems.append(f"{document_type} {source_id} ({status}): platform id {platform_id} is not in "
+                            "the "
                             f"platform's {data_type}")
     return problems
 
@@ -314,7 +322,8 @@ def snapshot(books: Books, day: date) -> dict[str, pd.DataFrame]:
     summary = books.table("ar_reconciliation_summary", report_date=day)[
         ["outcome", "currency", "document_count", "source_amount", "platform_amount"]]
     return {name: frame.astype(str).sort_values(list(frame.columns)).reset_index(drop=True)
-            for name, frame in {"ledger": ledger, "rejects": rejects, "report": report, "summary": summary}.items()}
+            for name, frame in {"ledger": ledger, "rejects": rejects, "report": report,
+                                "summary": summary}.items()}
 
 
 def rerun_changes(books: Books, day: date) -> list[str]:

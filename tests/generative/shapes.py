@@ -19,8 +19,8 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-KINDS = ("customers", "invoices", "credit_notes", "payments", "refunds", "credit_note_allocations", "clash", "edits",
-         "payment_edits", "voids")
+KINDS = ("customers", "invoices", "credit_notes", "payments", "refunds", "credit_note_allocations", "clash",
+         "edits", "payment_edits", "voids")
 TAX_RATE = {"ZERO": Decimal(0), "STD": Decimal("0.20")}
 
 
@@ -92,8 +92,8 @@ def _new_documents(draw, model: Model, out: list[Action], kind: str, day: date) 
         out.append((kind, model.next_id("X"), "NOBODY", _lines(draw), "ZERO", day, "submitted"))
         return
     for _ in range(draw(st.integers(1, 2))):
-        doc = Document(model.next_id("I" if kind == "invoice" else "N"), _customer_of(draw, model), _lines(draw),
-                       draw(st.sampled_from(sorted(TAX_RATE))), day)
+        doc = Document(model.next_id("I" if kind == "invoice" else "N"), _customer_of(draw, model),
+                       _lines(draw), draw(st.sampled_from(sorted(TAX_RATE))), day)
         if kind == "invoice":
             # Now and then a draft: what is allocated to it must wait until it is submitted.
             doc.status = draw(st.sampled_from(["submitted", "submitted", "submitted", "draft"]))
@@ -148,8 +148,9 @@ def _refunds(draw, model: Model, out: list[Action]) -> None:
     note = draw(st.sampled_from(notes))
     amount = _allocation_amount(draw, note)
     note.allocated += Decimal(amount)
-    action = ("payment", model.next_id("P"), note.customer_id, f"-{amount}", [("credit_note", note.document_id,
-                                                                                 amount)], {})
+    action = ("payment", model.next_id("P"), note.customer_id, f"-{amount}",
+              [("credit_note", note.document_id,
+                  amount)], {})
     model.payments.append(action)
     out.append(action)
 
@@ -160,7 +161,8 @@ def _payment_edits(draw, model: Model, out: list[Action]) -> None:
         return
     kind, payment_id, customer, amount, allocations, extra = draw(st.sampled_from(model.payments))
     edited = str(Decimal(amount) + (1 if Decimal(amount) > 0 else -1))
-    out.append((kind, payment_id, customer, edited, allocations, {**extra, "reference": f"R-{payment_id}-v2"}))
+    out.append((kind, payment_id, customer, edited, allocations,
+                {**extra, "reference": f"R-{payment_id}-v2"}))
 
 
 def _voids(draw, model: Model, out: list[Action]) -> None:
@@ -174,7 +176,8 @@ def _voids(draw, model: Model, out: list[Action]) -> None:
 
 def _credit_note_allocations(draw, model: Model, out: list[Action]) -> None:
     pairs = [(n, i) for n in model.credit_notes for i in model.invoices
-             if n.customer_id == i.customer_id and (n.document_id, i.document_id) not in model.allocated_pairs]
+             if n.customer_id == i.customer_id
+             and (n.document_id, i.document_id) not in model.allocated_pairs]
     if not pairs:
         return
     note, invoice = draw(st.sampled_from(pairs))
@@ -194,8 +197,8 @@ def _clash(draw, model: Model, out: list[Action]) -> None:
     fits = str(Decimal(draw(st.integers(1, int(doc.open * 100)))) / 100)
     too_much = str(doc.total + Decimal("0.01"))
     for amount in draw(st.permutations([fits, too_much])):
-        out.append(("payment", model.next_id("P"), doc.customer_id, amount, [("invoice", doc.document_id, amount)],
-                    {}))
+        out.append(("payment", model.next_id("P"), doc.customer_id, amount,
+                    [("invoice", doc.document_id, amount)], {}))
     doc.allocated += Decimal(fits)
 
 
@@ -207,7 +210,8 @@ def _edits(draw, model: Model, out: list[Action]) -> None:
         out.append(_document_action("invoice", doc))
     elif model.customers:
         model.counter += 1
-        out.append(("customer", draw(st.sampled_from(model.customers)), f"changed{model.counter}@example.com"))
+        out.append(("customer", draw(st.sampled_from(model.customers)),
+                    f"changed{model.counter}@example.com"))
 
 
 _BUILDERS = {"customers": _new_customers, "payments": _payments, "refunds": _refunds,

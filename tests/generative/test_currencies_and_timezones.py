@@ -55,7 +55,8 @@ def _write_day(books: Books, divisor: int, places: int) -> dict[str, Decimal]:
     def invoice(doc: str, customer: str, stamp: datetime, lines: list[dict[str, Any]], *,
                 currency: str = base, rate: Decimal | None = None) -> None:
         books.put("ar_invoices", [{"invoice_id": doc, "invoice_number": doc, "customer_id": customer,
-                                   "issue_date": DAY, "due_date": DAY + timedelta(days=30), "currency": currency,
+                                   "issue_date": DAY, "due_date": DAY + timedelta(days=30),
+                                   "currency": currency,
                                    "currency_rate": rate, "status": "submitted", "note": None,
                                    "updated_at": stamp}])
         books.put("ar_invoice_lines", lines)
@@ -64,10 +65,11 @@ def _write_day(books: Books, divisor: int, places: int) -> dict[str, Decimal]:
                 currency: str = base, rate: Decimal | None = None) -> None:
         books.put("ar_payments", [{"payment_id": doc, "customer_id": customer, "paid_on": DAY,
                                    "currency": currency, "currency_rate": rate, "amount": amount,
-                                   "fee_amount": Decimal(0), "method": "bank_transfer", "reference": f"R-{doc}",
-                                   "updated_at": stamp}])
-        books.put("ar_payment_allocations", [{"payment_id": doc, "target_type": "invoice", "target_id": target,
-                                              "amount": amount}])
+                                   "fee_amount": Decimal(0), "method": "bank_transfer",
+                                   "reference": f"R-{doc}", "updated_at": stamp}])
+        books.put("ar_payment_allocations",
+                  [{"payment_id": doc, "target_type": "invoice", "target_id": target,
+                    "amount": amount}])
 
     for customer, currency in (("C1", base), ("C2", "CHF")):
         books.put("ar_customers", [{"customer_id": customer, "name": f"Customer {customer}",
@@ -125,10 +127,11 @@ def test_minor_units_and_local_business_day_end_to_end(gen_sandbox, gen_engine, 
     rejects = books.table("ar_rejects")
     assert rejects.empty, rejects[["document_type", "source_id", "rule", "message"]].to_dict("records")
     ledger = books.table("ar_push_ledger")
-    status = dict(zip(zip(ledger["document_type"], ledger["source_id"], strict=True), ledger["status"], strict=True))
+    status = dict(zip(zip(ledger["document_type"], ledger["source_id"], strict=True), ledger["status"],
+                      strict=True))
     pushed = {("customer", "C1"), ("customer", "C2"), ("invoice", "I1"), ("invoice", "I2"), ("invoice", "F1"),
-              ("credit_note", "N1"), ("credit_note_allocation", "N1:I2"), ("payment", "P1"), ("payment", "P2"),
-              ("payment", "PF")}
+              ("credit_note", "N1"), ("credit_note_allocation", "N1:I2"), ("payment", "P1"),
+              ("payment", "P2"), ("payment", "PF")}
     assert status == dict.fromkeys(pushed, "success")
 
     # Read back: base-currency money has the currency's decimals and equals the source totals exactly.

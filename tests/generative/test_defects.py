@@ -1,4 +1,5 @@
-"""Regression tests for defects 2 and 4 of issue 11, end to end: warehouse → task functions → sandbox → report.
+"""Regression tests for defects 2 and 4 of issue 11, end to end: warehouse → task functions → sandbox →
+report.
 
 Each test is named after the defect it pins down and failed on the code before the fix.
 """
@@ -66,7 +67,8 @@ def test_rejected_documents_still_consume_open_amounts(gen_sandbox, gen_engine, 
         ("payment", "P2", "allocation_exceeds_open_amount")]
     assert "only 700.00 of 1000.00 is still open" in rejects["message"].iloc[0]
     ledger = books.table("ar_push_ledger")
-    status = dict(zip(zip(ledger["document_type"], ledger["source_id"], strict=True), ledger["status"], strict=True))
+    status = dict(zip(zip(ledger["document_type"], ledger["source_id"], strict=True), ledger["status"],
+                      strict=True))
     assert status[("credit_note_allocation", "N1:I1")] == "success"
     assert status[("payment", "P1")] == "success"
 

@@ -1,4 +1,5 @@
-"""Generative end-to-end tests: books of shapes nobody wrote by hand, through the real tasks, on both warehouses.
+"""Generative end-to-end tests: books of shapes nobody wrote by hand, through the real tasks, on both
+warehouses.
 
 Each example is a fresh company in one module-wide sandbox and warehouse. For every business day of the
 scenario the real task functions run (``refresh_reference → sync_company → reconcile_company →
@@ -31,8 +32,9 @@ pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("RS_HYPOTHESIS_EXAMPLES", "5"))
 # Two days are enough for "a later day edits an earlier one"; longer sequences cost a real run per day.
 DAYS = int(os.environ.get("RS_HYPOTHESIS_DAYS", "2"))
-PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if os.environ.get("RS_HYPOTHESIS_SHRINK")
-                                                         else [])
+PHASES = [Phase.explicit, Phase.reuse,
+          Phase.generate] + ([Phase.shrink] if os.environ.get("RS_HYPOTHESIS_SHRINK")
+                            else [])
 _companies = itertools.count(1)
 
 
@@ -40,7 +42,8 @@ _companies = itertools.count(1)
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(scenario=scenarios(max_days=DAYS))
-def test_generated_books_keep_every_invariant_day_after_day(gen_sandbox, gen_engine, tmp_path, namespace, scenario):
+def test_generated_books_keep_every_invariant_day_after_day(gen_sandbox, gen_engine, tmp_path, namespace,
+                                                            scenario):
     books = open_books(gen_sandbox, gen_engine, tmp_path, namespace=f"{namespace}-{next(_companies)}")
     for day, actions in scenario:
         play(books, day, actions)

@@ -49,7 +49,8 @@ def redis_broker_url() -> Iterator[str]:
         url = next((f"{DEFAULT_REDIS}/{n}" for n in range(REDIS_DATABASES - 1, 0, -1)
                     if redis.Redis.from_url(f"{DEFAULT_REDIS}/{n}").dbsize() == 0), None)
         if url is None:
-            _skip_or_fail("every Redis database 1-15 holds keys; set RS_TEST_REDIS_URL to one the test may flush")
+            _skip_or_fail("every Redis database 1-15 holds keys; set RS_TEST_REDIS_URL to one the test may "
+                          "flush")
     try:
         yield url
     finally:

@@ -1,4 +1,5 @@
-"""``Scheduler(executor="celery")`` and the REST helpers the distributed-path test relies on (fast, no Airflow).
+"""``Scheduler(executor="celery")`` and the REST helpers the distributed-path test relies on (fast, no
+Airflow).
 
 A Celery setup that would silently use someone's default broker, or SQLite as shared metadata, is refused
 before any process starts; pools are created on a fresh metadata database; a run's task instances and
@@ -21,7 +22,8 @@ BROKER = "redis://:br0ker-pass@127.0.0.1:6379/15"
 def _fake_airflow(tmp_path, handler) -> Scheduler:
     """A Scheduler whose REST calls go to ``handler`` instead of a started API server."""
     scheduler = Scheduler({}, log_dir=tmp_path)
-    scheduler._client = httpx.Client(base_url="http://airflow.test/api/v2", transport=httpx.MockTransport(handler))
+    scheduler._client = httpx.Client(base_url="http://airflow.test/api/v2",
+                                     transport=httpx.MockTransport(handler))
     return scheduler
 
 
@@ -93,4 +95,5 @@ def test_a_runs_task_instances_are_read_by_its_run_id(tmp_path):
     assert outcome.run_id == run["dag_run_id"]
     instances = _fake_airflow(tmp_path, handler).task_instances("receivables_sync", outcome.run_id)
     assert instances == [{"task_id": "plan_run", "map_index": -1}]
-    assert seen[0].startswith("/api/v2/dags/receivables_sync/dagRuns/backfill__2026-11-21T00%3A00%3A00%2B00%3A00/")
+    assert seen[0].startswith("/api/v2/dags/receivables_sync/dagRuns/"
+                              "backfill__2026-11-21T00%3A00%3A00%2B00%3A00/")

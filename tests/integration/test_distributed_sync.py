@@ -48,7 +48,8 @@ PER_COMPANY_TASKS = ("company.refresh_reference", "company.sync_company", "compa
 LEDGER = ["company_id", "document_type", "source_id", "document_number", "currency", "source_total",
           "operation", "status", "business_date"]
 REJECTS = ["business_date", "company_id", "document_type", "source_id", "rule", "message"]
-RECONCILIATION = ["report_date", "company_id", "document_type", "document_key", "source_id", "document_number",
+RECONCILIATION = ["report_date", "company_id", "document_type", "document_key", "source_id",
+                  "document_number",
                   "currency", "source_total", "platform_total", "source_amount_due", "platform_amount_due",
                   "difference", "outcome", "reason", "aging_bucket", "action"]
 SUMMARY = ["report_date", "company_id", "outcome", "currency", "document_count", "source_amount",
@@ -68,9 +69,10 @@ def _build_stack(root: Path, settings) -> Stack:
     engine = create_warehouse_engine(settings)
     try:
         migrate(engine)
-        companies = provision_companies(sandbox.base_url, COMPANIES, api_key=sandbox.api_key, namespace=NAMESPACE)
-        spec = SampleSpec(companies=COMPANIES, business_days=(DAY,), invoices_per_day=3, bad_row_fraction=0.25,
-                          seed=11)
+        companies = provision_companies(sandbox.base_url, COMPANIES, api_key=sandbox.api_key,
+                                        namespace=NAMESPACE)
+        spec = SampleSpec(companies=COMPANIES, business_days=(DAY,), invoices_per_day=3,
+                          bad_row_fraction=0.25, seed=11)
         manifest = write_sample(engine, spec, companies)
     except BaseException:
         engine.dispose()
@@ -112,7 +114,8 @@ def _airflow_env(home: Path, metadata_url: str, broker_url: str, stack: Stack) -
     """Environment of every Airflow process: a temporary home, the repository's DAGs, Celery on Redis."""
     result_backend = "db+" + sa.make_url(metadata_url).set(drivername="postgresql").render_as_string(
         hide_password=False)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
+    env = {key: value
+           for key, value in os.environ.items() if not key.startswith(("AIRFLOW_CONN_", "AIRFLOW__"))}
     env.update(_connections(stack))
     env.update({
         "AIRFLOW_HOME": str(home),
@@ -162,7 +165,8 @@ def _celery_results(metadata_url: str, run_id: str) -> dict[tuple[str, int], tup
         with engine.connect() as conn:
             rows = conn.execute(sa.text(
                 "SELECT ti.task_id, ti.map_index, ti.external_executor_id, meta.status "
-                "FROM task_instance ti LEFT JOIN celery_taskmeta meta ON meta.task_id = ti.external_executor_id "
+                "FROM task_instance ti LEFT JOIN celery_taskmeta meta ON meta.task_id = "
+                "ti.external_executor_id "
                 "WHERE ti.dag_id = :dag AND ti.run_id = :run"), {"dag": DAG_ID, "run": run_id}).all()
     finally:
         engine.dispose()
@@ -184,7 +188,8 @@ def _run_on_celery(env: dict[str, str], log_dir: Path) -> CeleryRun:
     """Start Airflow with the CeleryExecutor and a worker, backfill the one day, stop everything."""
     with Scheduler(env, log_dir=log_dir, executor="celery", worker_concurrency=COMPANIES) as airflow:
         airflow.set_pool(*API_POOL)
-        outcomes = airflow.backfill(DAG_ID, DAY.isoformat(), DAY.isoformat(), timeout_s=240, report=lambda _: None)
+        outcomes = airflow.backfill(DAG_ID, DAY.isoformat(), DAY.isoformat(), timeout_s=240,
+                                    report=lambda _: None)
         instances = airflow.task_instances(DAG_ID, outcomes[0].run_id) if outcomes else []
         return CeleryRun(outcomes=outcomes, instances=instances, worker_hostname=airflow.worker_hostname)
 

@@ -32,7 +32,8 @@ from receivables.warehouse import create_warehouse_engine, io, migrate, schema
 T = schema.metadata.tables
 
 # Ledger document type → (warehouse table, id column) of the source documents counted.
-SOURCE_TABLES = {"invoice": ("ar_invoices", "invoice_id"), "credit_note": ("ar_credit_notes", "credit_note_id"),
+SOURCE_TABLES = {"invoice": ("ar_invoices", "invoice_id"),
+                 "credit_note": ("ar_credit_notes", "credit_note_id"),
                  "customer": ("ar_customers", "customer_id"), "payment": ("ar_payments", "payment_id")}
 # Ledger document type → (platform data type, the field that carries its number), for the duplicate count.
 PLATFORM_NUMBERS = {
@@ -88,7 +89,8 @@ class World:
 
     def codat_settings(self, **overrides: Any) -> CodatSettings:
         values = {**FAST_CODAT, **overrides}
-        return CodatSettings.from_connection(host=self.sandbox.base_url, password=self.sandbox.api_key, extra=values)
+        return CodatSettings.from_connection(host=self.sandbox.base_url, password=self.sandbox.api_key,
+                                             extra=values)
 
     def sync_settings(self) -> SyncSettings:
         return SyncSettings(report_dir=str(self.report_dir))
@@ -99,7 +101,9 @@ class World:
     def post_count(self) -> int:
         """POST/PUT push requests the sandbox has answered since its last stats reset."""
         stats = self.sandbox.admin.stats()["requests"]
-        return sum(n for route, n in stats.items() if route.split(" ", 1)[0] in ("POST", "PUT") and "/push/" in route)
+        return sum(n
+                   for route, n in stats.items()
+                   if route.split(" ", 1)[0] in ("POST", "PUT") and "/push/" in route)
 
 
 def build_world(tmp_path: Path, warehouse_settings, *, companies: int = 2, invoices_per_day: int = 10,
@@ -145,7 +149,8 @@ class DayRun:
 
     @property
     def quota_exhausted(self) -> bool:
-        return any(p.get("quota_exhausted") for r in self.synced.values() for p in r.get("phases", {}).values())
+        return any(p.get("quota_exhausted") for r in self.synced.values()
+                   for p in r.get("phases", {}).values())
 
 
 def run_day(world: World, business_date: date, codat: CodatSettings, *, run_id: str | None = None,
@@ -199,7 +204,8 @@ class Counts:
     problems: list[str] = field(default_factory=list)
 
     def line(self, label: str, retries: int) -> str:
-        return (f"[reliability] {label}: documents={self.documents} pushed={self.pushed} rejected={self.rejected} "
+        return (f"[reliability] {label}: documents={self.documents} pushed={self.pushed} "
+                f"rejected={self.rejected} "
                 f"duplicates={self.duplicates} lost={self.lost} retries={retries}")
 
 
@@ -221,7 +227,8 @@ def _source_keys(world: World, company_id: str, days: Iterable[date]) -> dict[st
         frame = in_days(world.table(table, company_id=company_id))
         keys[document_type] = set(frame[id_column].astype(str))
     cna = in_days(world.table("ar_credit_note_allocations", company_id=company_id))
-    keys["credit_note_allocation"] = set(cna["credit_note_id"].astype(str) + ":" + cna["invoice_id"].astype(str))
+    keys["credit_note_allocation"] = set(cna["credit_note_id"].astype(str) + ":"
+                                         + cna["invoice_id"].astype(str))
     return keys
 
 
@@ -268,13 +275,16 @@ def check_invariants(world: World, days: Sequence[date], *, expect_final: bool =
             for number in mine:
                 if live[number] > 1:
                     counts.duplicates += live[number] - 1
-                    counts.problems.append(f"{document_type} {number}: {live[number]} records in the platform")
+                    counts.problems.append(f"{document_type} {number}: {live[number]} records in the "
+                                           "platform")
                 elif live[number] == 0:
                     counts.lost += 1
-                    counts.problems.append(f"{document_type} {number}: ledger says success, platform has none")
+                    counts.problems.append(f"{document_type} {number}: ledger says success, platform has "
+                                           "none")
             if document_type in ("invoice", "credit_note"):
                 for number in sorted(set(live) - set(mine)):
-                    counts.problems.append(f"{document_type} {number} is in the platform but not pushed by us")
+                    counts.problems.append(f"{document_type} {number} is in the platform but not pushed by "
+                                           "us")
     return counts
 
 
@@ -291,7 +301,8 @@ def check_report(world: World, business_date: date) -> list[str]:
         problems.append("report has two rows for one document")
     rejects = world.table("ar_rejects", business_date=business_date)
     if outcomes.get("rejected", 0) != len(rejects):
-        problems.append(f"report says {outcomes.get('rejected', 0)} rejected, ar_rejects holds {len(rejects)}")
+        problems.append(f"report says {outcomes.get('rejected', 0)} rejected, ar_rejects holds "
+                        f"{len(rejects)}")
     html = world.report_dir / business_date.isoformat() / "reconciliation.html"
     if not html.exists():
         problems.append(f"no HTML report at {html}")

@@ -25,8 +25,8 @@ def test_backfilled_day_pushes_documents_whose_customer_changed_later(tmp_path, 
         used = set(zip(invoices["company_id"], invoices["customer_id"], strict=True))
         moved = customers[[k in used for k in zip(customers["company_id"], customers["customer_id"],
                                                   strict=True)]]
-        table = sa.table("ar_customers", sa.column("company_id"), sa.column("customer_id"), sa.column("email"),
-                         sa.column("updated_at"))
+        table = sa.table("ar_customers", sa.column("company_id"), sa.column("customer_id"),
+                         sa.column("email"), sa.column("updated_at"))
         with world.engine.begin() as conn:
             for row in moved.itertuples():
                 conn.execute(sa.update(table).where(table.c.company_id == row.company_id,

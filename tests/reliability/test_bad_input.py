@@ -52,17 +52,20 @@ class BadInvoice:
 CORPUS = [
     BadInvoice("nan_unit_amount", line={"unit_amount": Decimal("NaN")}, expect="rejected:invalid_amount"),
     BadInvoice("inf_quantity", line={"quantity": Decimal("Infinity")}, expect="rejected:invalid_amount"),
-    BadInvoice("minus_inf_amount", line={"unit_amount": Decimal("-Infinity")}, expect="rejected:invalid_amount"),
+    BadInvoice("minus_inf_amount", line={"unit_amount": Decimal("-Infinity")},
+               expect="rejected:invalid_amount"),
     BadInvoice("huge_amount", line={"unit_amount": Decimal("1e20")}, expect="rejected:invalid_amount"),
     BadInvoice("tiny_amount", line={"unit_amount": Decimal("1E-12")}, expect="rejected:invalid_amount"),
-    # A unit price may carry more decimals than the currency: the line total is rounded half-up (WAREHOUSE.md).
+    # A unit price may carry more decimals than the currency: the line total is rounded half-up
+    # (WAREHOUSE.md).
     BadInvoice("unit_price_more_decimals", line={"unit_amount": Decimal("10.125"), "quantity": Decimal(1)},
                expect="pushed"),
     # A credit is a credit note, not a negative line (validate.py "Decisions").
     BadInvoice("negative_quantity", line={"quantity": Decimal("-3")}, expect="rejected:invalid_amount"),
     # A number is the document's identity in the platform: absent or blank it cannot be unique.
     BadInvoice("empty_number", invoice={"invoice_number": ""}, expect="rejected:duplicate_document_number"),
-    BadInvoice("whitespace_number", invoice={"invoice_number": "   "}, expect="rejected:duplicate_document_number"),
+    BadInvoice("whitespace_number", invoice={"invoice_number": "   "},
+               expect="rejected:duplicate_document_number"),
     BadInvoice("long_unicode_note", invoice={"note": "Zahlung fällig — 請求書 🧾 " * 400}, expect="pushed"),
     BadInvoice("control_characters", invoice={"note": "bell\x07 escape\x1b[31m tab\t cr\r"},
                line={"description": "line\x0bwith\x0cfeeds"}, expect="pushed"),
@@ -70,8 +73,10 @@ CORPUS = [
                                        "note": "' OR 1=1 --"}, expect="pushed"),
     BadInvoice("html_looking", invoice={"note": "<script>alert('x')</script><b>bold</b>"},
                line={"description": "<img src=x onerror=alert(1)>"}, expect="pushed"),
-    BadInvoice("issue_date_far_past", invoice={"issue_date": date(1850, 1, 1)}, expect="rejected:invalid_date"),
-    BadInvoice("due_date_far_future", invoice={"due_date": date(2999, 12, 31)}, expect="rejected:invalid_date"),
+    BadInvoice("issue_date_far_past", invoice={"issue_date": date(1850, 1, 1)},
+               expect="rejected:invalid_date"),
+    BadInvoice("due_date_far_future", invoice={"due_date": date(2999, 12, 31)},
+               expect="rejected:invalid_date"),
     BadInvoice("unknown_currency", invoice={"currency": "XXX"}, expect="rejected:invalid_currency"),
     BadInvoice("lowercase_currency", invoice={"currency": "gbp"}, expect="rejected:invalid_currency"),
     BadInvoice("foreign_currency_no_rate", invoice={"currency": "USD", "currency_rate": None},
@@ -91,7 +96,8 @@ def _good_invoice(world, company_id: str) -> tuple[dict[str, Any], dict[str, Any
     return invoice, lines.iloc[0].to_dict()
 
 
-def write_invoices(world, company_id: str, items: list[BadInvoice], prefix: str, stamp: datetime) -> list[str]:
+def write_invoices(world, company_id: str, items: list[BadInvoice], prefix: str,
+                   stamp: datetime) -> list[str]:
     """Write hostile invoices (and their lines) into the warehouse input tables; returns their ids."""
     template, line_template = _good_invoice(world, company_id)
     invoices, lines = [], []
@@ -123,7 +129,8 @@ def sync_all(world, business_date: date, run_id: str) -> dict[str, Any]:
 
 
 def outcomes(world, company_id: str, invoice_ids: list[str]) -> dict[str, tuple[str, str]]:
-    """invoice id → (state, reason): state is success/failed/pending/... from the ledger or rejected:<rule>."""
+    """invoice id → (state, reason): state is success/failed/pending/... from the ledger or
+    rejected:<rule>."""
     ledger = world.table("ar_push_ledger", company_id=company_id)
     ledger = ledger[ledger["document_type"] == "invoice"].set_index("source_id")
     rejects = world.table("ar_rejects", company_id=company_id)
@@ -135,7 +142,8 @@ def outcomes(world, company_id: str, invoice_ids: list[str]) -> dict[str, tuple[
             found[invoice_id] = (f"rejected:{row['rule']}", str(row["message"]))
         elif invoice_id in ledger.index:
             row = ledger.loc[invoice_id]
-            found[invoice_id] = (str(row["status"]), "" if pd.isna(row["last_error"]) else str(row["last_error"]))
+            found[invoice_id] = (str(row["status"]),
+                                 "" if pd.isna(row["last_error"]) else str(row["last_error"]))
     return found
 
 
@@ -157,26 +165,31 @@ def world(tmp_path, warehouse_settings):
         close_world(world)
 
 
-@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_hostile_corpus_is_handled_or_rejected_with_a_reason(world):
     hostile, other = world.companies[0].company_id, world.companies[1].company_id
     ids = write_invoices(world, hostile, CORPUS, "BAD", STAMP)
     # Lines keyed to an invoice that does not exist: they belong to no document and must not crash the run.
     _, line = _good_invoice(world, hostile)
-    io.write_frame(world.engine, T["ar_invoice_lines"], pd.DataFrame([{**line, "invoice_id": "NO-SUCH-INVOICE"}]))
+    io.write_frame(world.engine, T["ar_invoice_lines"],
+                   pd.DataFrame([{**line, "invoice_id": "NO-SUCH-INVOICE"}]))
     # Two invoices with one number: at most one may reach the platform.
     same = {"invoice_number": "DUP-SAME"}
-    dupes = write_invoices(world, hostile, [BadInvoice("dup_a", same), BadInvoice("dup_b", same)], "DUP", STAMP)
+    dupes = write_invoices(world, hostile, [BadInvoice("dup_a", same), BadInvoice("dup_b", same)], "DUP",
+                           STAMP)
 
     results = sync_all(world, DAY, "bad-input")
     assert set(results) == {hostile, other}
 
     found = outcomes(world, hostile, ids + dupes)
-    print("[reliability] bad input corpus: " + ", ".join(f"{i.split('-', 2)[-1]}={s}" for i, (s, _) in found.items()))
+    print("[reliability] bad input corpus: "
+          + ", ".join(f"{i.split('-', 2)[-1]}={s}" for i, (s, _) in found.items()))
     assert_recorded(found, ids + dupes)
     for item, invoice_id in zip(CORPUS, ids, strict=True):
         state, reason = found[invoice_id]
-        assert item.expect in ("pushed", state), f"{item.name}: expected {item.expect}, got {state} ({reason})"
+        assert item.expect in ("pushed",
+                               state), f"{item.name}: expected {item.expect}, got {state} ({reason})"
         if item.expect == "pushed":
             assert state == "success", (item.name, found[invoice_id])
         else:  # rejected with a message that names the record
@@ -193,7 +206,8 @@ def test_hostile_corpus_is_handled_or_rejected_with_a_reason(world):
 
     # The other company's work is untouched: all of its documents reached the platform.
     ledger = world.table("ar_push_ledger", company_id=other)
-    assert len(ledger) and (ledger["status"] == "success").all(), ledger[["source_id", "status", "last_error"]]
+    assert len(ledger) and (ledger["status"]
+                            == "success").all(), ledger[["source_id", "status", "last_error"]]
 
 
 # -- property-based: random invoices through the warehouse and the jobs -----------------------------
@@ -205,7 +219,8 @@ texts = st.one_of(
 ).filter(lambda s: "\x00" not in s)
 amounts = st.one_of(
     # PostgreSQL NUMERIC holds NaN but not -NaN or sNaN: those cannot be in a warehouse table at all.
-    st.decimals(allow_nan=True, allow_infinity=True, places=None).map(lambda d: Decimal("NaN") if d.is_nan() else d),
+    st.decimals(allow_nan=True, allow_infinity=True,
+                places=None).map(lambda d: Decimal("NaN") if d.is_nan() else d),
     st.decimals(min_value=-10**6, max_value=10**6, places=2),
     st.sampled_from([Decimal("0"), Decimal("-0.00"), Decimal("1e-30"), Decimal("9" * 30), Decimal("0.005")]),
 )
@@ -220,14 +235,17 @@ discounts = st.one_of(st.just(Decimal(0)), ties, st.decimals(min_value=-10, max_
                       st.sampled_from([Decimal("NaN"), Decimal("1e20")]))
 # Currency and rate together: the hostile company's base is GBP; JPY (0 decimals) and BHD (3) are foreign.
 currencies = st.sampled_from([("GBP", None), ("USD", Decimal("0.79")), ("JPY", Decimal("0.0052")),
-                              ("BHD", Decimal("2.10")), ("USD", None), ("XXX", None), ("gbp", None), ("G B", None)])
+                              ("BHD", Decimal("2.10")), ("USD", None), ("XXX", None), ("gbp", None),
+                              ("G B", None)])
 days = st.one_of(st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)),
                  st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)))
 
 
 def _invoice(number, note, unit, qty, discount, issue, due, currency, status, description) -> BadInvoice:
-    return BadInvoice("prop", invoice={"invoice_number": number, "note": note, "issue_date": issue, "due_date": due,
-                                       "currency": currency[0], "currency_rate": currency[1], "status": status},
+    return BadInvoice("prop",
+                      invoice={"invoice_number": number, "note": note, "issue_date": issue, "due_date": due,
+                               "currency": currency[0], "currency_rate": currency[1],
+                               "status": status},
                       line={"unit_amount": unit, "quantity": qty, "discount_amount": discount,
                             "description": description})
 
@@ -235,11 +253,13 @@ def _invoice(number, note, unit, qty, discount, issue, due, currency, status, de
 invoices = st.builds(
     _invoice, number=texts, note=st.one_of(st.none(), texts), unit=unit_amounts, qty=quantities,
     discount=discounts, issue=days, due=days, currency=currencies,
-    status=st.sampled_from(["submitted", "draft", "void", "", "PAID"]), description=st.one_of(st.none(), texts),
+    status=st.sampled_from(["submitted", "draft", "void", "", "PAID"]),
+    description=st.one_of(st.none(), texts),
 )
 # Valid invoices on the edges, run every time whatever hypothesis draws: ties in each minor unit, a large
 # quantity, a discount that is itself a tie.
-_EDGE = {"note": None, "issue": DAY, "due": DAY + timedelta(days=30), "status": "submitted", "description": "edge"}
+_EDGE = {"note": None, "issue": DAY, "due": DAY + timedelta(days=30), "status": "submitted",
+         "description": "edge"}
 EDGES = [
     [_invoice("EDGE-GBP-TIE", unit=Decimal("10.005"), qty=Decimal(1), discount=Decimal(0),
               currency=("GBP", None), **_EDGE),
@@ -277,7 +297,8 @@ def assert_pushed_lines_are_rounded_half_up(world, company_id: str, batch: list[
         assert total == round_half_up(total, currency), record
 
 
-@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_random_invoices_never_crash_the_run_nor_vanish(world):
     hostile = world.companies[0].company_id
     sync_all(world, DAY, "baseline")

@@ -57,7 +57,8 @@ def _rerun_and_check(world, label):
     return assert_clean(world, [DAY], label)
 
 
-@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_sandbox_restarted_while_pushing(world):
     # Slow pushes keep the run busy while the API goes away and comes back on the same port and state.
     world.sandbox.admin.set_faults(latency_ms=60, methods=["POST"])
@@ -86,7 +87,8 @@ def test_sandbox_restarted_while_pushing(world):
     assert counts.duplicates == 0
 
 
-@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize("warehouse_settings", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_warehouse_connection_dropped_while_pushing(world, warehouse_settings, pg_database_url):
     # Terminate every server backend of the test database repeatedly while the push runs: the ledger
     # writes of that moment fail, and the run of that company fails loudly (as an Airflow task would).
@@ -120,14 +122,15 @@ def test_warehouse_connection_dropped_while_pushing(world, warehouse_settings, p
         admin.dispose()
     world.sandbox.admin.clear_faults()
     assert killed, "no warehouse connection was terminated during the push"
-    print(f"[reliability] warehouse drop: {len(killed)} backend(s) terminated, failures={list(faulty.failures.values())}")
+    print(f"[reliability] warehouse drop: {len(killed)} backend(s) terminated, "
+          f"failures={list(faulty.failures.values())}")
     after = check_invariants(world, [DAY], expect_final=False)
     assert after.duplicates == 0, after.problems
     _rerun_and_check(world, "warehouse connection dropped")
 
 
-@pytest.mark.parametrize("warehouse_settings", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-                         indirect=True)
+@pytest.mark.parametrize("warehouse_settings",
+                         ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_worker_killed_with_sigkill_mid_push(world, warehouse_settings, tmp_path):
     settings = world.sync_settings()
     plan = jobs.plan_run(world.engine, settings=settings, run_id="killed",
@@ -138,7 +141,8 @@ def test_worker_killed_with_sigkill_mid_push(world, warehouse_settings, tmp_path
     # Slow pushes: the kill lands while operations are in flight and the ledger holds pending rows.
     world.sandbox.admin.set_faults(latency_ms=150, methods=["POST"])
     spec = {"warehouse": warehouse_arguments(warehouse_settings), "base_url": world.sandbox.base_url,
-            "api_key": world.sandbox.api_key, "codat": {"max_concurrency_per_company": 2, "timeout_seconds": 5},
+            "api_key": world.sandbox.api_key,
+            "codat": {"max_concurrency_per_company": 2, "timeout_seconds": 5},
             "company": company, "report_dir": str(world.report_dir)}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("include", "plugins", ".")))
     log_path = tmp_path / "worker.log"
@@ -168,7 +172,8 @@ def test_worker_killed_with_sigkill_mid_push(world, warehouse_settings, tmp_path
 def test_overlapping_workers_for_one_company(world):
     # A task declared dead while it still runs, and its retry: two workers sync the same company at once.
     settings = world.sync_settings()
-    plan = jobs.plan_run(world.engine, settings=settings, run_id="zombie", params={"business_date": DAY.isoformat()})
+    plan = jobs.plan_run(world.engine, settings=settings, run_id="zombie",
+                         params={"business_date": DAY.isoformat()})
     for company in plan["companies"]:
         with CodatClient(world.codat_settings()) as client:
             jobs.refresh_reference(client, world.engine, company)

@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 def test_dag_run_under_faults_then_clean_rerun(e2e_stack):
     stack = e2e_stack
     day = stack.days[0]
-    world = World(sandbox=stack.sandbox, engine=stack.engine, companies=stack.companies, manifest=stack.manifest,
-                  days=(day,), report_dir=stack.report_dir)
+    world = World(sandbox=stack.sandbox, engine=stack.engine, companies=stack.companies,
+                  manifest=stack.manifest, days=(day,), report_dir=stack.report_dir)
     assert stack.run_dag("receivables_reference_data").state == "success"
     pipeline_log, codat_log = logging.getLogger("receivables"), logging.getLogger("receivables.codat")
     captured = CapturedText()

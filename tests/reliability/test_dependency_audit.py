@@ -38,7 +38,8 @@ def pinned_requirements(text: str) -> dict[str, Version]:
             continue
         match = _PIN.match(line)
         if match is None:
-            raise ValueError(f"requirements.txt:{number}: {line!r} is not pinned to one version (name==x.y.z)")
+            raise ValueError(f"requirements.txt:{number}: {line!r} is not pinned to one version "
+                             "(name==x.y.z)")
         try:
             pins[canonicalize_name(match.group(1))] = Version(match.group(3))
         except InvalidVersion:
@@ -67,7 +68,8 @@ def affected(version: Version, ranges: list[dict[str, str]]) -> bool:
     return any(Version(r["introduced"]) <= version < Version(r["fixed"]) for r in ranges)
 
 
-def snapshot_findings(pins: dict[str, Version], advisories: list[dict], accepted: dict[str, str]) -> list[str]:
+def snapshot_findings(pins: dict[str, Version], advisories: list[dict],
+                      accepted: dict[str, str]) -> list[str]:
     """One line per advisory of the snapshot that affects a pin and is not accepted by id or alias."""
     findings = []
     for advisory in advisories:
@@ -103,7 +105,8 @@ def unaccepted_findings(dependencies: list[dict], accepted: dict[str, str]) -> l
         for vuln in dependency.get("vulns", []):
             if not {vuln["id"], *vuln.get("aliases", [])} & set(accepted):
                 fixed = ", ".join(vuln.get("fix_versions", [])) or "no fix yet"
-                findings.append(f"{dependency['name']} {dependency['version']}: {vuln['id']} (fixed in {fixed})")
+                findings.append(f"{dependency['name']} {dependency['version']}: {vuln['id']} (fixed in "
+                                f"{fixed})")
     return findings
 
 
@@ -130,8 +133,11 @@ def test_findings_fail_unless_accepted_by_id_or_alias():
         {"id": "PYSEC-2099-1", "aliases": ["CVE-2099-0001"], "fix_versions": ["3.1.9"]},
         {"id": "GHSA-aaaa-bbbb-cccc", "aliases": [], "fix_versions": []}]}]
     assert unaccepted_findings(audited, {}) == [
-        "jinja2 3.1.0: PYSEC-2099-1 (fixed in 3.1.9)", "jinja2 3.1.0: GHSA-aaaa-bbbb-cccc (fixed in no fix yet)"]
-    assert unaccepted_findings(audited, {"CVE-2099-0001": "not reachable", "GHSA-aaaa-bbbb-cccc": "sandbox only"}) == []
+        "jinja2 3.1.0: PYSEC-2099-1 (fixed in 3.1.9)",
+        "jinja2 3.1.0: GHSA-aaaa-bbbb-cccc (fixed in no fix yet)"]
+    assert unaccepted_findings(audited,
+                               {"CVE-2099-0001": "not reachable",
+                                "GHSA-aaaa-bbbb-cccc": "sandbox only"}) == []
 
 
 def test_every_requirement_is_pinned_to_one_version():
@@ -158,8 +164,8 @@ def test_pinned_dependencies_have_no_known_vulnerabilities_in_the_snapshot():
     covered = {canonicalize_name(a["package"]) for a in snapshot["advisories"]} & set(pins)
     print(f"[reliability] dependency audit (snapshot of {snapshot['taken_on']}): {len(pins)} pins, "
           f"{len(covered)} with advisories on record, {len(findings)} finding(s)")
-    assert not findings, ("known vulnerabilities in pinned dependencies (upgrade the pin, or list the id with "
-                          "a reason in audit-ignore.txt):\n" + "\n".join(findings))
+    assert not findings, ("known vulnerabilities in pinned dependencies (upgrade the pin, or list the id "
+                          "with a reason in audit-ignore.txt):\n" + "\n".join(findings))
 
 
 @pytest.mark.slow
@@ -179,6 +185,6 @@ def test_pinned_dependencies_have_no_known_vulnerabilities_online():
     findings = unaccepted_findings(audited, accepted_vulnerabilities())
     print(f"[reliability] dependency audit (online): {len(audited)} audited, "
           f"{len(dependencies) - len(audited)} not auditable, {len(findings)} finding(s)")
-    assert not findings, ("known vulnerabilities in pinned dependencies (upgrade the pin, or list the id with "
-                          "a reason in audit-ignore.txt; add the advisory to advisories.json):\n"
+    assert not findings, ("known vulnerabilities in pinned dependencies (upgrade the pin, or list the id "
+                          "with a reason in audit-ignore.txt; add the advisory to advisories.json):\n"
                           + "\n".join(findings))

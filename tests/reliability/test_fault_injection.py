@@ -17,7 +17,8 @@ class Clock:
 
 def test_a_storm_with_a_duration_stops_by_itself():
     clock = Clock()
-    injector = FaultInjector(FaultConfig(rate_429=1.0, lose_response_rate=1.0, duration_seconds=2.0), clock=clock)
+    injector = FaultInjector(FaultConfig(rate_429=1.0, lose_response_rate=1.0, duration_seconds=2.0),
+                             clock=clock)
     assert injector.error_status("GET", "invoices") == 429
     assert injector.lose_response("POST", "invoices")
     clock.now += 2.0

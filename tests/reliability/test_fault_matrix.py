@@ -54,7 +54,9 @@ def _faulty_then_clean(world, label, *, faults=None, faulty_codat=None, between=
     assert after_fault.duplicates == 0, after_fault.problems
     if report:
         assert not check_faulty_report(world, DAY, faulty)
-    assert not [p for p in after_fault.problems if "neither pushed nor rejected" in p and not faulty.failures], \
+    assert not [p
+                for p in after_fault.problems
+                if "neither pushed nor rejected" in p and not faulty.failures], \
         after_fault.problems
     clean = run_day(world, DAY, world.codat_settings())
     assert not clean.failures, clean.failures
@@ -66,7 +68,8 @@ def _faulty_then_clean(world, label, *, faults=None, faulty_codat=None, between=
 def test_429_storm_is_waited_out(world):
     # Most requests refused for a few seconds; Retry-After: 1 is honoured, so the run itself finishes.
     faulty, after, _ = _faulty_then_clean(
-        world, "429 storm", faults={"rate_429": 0.8, "retry_after_seconds": 1, "duration_seconds": 1.5, "seed": 3})
+        world, "429 storm",
+        faults={"rate_429": 0.8, "retry_after_seconds": 1, "duration_seconds": 1.5, "seed": 3})
     assert world.retry_counter.retries > 0
     assert not faulty.failures and after.not_final == 0 and after.lost == 0
 
@@ -87,7 +90,8 @@ def test_daily_quota_stops_the_push_and_the_next_run_finishes(world):
 
 @pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
 def test_500_and_503_bursts(world):
-    _faulty_then_clean(world, "5xx burst", faults={"rate_500": 0.3, "rate_503": 0.3, "duration_seconds": 1.5, "seed": 5})
+    _faulty_then_clean(world, "5xx burst",
+                       faults={"rate_500": 0.3, "rate_503": 0.3, "duration_seconds": 1.5, "seed": 5})
     assert world.retry_counter.retries > 0
 
 
@@ -117,15 +121,16 @@ LOST_AND_GIVEN_UP = {"faults": {"lose_response_rate": 1.0, "methods": ["POST"]},
 
 @pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
 def test_unknown_outcomes_resolved_inside_the_idempotency_window(world):
-    faulty, after, _ = _faulty_then_clean(world, "lost responses, unknown (inside window)", **LOST_AND_GIVEN_UP,
-                                          report=True)
+    faulty, after, _ = _faulty_then_clean(world, "lost responses, unknown (inside window)",
+                                          **LOST_AND_GIVEN_UP, report=True)
     assert after.not_final > 0
 
 
 @pytest.mark.parametrize("warehouse_settings", ["postgres"], indirect=True)
 def test_unknown_outcomes_resolved_beyond_the_idempotency_window(world):
     # The next run comes after Codat forgot the keys: only the read-back prevents duplicates.
-    faulty, after, _ = _faulty_then_clean(world, "lost responses, unknown (beyond window)", **LOST_AND_GIVEN_UP,
+    faulty, after, _ = _faulty_then_clean(world, "lost responses, unknown (beyond window)",
+                                          **LOST_AND_GIVEN_UP,
                                           between=lambda w: w.sandbox.admin.age_idempotency(2 * 3600))
     assert after.not_final > 0
 
@@ -177,7 +182,8 @@ def test_quota_gone_before_unknown_outcomes_are_checked(world):
     plan = jobs.plan_run(world.engine, settings=world.sync_settings(), run_id="no-quota",
                          params={"business_date": DAY.isoformat()})
     for company in plan["companies"]:
-        result = jobs.sync_company(world.codat_settings(), world.engine, company, settings=world.sync_settings())
+        result = jobs.sync_company(world.codat_settings(), world.engine, company,
+                                   settings=world.sync_settings())
         assert any(p["quota_exhausted"] for p in result["phases"].values()), result
     world.sandbox.admin.set_quota(None, used=0)  # midnight
     stopped = check_invariants(world, [DAY], expect_final=False)

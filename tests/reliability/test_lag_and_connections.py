@@ -86,7 +86,8 @@ def test_lost_answers_under_lag_beyond_the_idempotency_window_make_no_duplicates
 
 @pytest.mark.parametrize("warehouse_settings", ["sqlite"], indirect=True)
 def test_timed_out_operations_whose_write_landed_are_found_under_lag_in_the_same_run(lagging_world):
-    faulty, after, resent = _faulty_night_then_clean(lagging_world, {"timeout_rate": 1.0}, between=_forget_keys)
+    faulty, after, resent = _faulty_night_then_clean(lagging_world, {"timeout_rate": 1.0},
+                                                     between=_forget_keys)
     # The refresh before the read-back shows every landed write at once: nothing is left for later,
     # and the next night sends nothing again.
     assert after.not_final == 0

@@ -64,7 +64,8 @@ def test_read_back_takes_only_an_exact_number(tmp_path, warehouse_settings):
     world = build_world(tmp_path, warehouse_settings, days=(DAY,), companies=1, bad_row_fraction=0.0)
     try:
         company = world.companies[0].company_id
-        world.sandbox.admin.insert_record(company, "invoices", {"invoiceNumber": "CASE-0001", "status": "Submitted"})
+        world.sandbox.admin.insert_record(company, "invoices",
+                                          {"invoiceNumber": "CASE-0001", "status": "Submitted"})
 
         async def look(numbers):
             async with AsyncCodatClient(world.codat_settings()) as client:

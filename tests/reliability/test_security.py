@@ -55,11 +55,13 @@ def secret_warehouse(pg_database_url):
 
 def _forms(secret: str) -> list[str]:
     """The secret as it could leak: plain, Basic-auth encoded, URL-embedded."""
-    return [secret, base64.b64encode(secret.encode()).decode(), base64.b64encode(f"x:{secret}".encode()).decode()[4:]]
+    return [secret, base64.b64encode(secret.encode()).decode(),
+            base64.b64encode(f"x:{secret}".encode()).decode()[4:]]
 
 
 @pytest.mark.postgres
-def test_no_secret_in_logs_exceptions_reports_ledger_or_sandbox_log(tmp_path, secret_warehouse, caplog, capsys):
+def test_no_secret_in_logs_exceptions_reports_ledger_or_sandbox_log(tmp_path, secret_warehouse, caplog,
+                                                                    capsys):
     settings, password = secret_warehouse
     api_key = f"rs-KEY-{secrets.token_hex(16)}"
     world = build_world(tmp_path, settings, days=(DAY,),
@@ -77,14 +79,15 @@ def test_no_secret_in_logs_exceptions_reports_ledger_or_sandbox_log(tmp_path, se
         first = run_day(world, DAY, world.codat_settings())
         assert "no-such-company" in first.failures  # the failure path ran
         assert "retrying" in captured.text, "the faults should have made the client log retries"
-        texts = [caplog.text, captured.text, capsys.readouterr().out, repr(first), repr(settings), str(settings),
-                 repr(world.codat_settings())]
+        texts = [caplog.text, captured.text, capsys.readouterr().out, repr(first), repr(settings),
+                 str(settings), repr(world.codat_settings())]
         for record in caplog.records:
             texts += [record.getMessage(), str(record.exc_info[1]) if record.exc_info else ""]
         # A warehouse that refuses the connection: the error text must not carry the password.
         broken = create_warehouse_engine(settings.model_copy(update={"database": "rs_no_such_db"}))
         with pytest.raises(Exception) as refused:
-            jobs.plan_run(broken, settings=world.sync_settings(), run_id="x", params={"business_date": "2026-11-20"})
+            jobs.plan_run(broken, settings=world.sync_settings(), run_id="x",
+                          params={"business_date": "2026-11-20"})
         broken.dispose()
         texts += [str(refused.value), repr(refused.value)]
         for path in sorted(world.report_dir.rglob("*")):
@@ -102,7 +105,8 @@ def test_no_secret_in_logs_exceptions_reports_ledger_or_sandbox_log(tmp_path, se
     assert len(blob) > 10_000, "too little was captured to prove anything"
     for secret in (api_key, password):
         for form in _forms(secret):
-            assert form not in blob, "a secret leaked into logs, exceptions, reports, tables or the sandbox log"
+            assert form not in blob, ("a secret leaked into logs, exceptions, reports, tables or the "
+                                      "sandbox log")
     print(f"[reliability] secrets: {len(blob):,} characters of logs, reports, tables and sandbox log checked")
 
 
@@ -148,7 +152,8 @@ def test_every_api_route_demands_the_api_key():
 
 def test_admin_api_is_off_unless_enabled_and_loopback_only():
     off, on = _sandbox(admin=False), _sandbox(admin=True)
-    admin_routes = [(m, r.path) for r in on.routes() if r.path.startswith("/admin") for m in r.methods - {"HEAD"}]
+    admin_routes = [(m, r.path) for r in on.routes() if r.path.startswith("/admin")
+                    for m in r.methods - {"HEAD"}]
     assert len(admin_routes) >= 10
     for method, path in admin_routes:
         assert _call(off.asgi(), method, _concrete(path)) == 404, (method, path)
@@ -162,10 +167,12 @@ def test_admin_api_is_off_unless_enabled_and_loopback_only():
 
 # SQL built from strings, reviewed: identifiers quoted by the dialect or numbers from typed settings.
 REVIEWED_SQL_SITES = {
-    ("include/receivables/warehouse/io.py", "_pg_write"): "identifiers quoted by the dialect; values go by COPY",
+    ("include/receivables/warehouse/io.py",
+     "_pg_write"): "identifiers quoted by the dialect; values go by COPY",
     ("include/receivables/warehouse/engine.py", "_on_connect"): "busy_timeout is an int from typed settings",
     ("include/receivables/warehouse/migrations/v0003_run_state.py", "upgrade"):
-        "ALTER TABLE ADD COLUMN: names quoted by the dialect, the type compiled from our own table definition",
+        "ALTER TABLE ADD COLUMN: names quoted by the dialect, the type compiled from our own table "
+        "definition",
 }
 _SQL_CALLS = {"execute", "exec_driver_sql", "text", "executemany", "executescript"}
 
@@ -201,7 +208,8 @@ def test_sql_is_parameterized_except_reviewed_identifier_sites():
         for function, line in _dynamic_sql_sites(path):
             if (relative, function) not in REVIEWED_SQL_SITES:
                 unreviewed.append(f"{relative}:{line} in {function}()")
-    assert not unreviewed, "SQL built from strings (use bound parameters, or review and list it):\n" + "\n".join(
+    assert not unreviewed, ("SQL built from strings (use bound parameters, or review and list "
+                            "it):\n") + "\n".join(
         unreviewed)
 
 
@@ -235,9 +243,10 @@ def test_html_report_escapes_markup_from_the_source(tmp_path, warehouse_settings
         markup = "<script>alert('number')</script>"
         # Rejected (unknown customer) so that it shows in the report's exceptions with its number.
         io.write_frame(world.engine, T["ar_invoices"], pd.DataFrame([{
-            **first.to_dict(), "invoice_id": "XSS-1", "invoice_number": markup, "customer_id": "<b>nobody</b>",
-            "note": "<img src=x onerror=alert(1)>"}]))
-        io.write_frame(world.engine, T["ar_invoice_lines"], lines[lines["invoice_id"] == first["invoice_id"]].assign(
+            **first.to_dict(), "invoice_id": "XSS-1", "invoice_number": markup,
+            "customer_id": "<b>nobody</b>", "note": "<img src=x onerror=alert(1)>"}]))
+        io.write_frame(world.engine, T["ar_invoice_lines"],
+                       lines[lines["invoice_id"] == first["invoice_id"]].assign(
             invoice_id="XSS-1"))
         day = run_day(world, DAY, world.codat_settings())
         assert not day.failures, day.failures

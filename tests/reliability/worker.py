@@ -28,8 +28,10 @@ def main(argument: str) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     spec = json.loads(argument)
     engine = create_warehouse_engine(WarehouseSettings(**spec["warehouse"]))
-    codat = CodatSettings.from_connection(host=spec["base_url"], password=spec["api_key"], extra=spec["codat"])
-    result = jobs.sync_company(codat, engine, spec["company"], settings=SyncSettings(report_dir=spec["report_dir"]))
+    codat = CodatSettings.from_connection(host=spec["base_url"], password=spec["api_key"],
+                                          extra=spec["codat"])
+    result = jobs.sync_company(codat, engine, spec["company"],
+                               settings=SyncSettings(report_dir=spec["report_dir"]))
     print(json.dumps(result, default=str), flush=True)
     return 0
 

@@ -97,7 +97,8 @@ def test_create_input_tables_is_idempotent(warehouse_engine):
 
 
 def test_a_version_2_warehouse_gains_the_run_table_and_the_summary_amounts(warehouse_settings):
-    """A warehouse made by the version-2 code (summary without amount_open / amount_overdue) upgrades in place,
+    """A warehouse made by the version-2 code (summary without amount_open / amount_overdue) upgrades in
+    place,
     keeping its rows."""
     from datetime import date
     from decimal import Decimal
@@ -108,7 +109,8 @@ def test_a_version_2_warehouse_gains_the_run_table_and_the_summary_amounts(wareh
     engine = create_warehouse_engine(warehouse_settings)
     try:
         old = sa.MetaData()
-        old_columns = [sa.Column(c.name, c.type, primary_key=c.primary_key) for c in ar_reconciliation_summary.columns
+        old_columns = [sa.Column(c.name, c.type, primary_key=c.primary_key)
+                       for c in ar_reconciliation_summary.columns
                        if c.name not in ("amount_open", "amount_overdue")]
         old_summary = sa.Table(ar_reconciliation_summary.name, old, *old_columns)
         version_2 = [m for m in available_migrations() if m.version <= 2]
