@@ -41,7 +41,8 @@ def resolve_business_date(
     zone = ZoneInfo(timezone)
     if override:
         return override if isinstance(override, date) else date.fromisoformat(str(override))
-    if data_interval_start is not None and data_interval_end is not None and data_interval_end > data_interval_start:
+    has_interval = data_interval_start is not None and data_interval_end is not None
+    if has_interval and data_interval_end > data_interval_start:
         return data_interval_start.astimezone(zone).date()
     if logical_date is not None:
         return logical_date.astimezone(zone).date()

@@ -1,4 +1,4 @@
-"""What is open on a document: the one home of that rule, for validation, the push planner and reconciliation.
+"""What is open on a document: the one home of that rule, for validation, sync and reconciliation.
 
 An invoice or credit note is drawn down by *allocations*: a payment's allocation rows and credit-note
 allocations (which draw on both the invoice and the credit note). An allocation counts against a
@@ -21,16 +21,13 @@ from decimal import Decimal
 
 import pandas as pd
 
+from receivables.documents import KINDS, allocation_keys
 from receivables.money import as_decimal, is_finite_amount, sum_amounts
 
 # One row per draw of an allocation on a target document.
 DRAW_COLUMNS = ["document_type", "source_id", "target_type", "target_id", "amount", "updated_at"]
-DOCUMENT_TYPES = ("invoice", "credit_note")
-
-
-def credit_note_allocation_key(credit_note_ids: pd.Series, invoice_ids: pd.Series) -> pd.Series:
-    """The ledger source id of credit-note allocations: ``"<credit_note_id>:<invoice_id>"``."""
-    return credit_note_ids.astype(str) + ":" + invoice_ids.astype(str)
+# The kinds allocations draw on: those with an open balance in the platform.
+DOCUMENT_TYPES = tuple(k.name for k in KINDS if k.amount_due_field is not None)
 
 
 def allocation_draws(payment_allocations: pd.DataFrame, payments: pd.DataFrame,
@@ -43,7 +40,7 @@ def allocation_draws(payment_allocations: pd.DataFrame, payments: pd.DataFrame,
     paid_at = dict(zip(payments["payment_id"].astype(str), payments["updated_at"], strict=True))
     pay_ids = payment_allocations["payment_id"].astype(str)
     cna = credit_note_allocations
-    keys = credit_note_allocation_key(cna["credit_note_id"], cna["invoice_id"])
+    keys = pd.Series(allocation_keys(cna["credit_note_id"], cna["invoice_id"]), index=cna.index, dtype=object)
     parts = [
         pd.DataFrame({"document_type": "payment", "source_id": pay_ids,
                       "target_type": payment_allocations["target_type"].astype(str),
@@ -52,7 +49,8 @@ def allocation_draws(payment_allocations: pd.DataFrame, payments: pd.DataFrame,
         pd.DataFrame({"document_type": "credit_note_allocation", "source_id": keys, "target_type": "invoice",
                       "target_id": cna["invoice_id"].astype(str), "amount": cna["amount"],
                       "updated_at": cna["updated_at"]}),
-        pd.DataFrame({"document_type": "credit_note_allocation", "source_id": keys, "target_type": "credit_note",
+        pd.DataFrame({"document_type": "credit_note_allocation", "source_id": keys,
+                      "target_type": "credit_note",
                       "target_id": cna["credit_note_id"].astype(str), "amount": cna["amount"],
                       "updated_at": cna["updated_at"]}),
     ]
@@ -73,8 +71,8 @@ def in_platform(draws: pd.DataFrame, ledger: pd.DataFrame,
     success = ledger[ledger["status"] == "success"]
     applied = set(zip(success["document_type"].astype(str), success["source_id"].astype(str), strict=True))
     applied -= set(leaving_out)
-    keys = pd.Series(list(zip(draws["document_type"].astype(str), draws["source_id"].astype(str), strict=True)),
-                     index=draws.index, dtype=object)
+    keys = pd.Series(list(zip(draws["document_type"].astype(str), draws["source_id"].astype(str),
+                              strict=True)), index=draws.index, dtype=object)
     # A boolean Series, never a list: on an empty frame a list would select columns, not rows.
     return draws[keys.isin(applied).astype(bool)]
 

@@ -84,8 +84,10 @@ def default_label(on_type: str, on_id: object) -> str:
     return f"{LABEL.get(on_type, on_type)} {on_id}"
 
 
-def waiting(rows: pd.DataFrame, standing: Callable[[object, str, object], Standing],
-            on_label: Callable[[object, str, object], str] = lambda c, t, i: default_label(t, i)) -> pd.DataFrame:
+Asker = Callable[[object, str, object], object]   # (company_id, on_type, on_id) -> answer
+
+
+def waiting(rows: pd.DataFrame, standing: Asker, on_label: Asker | None = None) -> pd.DataFrame:
     """Documents with a dependency not ready, each with the reason of its first such dependency.
 
     ``rows``: :func:`needs` rows; ``standing(company_id, on_type, on_id)`` says how a dependency
@@ -97,9 +99,10 @@ def waiting(rows: pd.DataFrame, standing: Callable[[object, str, object], Standi
         key = (c, t, s)
         if key in found:
             continue
-        st = standing(c, on_type, on_id)
+        st = Standing(standing(c, on_type, on_id))
         if st is not Standing.READY:
-            found[key] = reason(lbl, on_label(c, on_type, on_id), st)
+            named = on_label(c, on_type, on_id) if on_label else default_label(on_type, on_id)
+            found[key] = reason(lbl, named, st)
     return pd.DataFrame([(*k, v) for k, v in found.items()], columns=WAITING_COLUMNS)
 
 

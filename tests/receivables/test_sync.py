@@ -15,7 +15,7 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from receivables import jobs, plan_diff, sync
+from receivables import company_state, jobs, plan_diff, sync
 from receivables.codat.client import AsyncCodatClient, CodatClient
 from receivables.settings import CodatSettings, SyncSettings
 from receivables.warehouse import io, schema
@@ -32,8 +32,8 @@ def _ledger(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 
 def test_nothing_is_carried_over_from_an_empty_or_final_ledger():
-    assert sync.carried_over(_ledger([])) == {}
-    assert sync.carried_over(_ledger([("invoice", "i1", "success"), ("payment", "p1", "failed")])) == {}
+    assert company_state.carried_over(_ledger([])) == {}
+    assert company_state.carried_over(_ledger([("invoice", "i1", "success"), ("payment", "p1", "failed")])) == {}
 
 
 def test_not_final_documents_are_reread_from_their_batch_table():
@@ -44,7 +44,7 @@ def test_not_final_documents_are_reread_from_their_batch_table():
         # An allocation is re-read through its credit note: "<credit_note_id>:<invoice_id>".
         ("credit_note_allocation", "cn7:i9", "pending"), ("credit_note_allocation", "cn7:i8", "timed_out"),
     ])
-    assert sync.carried_over(ledger) == {
+    assert company_state.carried_over(ledger) == {
         "ar_invoices": ["i1", "i2"], "ar_credit_notes": ["cn1"], "ar_customers": ["cu1"],
         "ar_payments": ["p1", "p2"], "ar_credit_note_allocations": ["cn7"]}
 

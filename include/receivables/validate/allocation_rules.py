@@ -35,7 +35,8 @@ def allocation_targets(live, totals, known, rejected_docs, accepted_docs, pushed
                                    r.source_id),
                     "rejected": bool(r.rejected) or r.status == "void", "pushed": key in pushed,
                     "draft": r.status == "draft"}
-    for r, key in zip(live.itertuples(index=False), row_keys(live, "document_type", "source_id"), strict=True):
+    for r, key in zip(live.itertuples(index=False), row_keys(live, "document_type", "source_id"),
+                      strict=True):
         total = totals.get(key)
         out[key] = {"customer": r.customer_id, "currency": r.currency, "label": r.label,
                     "open": total if total is not None else Decimal(0),
@@ -45,7 +46,8 @@ def allocation_targets(live, totals, known, rejected_docs, accepted_docs, pushed
     if open_amounts is not None and not open_amounts.empty:
         col = "open_amount" if "open_amount" in open_amounts else "amount"
         drawn = objects(open_amounts["drawn"]) if "drawn" in open_amounts else [None] * len(open_amounts)
-        for key, amt, used in zip(row_keys(open_amounts, "document_type", "source_id"), objects(open_amounts[col]),
+        for key, amt, used in zip(row_keys(open_amounts, "document_type", "source_id"),
+                                  objects(open_amounts[col]),
                                   drawn, strict=True):
             if key not in out:
                 continue
@@ -71,7 +73,8 @@ def attach_targets(frame, targets, *, owner, target_types, target_ids) -> pd.Dat
                             for f, t, i in zip(facts, target_types, target_ids, strict=True)]
     out["_open"] = [f["open"] if f else Decimal(0) for f in facts]
     out["_total"] = [f["total"] if f else Decimal(0) for f in facts]
-    out["_target_rejected"] = pd.Series([bool(f and f["rejected"]) for f in facts], index=frame.index, dtype=bool)
+    out["_target_rejected"] = pd.Series([bool(f and f["rejected"]) for f in facts], index=frame.index,
+                                        dtype=bool)
     out["_target_pushed"] = pd.Series([bool(f and f["pushed"]) for f in facts], index=frame.index, dtype=bool)
     out["_target_draft"] = pd.Series([bool(f and f["draft"]) for f in facts], index=frame.index, dtype=bool)
     out["_customer"] = [o[0] for o in owner]
@@ -121,13 +124,16 @@ def attach_cn_targets(cn_allocs: pd.DataFrame, targets: dict) -> tuple[pd.DataFr
                               target_types=pd.Series(target_type, index=cn_allocs.index, dtype=object),
                               target_ids=ids)
 
-    invoice, credit_note = side("invoice", cn_allocs["invoice_id"]), side("credit_note", cn_allocs["credit_note_id"])
+    invoice = side("invoice", cn_allocs["invoice_id"])
+    credit_note = side("credit_note", cn_allocs["credit_note_id"])
     invoice["_customer"] = credit_note["_target_customer"].to_numpy()
     invoice["_currency"] = credit_note["_target_currency"].to_numpy()
-    invoice["_target_missing"] = invoice["_target_missing"].to_numpy() | credit_note["_target_missing"].to_numpy()
+    either_missing = invoice["_target_missing"].to_numpy() | credit_note["_target_missing"].to_numpy()
+    invoice["_target_missing"] = either_missing
     invoice["_target_label"] = [
         f"{inv} and {cn}" if m else inv for inv, cn, m in zip(
-            invoice["_target_label"], credit_note["_target_label"], credit_note["_target_missing"], strict=True)]
+            invoice["_target_label"], credit_note["_target_label"], credit_note["_target_missing"],
+            strict=True)]
     return invoice, credit_note
 
 
@@ -141,7 +147,8 @@ def open_amount_events(payments, allocs, cn_allocs, cn_targets, cn_side, exclude
         if (c, "payment", s) in excluded or not is_finite_amount(amt):
             continue
         rows.append({"company_id": c, "document_type": "payment", "source_id": s, "_target": t,
-                     "_amount": as_decimal(amt), "_open": op, "_total": tot, "_target_label": tl, "_label": lbl,
+                     "_amount": as_decimal(amt), "_open": op, "_total": tot, "_target_label": tl,
+                     "_label": lbl,
                      "_date": paid_on.get((c, s)), "_order": 0})
     for frame in (cn_targets, cn_side):
         for c, s, t, amt, op, tot, tl, lbl, day in zip(
@@ -150,9 +157,11 @@ def open_amount_events(payments, allocs, cn_allocs, cn_targets, cn_side, exclude
             if (c, "credit_note_allocation", s) in excluded or not is_finite_amount(amt):
                 continue
             rows.append({"company_id": c, "document_type": "credit_note_allocation", "source_id": s,
-                         "_target": t, "_amount": as_decimal(amt), "_open": op, "_total": tot, "_target_label": tl,
+                         "_target": t, "_amount": as_decimal(amt), "_open": op, "_total": tot,
+                         "_target_label": tl,
                          "_label": lbl, "_date": day, "_order": 1})
-    cols = ["company_id", "document_type", "source_id", "_target", "_amount", "_open", "_total", "_target_label",
+    cols = ["company_id", "document_type", "source_id", "_target", "_amount", "_open", "_total",
+            "_target_label",
             "_label", "_date", "_order"]
     ev = pd.DataFrame(rows, columns=cols)
     ev["_date"] = pd.to_datetime(ev["_date"])
@@ -169,11 +178,13 @@ def allocation_exceeds_open_amount(events: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     ev = events.sort_values(["_date", "_order", "source_id"], kind="mergesort")
     opening = dict(zip(ev["_target"], ev["_open"], strict=True))
-    settled = settle_in_order(ev.assign(document=row_keys(ev, "document_type", "source_id"), target=ev["_target"],
+    settled = settle_in_order(ev.assign(document=row_keys(ev, "document_type", "source_id"),
+                                        target=ev["_target"],
                                         amount=ev["_amount"]), opening)
     # Name the draw that does not fit (a payment may also allocate to targets that have room).
     over = ~settled["accepted"] & (settled["asked"] > settled["available"]).astype(bool)
     out = fail_rows(settled, over, "allocation_exceeds_open_amount",
                     lambda r: f"{r._label}: allocates {r._amount} to {r._target_label}, but only "
-                              f"{max(r.available, Decimal(0))} of {getattr(r, '_total', r._open)} is still open")
+                              f"{max(r.available, Decimal(0))} of {getattr(r, '_total', r._open)} "
+                              "is still open")
     return out.drop_duplicates(["company_id", "document_type", "source_id"])

@@ -81,7 +81,8 @@ def document_totals(docs: pd.DataFrame, lines: pd.DataFrame, mappings: MappingLo
     usable, q, u, d, r, cu = [], [], [], [], [], []
     zero = Decimal(0)
     for comp, cc, tc, tid, qty, unit, disc, problem in zip(
-            lines["company_id"], currency, lines["tax_code"], tax_ids, lines["quantity"], lines["unit_amount"],
+            lines["company_id"], currency, lines["tax_code"], tax_ids, lines["quantity"],
+            lines["unit_amount"],
             lines["discount_amount"], line_problems, strict=True):
         rate = None if tc is None else rates.get((comp, tid))
         ok = problem is None and isinstance(cc, str) and (tc is None or rate is not None)
@@ -125,9 +126,11 @@ def payment_amount_problems(payments: pd.DataFrame, allocs: pd.DataFrame) -> pd.
             fee_problem = f"{fee} is negative"
         if fee_problem:
             found[key] = f"fee_amount {fee_problem}"
-    sign = {k: (as_decimal(a) > 0) for k, a in zip(row_keys(payments, "source_id"), payments["amount"], strict=True)
+    sign = {k: (as_decimal(a) > 0)
+            for k, a in zip(row_keys(payments, "source_id"), payments["amount"], strict=True)
             if is_finite_amount(a)}
-    for key, ttype, tid, amt, cur in zip(row_keys(allocs, "source_id"), allocs["target_type"], allocs["target_id"],
+    for key, ttype, tid, amt, cur in zip(row_keys(allocs, "source_id"), allocs["target_type"],
+                                         allocs["target_id"],
                                          allocs["amount"], allocs["_currency"], strict=True):
         if key in found:
             continue
@@ -173,4 +176,5 @@ def allocation_exceeds_payment(payments: pd.DataFrame, allocated: dict) -> pd.Da
     ]
     sub = payments.assign(_alloc=[allocated.get(k, Decimal(0)) for k in row_keys(payments, "source_id")])
     return fail_rows(sub, pd.Series(over, index=payments.index), "allocation_exceeds_payment",
-                     lambda r: f"{r.label}: allocations total {r._alloc} but the payment amount is {r.amount}")
+                     lambda r: f"{r.label}: allocations total {r._alloc} but the payment amount is "
+                               f"{r.amount}")

@@ -25,7 +25,8 @@ def objects(series: pd.Series) -> pd.Series:
 
 def numbers(series: pd.Series) -> pd.Series:
     """A numeric object column as is, but pd.NA -> None (NaN/inf stay, so messages can name them)."""
-    return pd.Series([None if v is pd.NA else v for v in series.astype(object)], index=series.index, dtype=object)
+    return pd.Series([None if v is pd.NA else v for v in series.astype(object)], index=series.index,
+                     dtype=object)
 
 
 def fail_rows(frame: pd.DataFrame, mask, rule: str, messages) -> pd.DataFrame:
@@ -35,7 +36,8 @@ def fail_rows(frame: pd.DataFrame, mask, rule: str, messages) -> pd.DataFrame:
         return pd.DataFrame(columns=REJECT_COLUMNS)
     # SimpleNamespace, not itertuples: namedtuples rename the underscore columns used here.
     texts = [messages(SimpleNamespace(**r)) for r in hit.to_dict("records")]
-    return pd.DataFrame({"company_id": hit["company_id"].to_numpy(), "document_type": hit["document_type"].to_numpy(),
+    return pd.DataFrame({"company_id": hit["company_id"].to_numpy(),
+                         "document_type": hit["document_type"].to_numpy(),
                          "source_id": hit["source_id"].to_numpy(), "rule": rule, "message": texts},
                         columns=REJECT_COLUMNS)
 
@@ -76,7 +78,8 @@ def row_keys(frame: pd.DataFrame, *cols: str) -> pd.Series:
     """A hashable (company_id, ...) tuple per row, for isin/map across frames."""
     if frame.empty:
         return pd.Series([], dtype=object, index=frame.index)
-    parts = [[None if v is pd.NA else v for v in frame[c].astype(object).tolist()] for c in ("company_id", *cols)]
+    parts = [[None if v is pd.NA else v for v in frame[c].astype(object).tolist()]
+             for c in ("company_id", *cols)]
     return pd.Series(list(zip(*parts, strict=True)), index=frame.index, dtype=object)
 
 

@@ -167,14 +167,16 @@ def validate_batch(
     allocs = attach_payment_targets(rows.payments, rows.allocations, targets)
     cn_targets, cn_side = attach_cn_targets(rows.cn_allocations, targets)
     pre_rejects = _first_rule(concat_failures([
-        _payment_failures(rows, allocs, earlier, customers, mappings), _cn_allocation_failures(rows, cn_targets),
+        _payment_failures(rows, allocs, earlier, customers, mappings),
+        _cn_allocation_failures(rows, cn_targets),
         platform.get("payment"), platform.get("credit_note_allocation")]))
     pre_rejected = set(row_keys(pre_rejects, "document_type", "source_id"))
     waiting = readiness.concat_waiting(
         sales.waiting, _allocations_waiting(rows, targets, customers.ready, pre_rejected))
     # Open amounts, over what is still going ahead: a rejected or waiting document draws on nothing.
     going_ahead_not = pre_rejected | set(row_keys(waiting, "document_type", "source_id"))
-    events = open_amount_events(rows.payments, allocs, rows.cn_allocations, cn_targets, cn_side, going_ahead_not)
+    events = open_amount_events(rows.payments, allocs, rows.cn_allocations, cn_targets, cn_side,
+                                going_ahead_not)
     rejects = concat_failures([customers.rejects, sales.rejects, pre_rejects,
                                _first_rule(allocation_exceeds_open_amount(events))])
     manual = _needs_manual_action(sales.manual)
@@ -219,7 +221,8 @@ def _check_customers(rows: Normalised, earlier: _Earlier, platform: dict[str, pd
 def _check_sales(rows: Normalised, earlier: _Earlier, customers: _Customers, mappings: MappingLookup,
                  tax_rates: pd.DataFrame | None, platform: dict[str, pd.DataFrame]) -> _Sales:
     docs, lines = rows.docs, rows.lines
-    manual_mask = docs["status"].eq("void") & row_keys(docs, "document_type", "source_id").isin(earlier.pushed)
+    keys = row_keys(docs, "document_type", "source_id")
+    manual_mask = docs["status"].eq("void") & keys.isin(earlier.pushed)
     live = docs[~manual_mask]
     line_problems = find_line_problems(lines)
     totals = document_totals(live, lines, mappings, tax_rates, line_problems)
@@ -236,7 +239,8 @@ def _check_sales(rows: Normalised, earlier: _Earlier, customers: _Customers, map
     waiting = readiness.concat_waiting(*(
         _ask_gate(readiness.needs(kind.name, going_ahead[going_ahead["document_type"] == kind.name]),
                   {}, customers.ready) for kind in SALES_KINDS))
-    accepted = set(live_keys[~live_keys.isin(rejected)]) - set(row_keys(waiting, "document_type", "source_id"))
+    waits = set(row_keys(waiting, "document_type", "source_id"))
+    accepted = set(live_keys[~live_keys.isin(rejected)]) - waits
     return _Sales(rejects=rejects, waiting=waiting, live=live, manual=docs[manual_mask], totals=totals,
                   rejected=rejected, accepted=accepted)
 
@@ -303,7 +307,8 @@ def _cn_allocation_failures(rows: Normalised, cn_targets: pd.DataFrame) -> pd.Da
     ])
 
 
-def _allocations_waiting(rows: Normalised, targets: dict, ready_customers: set, rejected: set) -> pd.DataFrame:
+def _allocations_waiting(rows: Normalised, targets: dict, ready_customers: set,
+                         rejected: set) -> pd.DataFrame:
     """Payments and credit-note allocations not rejected whose customer or target is not ready."""
     def going_ahead(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[~row_keys(frame, "document_type", "source_id").isin(rejected)]
@@ -322,7 +327,7 @@ def _ask_gate(needs: pd.DataFrame, targets: dict, ready_customers: set) -> pd.Da
             return Standing.READY if (company, on_id) in ready_customers else Standing.NOT_IN_PLATFORM
         facts = targets.get((company, on_type, on_id))
         if facts is None:
-            return Standing.READY  # an unknown target is rejected (allocation_target_unknown), never waited for
+            return Standing.READY  # unknown: rejected (allocation_target_unknown), never waited for
         if facts["rejected"]:
             return Standing.REJECTED
         if not facts["pushed"]:

@@ -33,7 +33,8 @@ def customer_rejected(docs: pd.DataFrame, rejected_customers: set) -> pd.DataFra
     """The document's customer row was rejected today, so the document cannot be pushed either."""
     mask = row_keys(docs, "customer_id").isin(rejected_customers)
     return fail_rows(docs, mask, "customer_rejected",
-                     lambda r: f"{r.label}: its customer {r.customer_id} was rejected; fix the customer first")
+                     lambda r: f"{r.label}: its customer {r.customer_id} was rejected; "
+                               "fix the customer first")
 
 
 def invalid_status(docs: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +88,8 @@ def due_before_issue(docs: pd.DataFrame) -> pd.DataFrame:
     """An invoice falls due before it was issued."""
     mask = docs["document_type"].eq("invoice") & (docs["due_date"] < docs["issue_date"]).fillna(False)
     return fail_rows(docs, mask, "due_before_issue",
-                     lambda r: f"{r.label}: due_date {day_text(r.due_date)} is before issue_date {day_text(r.issue_date)}")
+                     lambda r: f"{r.label}: due_date {day_text(r.due_date)} is before issue_date "
+                               f"{day_text(r.issue_date)}")
 
 
 def _number_key(value: object) -> str | None:
@@ -99,13 +101,15 @@ def _number_key(value: object) -> str | None:
     return text.casefold() if text else None
 
 
-def duplicate_document_number(docs: pd.DataFrame, known: pd.DataFrame, number_col: str = "number") -> pd.DataFrame:
+def duplicate_document_number(docs: pd.DataFrame, known: pd.DataFrame,
+                              number_col: str = "number") -> pd.DataFrame:
     """Another document of the same type and company (today's or earlier) carries the same number, or
     the document has none. Numbers identify documents in the platform (read-back after an unknown
     outcome finds them by number), so they must be present and unique, ignoring case and spaces."""
     if docs.empty:
         return pd.DataFrame(columns=REJECT_COLUMNS)
-    today = docs[["company_id", "document_type", "source_id", number_col]].rename(columns={number_col: "number"})
+    today = docs[["company_id", "document_type", "source_id", number_col]]
+    today = today.rename(columns={number_col: "number"})
     everyone = pd.concat([today, known[["company_id", "document_type", "source_id", "number"]]],
                          ignore_index=True).drop_duplicates(["company_id", "document_type", "source_id"])
     per_number: dict = {}
@@ -128,5 +132,6 @@ def duplicate_document_number(docs: pd.DataFrame, known: pd.DataFrame, number_co
 
 def no_lines(docs: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     """An invoice or credit note without a single line."""
-    mask = ~row_keys(docs, "document_type", "source_id").isin(set(row_keys(lines, "document_type", "source_id")))
+    with_lines = set(row_keys(lines, "document_type", "source_id"))
+    mask = ~row_keys(docs, "document_type", "source_id").isin(with_lines)
     return fail_rows(docs, mask, "no_lines", lambda r: f"{r.label}: has no lines")

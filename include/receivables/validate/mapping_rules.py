@@ -26,8 +26,8 @@ def _unmapped(rule: str, kind: str, code_col: str, lines: pd.DataFrame, docs: pd
     sub = sub[sub["_label"].notna()]
     unmapped = fail_rows(sub, (res.unmapped & asked)[sub.index], rule,
                          lambda r: f"{r._label}: line {r.line_no}: {code_col} "
-                                   f"'{getattr(r, code_col)}' has no {kind} mapping and there is no '*' default; "
-                                   f"add one in the mapping screen")
+                                   f"'{getattr(r, code_col)}' has no {kind} mapping and there is no '*' "
+                                   "default; add one in the mapping screen")
     broken = fail_rows(sub, (res.broken & asked)[sub.index], "broken_mapping",
                        lambda r: f"{r._label}: line {r.line_no}: {code_col} '{getattr(r, code_col)}' uses a "
                                  f"broken mapping: {r._issue}")
@@ -47,7 +47,8 @@ def unmapped_tax_code(lines, docs, mappings):
 
 def unmapped_tracking_code(lines, docs, mappings):
     """A line's tracking_code (when given) has no tracking_category mapping nor a '*' default."""
-    return _unmapped("unmapped_tracking_code", "tracking_category", "tracking_code", lines, docs, mappings, True)
+    return _unmapped("unmapped_tracking_code", "tracking_category", "tracking_code", lines, docs, mappings,
+                     True)
 
 
 def broken_mapping(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -55,13 +56,14 @@ def broken_mapping(*parts: pd.DataFrame) -> pd.DataFrame:
     return concat_failures(parts)
 
 
-def unmapped_payment_method(payments: pd.DataFrame, mappings: MappingLookup) -> tuple[pd.DataFrame, pd.DataFrame]:
+def unmapped_payment_method(payments: pd.DataFrame,
+                            mappings: MappingLookup) -> tuple[pd.DataFrame, pd.DataFrame]:
     """No payment_account mapping for the payment's method (NULL means '*') and no default."""
     res = mappings.resolve(payments["company_id"], "payment_account", payments["method"])
     sub = payments.assign(_issue=res.issue)
     unmapped = fail_rows(sub, res.unmapped, "unmapped_payment_method",
-                         lambda r: f"{r.label}: method '{r.method}' has no payment_account mapping and there is "
-                                   "no '*' default; add one in the mapping screen")
+                         lambda r: f"{r.label}: method '{r.method}' has no payment_account mapping and "
+                                   "there is no '*' default; add one in the mapping screen")
     broken = fail_rows(sub, res.broken, "broken_mapping",
                        lambda r: f"{r.label}: method '{r.method}' uses a broken mapping: {r._issue}")
     return unmapped, broken
@@ -70,9 +72,10 @@ def unmapped_payment_method(payments: pd.DataFrame, mappings: MappingLookup) -> 
 def missing_fee_account(payments: pd.DataFrame, mappings: MappingLookup) -> pd.DataFrame:
     """A fee is withheld (fee_amount > 0) but there is no usable fee_account mapping."""
     fee = payments["fee_amount"].map(lambda v: is_finite_amount(v) and as_decimal(v) > 0).astype(bool)
-    res = mappings.resolve(payments["company_id"], "fee_account", pd.Series(None, index=payments.index, dtype=object))
+    no_code = pd.Series(None, index=payments.index, dtype=object)
+    res = mappings.resolve(payments["company_id"], "fee_account", no_code)
     sub = payments.assign(_issue=res.issue)
     return fail_rows(sub, fee & res.platform_id.isna(), "missing_fee_account",
-                     lambda r: f"{r.label}: fee_amount {r.fee_amount} needs a fee_account mapping ('*'), but "
-                               + (f"it is broken: {r._issue}" if r._issue else "there is none; choose an active "
-                                  "Expense account in the mapping screen"))
+                     lambda r: f"{r.label}: fee_amount {r.fee_amount} needs a fee_account mapping ('*'), "
+                               "but " + (f"it is broken: {r._issue}" if r._issue else "there is none; choose "
+                                         "an active Expense account in the mapping screen"))

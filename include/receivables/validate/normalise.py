@@ -56,7 +56,8 @@ def _customers(batch: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     c = or_empty(batch.get("ar_customers"),
                  ["company_id", "customer_id", "name", "email", "default_currency", "updated_at"])
     out = c.assign(document_type="customer", source_id=objects(c["customer_id"]))
-    out["label"] = [label("customer", n, i) for n, i in zip(objects(c["name"]), out["source_id"], strict=True)]
+    out["label"] = [label("customer", n, i) for n, i in zip(objects(c["name"]), out["source_id"],
+                                                            strict=True)]
     return out
 
 
