@@ -44,7 +44,8 @@ def test_data_interval_is_read_in_the_business_timezone():
 
 def test_empty_interval_falls_back_to_the_logical_date():
     moment = datetime(2026, 11, 20, tzinfo=UTC)
-    assert _resolve(data_interval_start=moment, data_interval_end=moment, logical_date=moment) == date(2026, 11, 20)
+    assert _resolve(data_interval_start=moment, data_interval_end=moment, logical_date=moment) == date(2026,
+                                                                                                       11, 20)
 
 
 def test_manual_run_without_logical_date_means_yesterday_of_the_request():

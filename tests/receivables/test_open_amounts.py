@@ -13,9 +13,11 @@ from receivables.validate import allocation_exceeds_open_amount
 
 EMPTY_PAY_ALLOC = pd.DataFrame({c: pd.Series(dtype=object) for c in
                                 ["company_id", "payment_id", "target_type", "target_id", "amount"]})
-EMPTY_PAYMENTS = pd.DataFrame({c: pd.Series(dtype=object) for c in ["company_id", "payment_id", "updated_at"]})
+EMPTY_PAYMENTS = pd.DataFrame({c: pd.Series(dtype=object) for c in ["company_id", "payment_id",
+                                                                    "updated_at"]})
 EMPTY_CNA = pd.DataFrame({c: pd.Series(dtype=object) for c in
-                          ["company_id", "credit_note_id", "invoice_id", "amount", "allocated_on", "updated_at"]})
+                          ["company_id", "credit_note_id", "invoice_id", "amount", "allocated_on",
+                           "updated_at"]})
 LEDGER_COLUMNS = ["document_type", "source_id", "status"]
 
 
@@ -28,7 +30,8 @@ def _draws():
                         "target_id": "I1", "amount": [D("300.00"), D("900.00")]})
     payments = pd.DataFrame({"company_id": "c", "payment_id": ["P1", "P2"],
                              "updated_at": [datetime(2026, 1, 2, 9), datetime(2026, 1, 2, 10)]})
-    cna = pd.DataFrame({"company_id": "c", "credit_note_id": ["N1"], "invoice_id": ["I1"], "amount": [D("50.00")],
+    cna = pd.DataFrame({"company_id": "c", "credit_note_id": ["N1"], "invoice_id": ["I1"],
+                        "amount": [D("50.00")],
                         "allocated_on": [date(2026, 1, 2)], "updated_at": [datetime(2026, 1, 2, 11)]})
     return oa.allocation_draws(pay, payments, cna)
 
@@ -47,7 +50,8 @@ def test_a_company_with_no_allocations_has_everything_open():
 
 def test_credit_note_allocations_draw_on_the_invoice_and_the_credit_note():
     draws = _draws()
-    keys = draws.loc[draws["document_type"] == "credit_note_allocation", ["source_id", "target_type", "target_id"]]
+    keys = draws.loc[draws["document_type"] == "credit_note_allocation", ["source_id", "target_type",
+                                                                          "target_id"]]
     assert keys.values.tolist() == [["N1:I1", "invoice", "I1"], ["N1:I1", "credit_note", "N1"]]
 
 

@@ -33,7 +33,8 @@ def _ledger(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 def test_nothing_is_carried_over_from_an_empty_or_final_ledger():
     assert company_state.carried_over(_ledger([])) == {}
-    assert company_state.carried_over(_ledger([("invoice", "i1", "success"), ("payment", "p1", "failed")])) == {}
+    assert company_state.carried_over(_ledger([("invoice", "i1", "success"), ("payment", "p1",
+                                                                              "failed")])) == {}
 
 
 def test_not_final_documents_are_reread_from_their_batch_table():
@@ -67,7 +68,8 @@ def test_rejects_of_a_day_are_replaced_by_a_rerun_and_nothing_else_is_touched(sq
     sync.write_rejects(engine, "c1", DAY, "run-1", _rejects(("c1", "invoice", "i1", "no_lines"),
                                                             ("c1", "invoice", "i2", "invalid_date")))
     sync.write_rejects(engine, "c2", DAY, "run-1", _rejects(("c2", "invoice", "i1", "no_lines")))
-    sync.write_rejects(engine, "c1", date(2026, 11, 19), "run-0", _rejects(("c1", "payment", "p1", "invalid_amount")))
+    sync.write_rejects(engine, "c1", date(2026, 11, 19), "run-0", _rejects(("c1", "payment", "p1",
+                                                                            "invalid_amount")))
     # The rerun of c1's day: i2 fixed, i3 new, and i3 reported twice (kept once, the first reason).
     sync.write_rejects(engine, "c1", DAY, "run-2", _rejects(("c1", "invoice", "i1", "no_lines"),
                                                             ("c1", "invoice", "i3", "invalid_currency"),
@@ -111,7 +113,8 @@ def night(tmp_path, sandbox, warehouse_engine):
     """One provisioned company with a day of sample data (some rows invalid on purpose), reference pulled."""
     from sample_data import SampleSpec, provision_companies, write_sample
 
-    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"sync-{tmp_path.name}")
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key,
+                                    namespace=f"sync-{tmp_path.name}")
     manifest = write_sample(warehouse_engine, SampleSpec(companies=1, business_days=(DAY, date(2026, 11, 23)),
                                                          invoices_per_day=5, seed=11, bad_row_fraction=0.4),
                             companies)
@@ -133,7 +136,8 @@ def night(tmp_path, sandbox, warehouse_engine):
                                               settle_deadline_seconds=20).run()
         return asyncio.run(main())
 
-    return {"engine": warehouse_engine, "sandbox": sandbox, "company": company, "run": run, "manifest": manifest}
+    return {"engine": warehouse_engine, "sandbox": sandbox, "company": company, "run": run,
+            "manifest": manifest}
 
 
 def _posts(sandbox) -> int:
@@ -173,12 +177,14 @@ def test_a_first_night_records_every_document_once_and_a_rerun_pushes_nothing(ni
     assert documents, "the sample day has documents"
     assert documents <= pushed | rejected, f"silently dropped: {sorted(documents - pushed - rejected)}"
     assert not (pushed & rejected), f"both pushed and rejected: {sorted(pushed & rejected)}"
-    planted = {(b.document_type, b.source_id) for b in night["manifest"].bad_rows if b.company_id == company_id}
+    planted = {(b.document_type,
+                b.source_id) for b in night["manifest"].bad_rows if b.company_id == company_id}
     assert planted & documents and planted & documents <= rejected  # the invalid rows planted on purpose
     assert result.rejected == len(rejected) > 0
     assert result.batch["ar_invoices"] > 0 and result.company_id == company_id and result.business_date == DAY
     ledger = io.read_frame(engine, T["ar_push_ledger"], where={"company_id": company_id})
-    assert set(ledger["status"]) <= {"success"}, ledger[["document_type", "source_id", "status", "last_error"]]
+    assert set(ledger["status"]) <= {"success"}, ledger[["document_type", "source_id", "status",
+                                                         "last_error"]]
     assert ledger["platform_id"].notna().all()
 
     sandbox.admin.reset_stats()

@@ -23,7 +23,8 @@ from receivables.transform import (
 from receivables.validate import RULE_ORDER, validate_batch
 
 D = Decimal
-MONEY = ("quantity", "unit_amount", "discount_amount", "currency_rate", "amount", "fee_amount", "total_amount")
+MONEY = ("quantity", "unit_amount", "discount_amount", "currency_rate", "amount", "fee_amount",
+         "total_amount")
 DATES = ("issue_date", "due_date", "paid_on", "allocated_on", "updated_at")
 
 
@@ -45,7 +46,8 @@ def base_rows() -> dict[str, list[dict]]:
     return {
         "ar_customers": [{"company_id": c, "customer_id": "cu1", "name": "Acme", "email": "ap@acme.test",
                           "default_currency": "GBP", "updated_at": "2026-03-02 09:00"}],
-        "ar_invoices": [{"company_id": c, "invoice_id": "inv_9", "invoice_number": "INV-1009", "customer_id": "cu1",
+        "ar_invoices": [{"company_id": c, "invoice_id": "inv_9", "invoice_number": "INV-1009",
+                         "customer_id": "cu1",
                          "issue_date": "2026-02-01", "due_date": "2026-03-01", "currency": "GBP",
                          "currency_rate": None, "status": "submitted", "note": None,
                          "updated_at": "2026-03-02 09:00"}],
@@ -56,11 +58,14 @@ def base_rows() -> dict[str, list[dict]]:
                              "customer_id": "cu1", "issue_date": "2026-02-02", "currency": "GBP",
                              "currency_rate": None, "status": "submitted", "note": None,
                              "updated_at": "2026-03-02 09:00"}],
-        "ar_credit_note_lines": [{"company_id": c, "credit_note_id": "cn_1", "line_no": 1, "description": "Refund",
+        "ar_credit_note_lines": [{"company_id": c, "credit_note_id": "cn_1", "line_no": 1,
+                                  "description": "Refund",
                                   "quantity": D(1), "unit_amount": D("10.00"), "discount_amount": D(0),
                                   "tax_code": None, "revenue_code": None, "tracking_code": None}],
-        "ar_payments": [{"company_id": c, "payment_id": "pay_1", "customer_id": "cu1", "paid_on": "2026-03-02",
-                         "currency": "GBP", "currency_rate": None, "amount": D("100.00"), "fee_amount": D("1.50"),
+        "ar_payments": [{"company_id": c, "payment_id": "pay_1", "customer_id": "cu1",
+                         "paid_on": "2026-03-02",
+                         "currency": "GBP", "currency_rate": None, "amount": D("100.00"),
+                         "fee_amount": D("1.50"),
                          "method": "card", "reference": "RCPT-1", "updated_at": "2026-03-02 09:00"}],
         "ar_payment_allocations": [{"company_id": c, "payment_id": "pay_1", "target_type": "invoice",
                                     "target_id": "inv_9", "amount": D("80.00")}],
@@ -80,9 +85,11 @@ def to_batch(rows: dict[str, list[dict]]) -> dict[str, pd.DataFrame]:
 
 
 def run(rows, lookup, refdata, **kw):
-    kw.setdefault("platform_ids", frame([{"company_id": "c-gbp", "document_type": "customer", "source_id": "cu1",
+    kw.setdefault("platform_ids", frame([{"company_id": "c-gbp", "document_type": "customer",
+                                          "source_id": "cu1",
                                           "platform_id": "P-cu1"}]))
-    return validate_batch(to_batch(rows), companies=COMPANIES, mappings=lookup, tax_rates=refdata["tax_rates"], **kw)
+    return validate_batch(to_batch(rows), companies=COMPANIES, mappings=lookup,
+                          tax_rates=refdata["tax_rates"], **kw)
 
 
 def rejected(result) -> dict[tuple[str, str], tuple[str, str]]:
@@ -105,34 +112,44 @@ def mutate(table: str, **changes):
 CASES = [
     # (mutation, document_type, source_id, rule, message fragment)
     (mutate("ar_invoices", customer_id="nobody"), "invoice", "inv_9", "unknown_customer", "customer nobody"),
-    (mutate("ar_customers", default_currency="XYZ"), "invoice", "inv_9", "customer_rejected", "cu1 was rejected"),
+    (mutate("ar_customers", default_currency="XYZ"), "invoice", "inv_9", "customer_rejected",
+     "cu1 was rejected"),
     (mutate("ar_invoices", status="paid"), "invoice", "inv_9", "invalid_status", "status 'paid'"),
     (mutate("ar_invoices", status="void"), "invoice", "inv_9", "void_document", "never pushed"),
     (mutate("ar_invoices", currency="GBX"), "invoice", "inv_9", "invalid_currency", "'GBX'"),
-    (mutate("ar_invoices", currency="USD"), "invoice", "inv_9", "missing_currency_rate", "currency_rate is None"),
-    (mutate("ar_invoices", currency="USD", currency_rate=D("-1")), "invoice", "inv_9", "missing_currency_rate",
+    (mutate("ar_invoices", currency="USD"), "invoice", "inv_9", "missing_currency_rate",
+     "currency_rate is None"),
+    (mutate("ar_invoices", currency="USD", currency_rate=D("-1")), "invoice", "inv_9",
+     "missing_currency_rate",
      "USD"),
     (mutate("ar_invoices", issue_date=None), "invoice", "inv_9", "invalid_date", "issue_date is missing"),
     (mutate("ar_invoices", due_date="2026-01-01"), "invoice", "inv_9", "due_before_issue",
      "invoice INV-1009 (id inv_9): due_date 2026-01-01 is before issue_date 2026-02-01"),
-    (mutate("ar_invoice_lines", quantity=D("-1")), "invoice", "inv_9", "invalid_amount", "quantity -1 is negative"),
+    (mutate("ar_invoice_lines", quantity=D("-1")), "invoice", "inv_9", "invalid_amount",
+     "quantity -1 is negative"),
     (mutate("ar_invoice_lines", unit_amount=D("NaN")), "invoice", "inv_9", "invalid_amount", "not a finite"),
-    (mutate("ar_invoice_lines", unit_amount=float("inf")), "invoice", "inv_9", "invalid_amount", "not a finite"),
+    (mutate("ar_invoice_lines", unit_amount=float("inf")), "invoice", "inv_9", "invalid_amount",
+     "not a finite"),
     (mutate("ar_invoice_lines", unit_amount=D("1E+20")), "invoice", "inv_9", "invalid_amount", "largest"),
-    (mutate("ar_invoice_lines", unit_amount=D("1.1234567")), "invoice", "inv_9", "invalid_amount", "decimals"),
+    (mutate("ar_invoice_lines", unit_amount=D("1.1234567")), "invoice", "inv_9", "invalid_amount",
+     "decimals"),
     (mutate("ar_invoice_lines", unit_amount=D("-5")), "invoice", "inv_9", "invalid_amount", "not above zero"),
-    (mutate("ar_invoice_lines", unit_amount=None), "invoice", "inv_9", "invalid_amount", "unit_amount is missing"),
-    (mutate("ar_invoice_lines", tracking_code="WEST"), "invoice", "inv_9", "unmapped_tracking_code", "'WEST'"),
+    (mutate("ar_invoice_lines", unit_amount=None), "invoice", "inv_9", "invalid_amount",
+     "unit_amount is missing"),
+    (mutate("ar_invoice_lines", tracking_code="WEST"), "invoice", "inv_9", "unmapped_tracking_code",
+     "'WEST'"),
     (mutate("ar_payments", currency="EUR", currency_rate=D("0.85")), "payment", "pay_1",
      "allocation_currency_mismatch", "is in GBP, not EUR"),
     (mutate("ar_payments", amount=D("50.00")), "payment", "pay_1", "allocation_exceeds_payment",
      "allocations total 80.00 but the payment amount is 50.00"),
-    (mutate("ar_payments", amount=D("100.001")), "payment", "pay_1", "invalid_amount", "more than 2 decimals"),
+    (mutate("ar_payments", amount=D("100.001")), "payment", "pay_1", "invalid_amount",
+     "more than 2 decimals"),
     (mutate("ar_payment_allocations", target_id="inv_404"), "payment", "pay_1", "allocation_target_unknown",
      "inv_404"),
     (mutate("ar_payment_allocations", target_type="credit_note", target_id="cn_1"), "payment", "pay_1",
      "invalid_amount", "a receipt can only settle invoices"),
-    (mutate("ar_payment_allocations", amount=D("115.00")), "payment", "pay_1", "allocation_exceeds_payment", None),
+    (mutate("ar_payment_allocations", amount=D("115.00")), "payment", "pay_1", "allocation_exceeds_payment",
+     None),
     (mutate("ar_credit_note_allocations", amount=D("10.01")), "credit_note_allocation", "cn_1:inv_9",
      "allocation_exceeds_open_amount", "only 10.00 of 10.00 is still open"),
     (mutate("ar_credit_note_allocations", allocated_on=None), "credit_note_allocation", "cn_1:inv_9",
@@ -156,7 +173,8 @@ def test_each_rule_rejects_its_document(lookup, refdata, change, doc_type, sourc
 
 def test_broken_mapping_message_cites_the_mapping_issue(refdata):
     maps = refdata["mappings"].copy()
-    maps.loc[(maps["kind"] == "income_account") & (maps["source_code"] == "SALES"), "platform_id"] = "exp-fees"
+    maps.loc[(maps["kind"] == "income_account") & (maps["source_code"] == "SALES"),
+             "platform_id"] = "exp-fees"
     issues = check_mappings(maps, refdata["accounts"], refdata["bank_accounts"], refdata["tax_rates"],
                             refdata["tracking_categories"])
     lookup = resolve_mappings(maps, issues)
@@ -204,7 +222,8 @@ def test_allocation_to_an_earlier_day_document_uses_its_open_amount(lookup, refd
     rows["ar_payment_allocations"][0].update(target_id="inv_old", amount=D("30.00"))
     rows["ar_payments"][0]["fee_amount"] = D(0)
     known = frame([{"company_id": "c-gbp", "document_type": "invoice", "source_id": "inv_old",
-                    "customer_id": "cu1", "currency": "GBP", "total_amount": D("500.00"), "status": "submitted",
+                    "customer_id": "cu1", "currency": "GBP", "total_amount": D("500.00"),
+                    "status": "submitted",
                     "rejected": False, "document_number": "INV-OLD"}], numeric=MONEY)
     pushed = frame([{"company_id": "c-gbp", "document_type": t, "source_id": s, "platform_id": "P"}
                     for t, s in [("customer", "cu1"), ("invoice", "inv_old")]])
@@ -215,7 +234,8 @@ def test_allocation_to_an_earlier_day_document_uses_its_open_amount(lookup, refd
     over = run(rows, lookup, refdata, known_documents=known, platform_ids=pushed, open_amounts=open_now)
     rule, message = rejected(over)[("payment", "pay_1")]
     assert rule == "allocation_exceeds_open_amount"
-    assert "allocates 30.00 to invoice INV-OLD (id inv_old), but only 20.00 of 500.00 is still open" in message
+    assert ("allocates 30.00 to invoice INV-OLD (id inv_old), but only 20.00 of 500.00 is still open"
+            in message)
 
 
 def test_duplicate_numbers_within_the_batch_and_against_earlier_days(lookup, refdata):
@@ -226,7 +246,8 @@ def test_duplicate_numbers_within_the_batch_and_against_earlier_days(lookup, ref
     got = rejected(run(rows, lookup, refdata))
     assert got[("invoice", "inv_9")][0] == got[("invoice", "inv_10")][0] == "duplicate_document_number"
     assert "already used by inv_10" in got[("invoice", "inv_9")][1]
-    known = frame([{"company_id": "c-gbp", "document_type": "credit_note", "source_id": "cn_0", "customer_id": "cu1",
+    known = frame([{"company_id": "c-gbp", "document_type": "credit_note", "source_id": "cn_0",
+                    "customer_id": "cu1",
                     "currency": "GBP", "total_amount": D(5), "status": "submitted", "rejected": False,
                     "document_number": "CN-1"}], numeric=MONEY)
     got = rejected(run(base_rows(), lookup, refdata, known_documents=known))
@@ -237,7 +258,8 @@ def test_numbers_differing_only_in_case_or_spaces_are_duplicates(lookup, refdata
     # The platform compares numbers case-insensitively: read-back could not tell these two apart.
     rows = base_rows()
     first = rows["ar_invoices"][0]
-    rows["ar_invoices"].append(dict(first, invoice_id="inv_10", invoice_number=f" {first['invoice_number'].lower()} "))
+    rows["ar_invoices"].append(dict(first, invoice_id="inv_10",
+                                    invoice_number=f" {first['invoice_number'].lower()} "))
     rows["ar_invoice_lines"].append(dict(rows["ar_invoice_lines"][0], invoice_id="inv_10"))
     got = rejected(run(rows, lookup, refdata))
     assert got[("invoice", "inv_10")][0] == "duplicate_document_number"
@@ -289,7 +311,8 @@ def test_document_without_lines_is_rejected(lookup, refdata):
 
 def _input_documents(batch) -> set:
     docs = set()
-    for table, kind, col in [("ar_customers", "customer", "customer_id"), ("ar_invoices", "invoice", "invoice_id"),
+    for table, kind, col in [("ar_customers", "customer", "customer_id"),
+                             ("ar_invoices", "invoice", "invoice_id"),
                              ("ar_credit_notes", "credit_note", "credit_note_id"),
                              ("ar_payments", "payment", "payment_id")]:
         docs |= {(c, kind, s) for c, s in zip(batch[table]["company_id"], batch[table][col], strict=True)}
@@ -311,16 +334,19 @@ def test_nothing_is_dropped_every_document_ends_in_exactly_one_place(lookup, ref
     result = validate_batch({t: batch[t] for t in TABLES}, companies=COMPANIES, mappings=lookup,
                             tax_rates=refdata["tax_rates"], platform_ids=batch["platform_ids"])
     outcome_sets = []
-    for table, kind, col in [("ar_customers", "customer", "customer_id"), ("ar_invoices", "invoice", "invoice_id"),
+    for table, kind, col in [("ar_customers", "customer", "customer_id"),
+                             ("ar_invoices", "invoice", "invoice_id"),
                              ("ar_credit_notes", "credit_note", "credit_note_id"),
                              ("ar_payments", "payment", "payment_id")]:
         acc = result.accepted[table]
         outcome_sets.append({(c, kind, s) for c, s in zip(acc["company_id"], acc[col], strict=True)})
     acc = result.accepted["ar_credit_note_allocations"]
     outcome_sets.append({(c, "credit_note_allocation", f"{a}:{b}")
-                         for c, a, b in zip(acc["company_id"], acc["credit_note_id"], acc["invoice_id"], strict=True)})
+                         for c, a, b in zip(acc["company_id"], acc["credit_note_id"], acc["invoice_id"],
+                                            strict=True)})
     for frame_ in (result.rejects, result.waiting, result.needs_manual_action):
-        outcome_sets.append(set(zip(frame_["company_id"], frame_["document_type"], frame_["source_id"], strict=True)))
+        outcome_sets.append(set(zip(frame_["company_id"], frame_["document_type"], frame_["source_id"],
+                                    strict=True)))
     flat = [k for s in outcome_sets for k in s]
     assert len(flat) == len(set(flat)), "a document ended in two places"
     assert set(flat) == _input_documents(batch)
@@ -339,7 +365,8 @@ def test_payment_for_a_customer_not_yet_in_the_platform_waits(lookup, refdata):
     rows["ar_credit_note_allocations"] = []
     known = frame([{"company_id": "c-gbp", "customer_id": "cu1", "name": "Acme"}])
     result = run(rows, lookup, refdata, known_customers=known,
-                 platform_ids=pd.DataFrame(columns=["company_id", "document_type", "source_id", "platform_id"]))
+                 platform_ids=pd.DataFrame(columns=["company_id", "document_type", "source_id",
+                                                    "platform_id"]))
     waiting = dict(zip(result.waiting["source_id"], result.waiting["reason"], strict=True))
     assert "waits for customer cu1" in waiting["pay_1"]
     assert "waits for customer cu1" in waiting["inv_9"] and "cn_1" in waiting
@@ -371,7 +398,8 @@ def test_bad_input_anywhere_never_loses_a_document(lookup, refdata, data):
     result = validate_batch({t: batch[t] for t in TABLES}, companies=COMPANIES, mappings=lookup,
                             tax_rates=refdata["tax_rates"], platform_ids=batch["platform_ids"])
     ended = []
-    for table, kind, col in [("ar_customers", "customer", "customer_id"), ("ar_invoices", "invoice", "invoice_id"),
+    for table, kind, col in [("ar_customers", "customer", "customer_id"),
+                             ("ar_invoices", "invoice", "invoice_id"),
                              ("ar_credit_notes", "credit_note", "credit_note_id"),
                              ("ar_payments", "payment", "payment_id")]:
         acc = result.accepted[table]
@@ -393,7 +421,8 @@ def test_whatever_is_accepted_can_be_transformed(lookup, refdata, seed):
                             tax_rates=refdata["tax_rates"], platform_ids=batch["platform_ids"])
     acc = result.accepted
     kw = {"companies": COMPANIES, "mappings": lookup, "platform_ids": batch["platform_ids"]}
-    invoices = invoices_to_payloads(acc["ar_invoices"], acc["ar_invoice_lines"], tax_rates=refdata["tax_rates"], **kw)
+    invoices = invoices_to_payloads(acc["ar_invoices"], acc["ar_invoice_lines"],
+                                    tax_rates=refdata["tax_rates"], **kw)
     assert len(invoices) == len(acc["ar_invoices"]) > 0
     assert (invoices["total_amount"] > 0).all()
     payments = payments_to_payloads(acc["ar_payments"], acc["ar_payment_allocations"], **kw)
@@ -404,7 +433,8 @@ def test_whatever_is_accepted_can_be_transformed(lookup, refdata, seed):
     with_fee = paid[[pd.notna(f) and f > 0 for f in paid["fee_amount"]]]
     assert sorted(fees["source_id"]) == sorted(with_fee["payment_id"]) and len(fees) > 0
     allocs = acc["ar_credit_note_allocations"]
-    cn_payments = credit_note_allocations_to_payloads(allocs, documents=batch["documents"], companies=COMPANIES,
+    cn_payments = credit_note_allocations_to_payloads(allocs, documents=batch["documents"],
+                                                      companies=COMPANIES,
                                                       platform_ids=batch["platform_ids"])
     assert sorted(cn_payments["source_id"]) == sorted(allocs["credit_note_id"] + ":" + allocs["invoice_id"])
     assert len(cn_payments) > 0
@@ -419,8 +449,8 @@ def test_allocations_to_a_draft_invoice_wait_until_it_is_submitted(lookup, refda
     rows["ar_invoices"][0]["status"] = "draft"
     result = run(rows, lookup, refdata)
     waiting = dict(zip(result.waiting["source_id"], result.waiting["reason"], strict=True))
-    assert waiting["pay_1"] == ("payment RCPT-1 (id pay_1): waits until invoice INV-1009 (id inv_9) is submitted "
-                                "(it is a draft)")
+    assert waiting["pay_1"] == ("payment RCPT-1 (id pay_1): waits until invoice INV-1009 (id inv_9) "
+                                "is submitted (it is a draft)")
     assert "cn_1:inv_9" in waiting
     assert len(result.accepted["ar_invoices"]) == 1 and result.rejects.empty
 
@@ -436,7 +466,8 @@ def test_an_empty_day_keeps_the_table_shapes(lookup, refdata):
 _ALLOCATING = ("ar_payment_allocations", "ar_credit_note_allocations")
 
 
-@pytest.mark.parametrize("kept", [(), *((t,) for t in TABLES), *(tuple(x for x in TABLES if x != t) for t in TABLES),
+@pytest.mark.parametrize("kept", [(), *((t,) for t in TABLES),
+                                  *(tuple(x for x in TABLES if x != t) for t in TABLES),
                                   tuple(t for t in TABLES if t not in _ALLOCATING)],
                          ids=lambda kept: "+".join(kept) or "nothing")
 def test_any_subset_of_the_input_tables_may_be_empty(lookup, refdata, kept):
@@ -450,6 +481,7 @@ def test_any_subset_of_the_input_tables_may_be_empty(lookup, refdata, kept):
         assert list(result.accepted[table].columns) == list(batch[table].columns), table
     inputs = _input_documents(batch)
     recorded = pd.concat([result.rejects, result.waiting, result.needs_manual_action], ignore_index=True)
-    ended = set(zip(recorded["company_id"], recorded["document_type"], recorded["source_id"], strict=True)) | \
+    ended = set(zip(recorded["company_id"], recorded["document_type"], recorded["source_id"],
+                    strict=True)) | \
         _input_documents(result.accepted)
     assert inputs <= ended
