@@ -18,46 +18,11 @@ from receivables import platform_rules, readiness
 from receivables.documents import BATCH_TABLES, KINDS, LABEL, allocation_keys
 from receivables.mappings import MappingLookup
 from receivables.readiness import WAITING_COLUMNS, Standing
-from receivables.validate.allocation_rules import (
-    allocation_currency_mismatch,
-    allocation_customer_mismatch,
-    allocation_exceeds_open_amount,
-    allocation_target_unknown,
-    allocation_targets,
-    attach_cn_targets,
-    attach_payment_targets,
-    open_amount_events,
-)
-from receivables.validate.amount_rules import (
-    allocation_exceeds_payment,
-    cn_allocation_amount_problems,
-    document_totals,
-    find_line_problems,
-    invalid_amount,
-    payment_amount_problems,
-    sum_by,
-)
+from receivables.validate import allocation_rules as allocation
+from receivables.validate import amount_rules as amounts
+from receivables.validate import header_rules as header
+from receivables.validate import mapping_rules as codes
 from receivables.validate.frames import REJECT_COLUMNS, concat_failures, objects, row_keys
-from receivables.validate.header_rules import (
-    customer_rejected,
-    due_before_issue,
-    duplicate_document_number,
-    invalid_currency,
-    invalid_date,
-    invalid_status,
-    missing_currency_rate,
-    no_lines,
-    unknown_customer,
-    void_document,
-)
-from receivables.validate.mapping_rules import (
-    broken_mapping,
-    missing_fee_account,
-    unmapped_payment_method,
-    unmapped_revenue_code,
-    unmapped_tax_code,
-    unmapped_tracking_code,
-)
 from receivables.validate.normalise import (
     SALES_KINDS,
     Normalised,
@@ -162,10 +127,10 @@ def validate_batch(
     platform = _by_kind(platform_rules.check(rows, platform_options, pushed=earlier.pushed))
     customers = _check_customers(rows, earlier, platform)
     sales = _check_sales(rows, earlier, customers, mappings, tax_rates, platform)
-    targets = allocation_targets(sales.live, sales.totals, earlier.known, sales.rejected, sales.accepted,
-                                 earlier.pushed, earlier.open_amounts)
-    allocs = attach_payment_targets(rows.payments, rows.allocations, targets)
-    cn_targets, cn_side = attach_cn_targets(rows.cn_allocations, targets)
+    targets = allocation.allocation_targets(sales.live, sales.totals, earlier.known, sales.rejected,
+                                            sales.accepted, earlier.pushed, earlier.open_amounts)
+    allocs = allocation.attach_payment_targets(rows.payments, rows.allocations, targets)
+    cn_targets, cn_side = allocation.attach_cn_targets(rows.cn_allocations, targets)
     pre_rejects = _first_rule(concat_failures([
         _payment_failures(rows, allocs, earlier, customers, mappings),
         _cn_allocation_failures(rows, cn_targets),
@@ -175,10 +140,10 @@ def validate_batch(
         sales.waiting, _allocations_waiting(rows, targets, customers.ready, pre_rejected))
     # Open amounts, over what is still going ahead: a rejected or waiting document draws on nothing.
     going_ahead_not = pre_rejected | set(row_keys(waiting, "document_type", "source_id"))
-    events = open_amount_events(rows.payments, allocs, rows.cn_allocations, cn_targets, cn_side,
-                                going_ahead_not)
+    events = allocation.open_amount_events(rows.payments, allocs, rows.cn_allocations, cn_targets, cn_side,
+                                           going_ahead_not)
     rejects = concat_failures([customers.rejects, sales.rejects, pre_rejects,
-                               _first_rule(allocation_exceeds_open_amount(events))])
+                               _first_rule(allocation.allocation_exceeds_open_amount(events))])
     manual = _needs_manual_action(sales.manual)
     return ValidationResult(accepted=_accepted(batch, rejects, waiting, manual),
                             rejects=rejects.reset_index(drop=True), waiting=waiting.reset_index(drop=True),
@@ -207,8 +172,8 @@ def _by_kind(failures: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def _check_customers(rows: Normalised, earlier: _Earlier, platform: dict[str, pd.DataFrame]) -> _Customers:
     rejects = _first_rule(concat_failures([
-        invalid_currency(rows.customers, "default_currency"),
-        duplicate_document_number(rows.customers, earlier.customer_names, number_col="name"),
+        header.invalid_currency(rows.customers, "default_currency"),
+        header.duplicate_document_number(rows.customers, earlier.customer_names, number_col="name"),
         platform.get("customer"),
     ]))
     rejected = set(zip(rejects["company_id"], rejects["source_id"], strict=True))
@@ -224,12 +189,12 @@ def _check_sales(rows: Normalised, earlier: _Earlier, customers: _Customers, map
     keys = row_keys(docs, "document_type", "source_id")
     manual_mask = docs["status"].eq("void") & keys.isin(earlier.pushed)
     live = docs[~manual_mask]
-    line_problems = find_line_problems(lines)
-    totals = document_totals(live, lines, mappings, tax_rates, line_problems)
+    line_problems = amounts.find_line_problems(lines)
+    totals = amounts.document_totals(live, lines, mappings, tax_rates, line_problems)
     rejects = _first_rule(concat_failures([
         _sales_header_failures(live, earlier, customers),
-        no_lines(live, lines),
-        invalid_amount(live, lines, totals, line_problems),
+        header.no_lines(live, lines),
+        amounts.invalid_amount(live, lines, totals, line_problems),
         _sales_mapping_failures(lines, live, mappings),
         _of(live, platform.get("invoice")), _of(live, platform.get("credit_note")),
     ]))
@@ -255,55 +220,55 @@ def _of(documents: pd.DataFrame, failures: pd.DataFrame | None) -> pd.DataFrame 
 
 def _sales_header_failures(live: pd.DataFrame, earlier: _Earlier, customers: _Customers) -> pd.DataFrame:
     return concat_failures([
-        unknown_customer(live, customers.known),
-        customer_rejected(live, customers.rejected),
-        invalid_status(live),
-        void_document(live, earlier.pushed),
-        invalid_currency(live),
-        missing_currency_rate(live, earlier.base),
-        invalid_date(live[live["document_type"] == "invoice"], ["issue_date", "due_date"]),
-        invalid_date(live[live["document_type"] == "credit_note"], ["issue_date"]),
-        due_before_issue(live),
+        header.unknown_customer(live, customers.known),
+        header.customer_rejected(live, customers.rejected),
+        header.invalid_status(live),
+        header.void_document(live, earlier.pushed),
+        header.invalid_currency(live),
+        header.missing_currency_rate(live, earlier.base),
+        header.invalid_date(live[live["document_type"] == "invoice"], ["issue_date", "due_date"]),
+        header.invalid_date(live[live["document_type"] == "credit_note"], ["issue_date"]),
+        header.due_before_issue(live),
         # A rejected earlier document never reached the platform, so its number is free.
-        duplicate_document_number(live, earlier.known[~earlier.known["rejected"].astype(bool)]),
+        header.duplicate_document_number(live, earlier.known[~earlier.known["rejected"].astype(bool)]),
     ])
 
 
 def _sales_mapping_failures(lines: pd.DataFrame, live: pd.DataFrame, mappings: MappingLookup) -> pd.DataFrame:
-    rev_un, rev_broken = unmapped_revenue_code(lines, live, mappings)
-    tax_un, tax_broken = unmapped_tax_code(lines, live, mappings)
-    trk_un, trk_broken = unmapped_tracking_code(lines, live, mappings)
-    return concat_failures([rev_un, tax_un, trk_un, broken_mapping(rev_broken, tax_broken, trk_broken)])
+    rev_un, rev_broken = codes.unmapped_revenue_code(lines, live, mappings)
+    tax_un, tax_broken = codes.unmapped_tax_code(lines, live, mappings)
+    trk_un, trk_broken = codes.unmapped_tracking_code(lines, live, mappings)
+    return concat_failures([rev_un, tax_un, trk_un, codes.broken_mapping(rev_broken, tax_broken, trk_broken)])
 
 
 def _payment_failures(rows: Normalised, allocs: pd.DataFrame, earlier: _Earlier, customers: _Customers,
                       mappings: MappingLookup) -> pd.DataFrame:
     payments = rows.payments
-    method_un, method_broken = unmapped_payment_method(payments, mappings)
+    method_un, method_broken = codes.unmapped_payment_method(payments, mappings)
     return concat_failures([
-        unknown_customer(payments, customers.known),
-        customer_rejected(payments, customers.rejected),
-        invalid_currency(payments),
-        missing_currency_rate(payments, earlier.base),
-        invalid_date(payments, ["paid_on"]),
-        payment_amount_problems(payments, allocs),
+        header.unknown_customer(payments, customers.known),
+        header.customer_rejected(payments, customers.rejected),
+        header.invalid_currency(payments),
+        header.missing_currency_rate(payments, earlier.base),
+        header.invalid_date(payments, ["paid_on"]),
+        amounts.payment_amount_problems(payments, allocs),
         method_un,
-        broken_mapping(method_broken),
-        missing_fee_account(payments, mappings),
-        allocation_target_unknown(allocs),
-        allocation_customer_mismatch(allocs),
-        allocation_currency_mismatch(allocs),
-        allocation_exceeds_payment(payments, sum_by(allocs, ["company_id", "source_id"])),
+        codes.broken_mapping(method_broken),
+        codes.missing_fee_account(payments, mappings),
+        allocation.allocation_target_unknown(allocs),
+        allocation.allocation_customer_mismatch(allocs),
+        allocation.allocation_currency_mismatch(allocs),
+        amounts.allocation_exceeds_payment(payments, amounts.sum_by(allocs, ["company_id", "source_id"])),
     ])
 
 
 def _cn_allocation_failures(rows: Normalised, cn_targets: pd.DataFrame) -> pd.DataFrame:
     return concat_failures([
-        invalid_date(rows.cn_allocations, ["allocated_on"]),
-        cn_allocation_amount_problems(cn_targets),
-        allocation_target_unknown(cn_targets),
-        allocation_customer_mismatch(cn_targets),
-        allocation_currency_mismatch(cn_targets),
+        header.invalid_date(rows.cn_allocations, ["allocated_on"]),
+        amounts.cn_allocation_amount_problems(cn_targets),
+        allocation.allocation_target_unknown(cn_targets),
+        allocation.allocation_customer_mismatch(cn_targets),
+        allocation.allocation_currency_mismatch(cn_targets),
     ])
 
 
