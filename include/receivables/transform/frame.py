@@ -16,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 
 from receivables.money import plain_text
-from receivables.transform.text import objects
 
 PAYLOAD_COLUMNS = [
     "company_id",
@@ -73,21 +72,26 @@ def missing(values: pa.Array) -> np.ndarray:
 
 def finish(document_type: str, *, company_id: pa.Array, source_id: pa.Array, document_number: pa.Array,
            currency: pa.Array, total_amount: list, payload: pa.Array) -> pd.DataFrame:
-    """The payload frame: JSON text as bytes, with their hashes."""
-    payloads = payload.cast(pa.large_binary()).to_pylist()
+    """The payload frame: JSON text as bytes, with their hashes (Python objects made by Arrow, in C)."""
+    payloads = _object_column(payload.cast(pa.large_binary()))
     return pd.DataFrame(
         {
-            "company_id": pd.Series(objects(company_id), dtype=object),
+            "company_id": _object_column(company_id),
             "document_type": document_type,
-            "source_id": pd.Series(objects(source_id), dtype=object),
-            "document_number": pd.Series(objects(document_number), dtype=object),
-            "currency": pd.Series(objects(currency), dtype=object),
+            "source_id": _object_column(source_id),
+            "document_number": _object_column(document_number),
+            "currency": _object_column(currency),
             "total_amount": pd.Series(total_amount, dtype=object),
-            "payload": pd.Series(payloads, dtype=object),
-            "content_hash": pd.Series(hashes(payloads), dtype=object),
+            "payload": payloads,
+            "content_hash": pd.Series(hashes(payloads.tolist()), dtype=object),
         },
         columns=PAYLOAD_COLUMNS,
     )
+
+
+def _object_column(values: pa.Array) -> pd.Series:
+    """A column of Python ``str`` (or ``bytes``) objects with None for null."""
+    return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def hashes(payloads: list[bytes]) -> list[str]:

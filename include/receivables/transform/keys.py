@@ -44,28 +44,37 @@ def take_or_null(values: pa.Array, rows: np.ndarray) -> pa.Array:
     return values.take(pa.array(rows, mask=rows < 0))
 
 
-def pair_codes(first: pa.Array, second: pa.Array) -> tuple[np.ndarray, list[tuple]]:
+Coded = tuple[np.ndarray, list]  # per row 1 + its value's index in the list (0 for null), and the values
+
+
+def coded(values: pa.Array | Coded) -> Coded:
+    """A column as integer codes over its distinct values (a column already coded is kept as it is)."""
+    if isinstance(values, tuple):
+        return values
+    encoded = pc.dictionary_encode(values)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    return codes, encoded.dictionary.to_pylist()
+
+
+def pair_codes(first: pa.Array | Coded, second: pa.Array | Coded) -> tuple[np.ndarray, list[tuple]]:
     """Codes 0..k-1 per row for the distinct (first, second) pairs, and the pairs (None for null)."""
-    if len(first) == 0:
+    if len(first[0] if isinstance(first, tuple) else first) == 0:
         return np.zeros(0, dtype=np.int64), []
-    a, b = pc.dictionary_encode(first), pc.dictionary_encode(second)
-    ai = pc.fill_null(a.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-    bi = pc.fill_null(b.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-    width = len(b.dictionary) + 1
+    (ai, da), (bi, db) = coded(first), coded(second)
+    width = len(db) + 1
     codes, uniques = pd.factorize(ai * width + bi)
-    da, db = a.dictionary.to_pylist(), b.dictionary.to_pylist()
     pairs = [(da[u // width - 1] if u // width else None, db[u % width - 1] if u % width else None)
              for u in uniques.tolist()]
     return codes, pairs
 
 
-def resolve_codes(mappings: MappingLookup, company_ids: pa.Array, kind: str, codes: pa.Array | None
+def resolve_codes(mappings: MappingLookup, company_ids: pa.Array | Coded, kind: str, codes: pa.Array | None
                   ) -> tuple[np.ndarray, list[str | None], list[tuple]]:
     """Per row an index into the returned usable platform ids of mapping ``kind`` for (company, code)
     (None where unmapped or broken; also where the row has no code and ``codes`` is optional), and the
     distinct (company, code) pairs those indexes stand for; each pair is asked once."""
     if codes is None:
-        codes = pa.nulls(len(company_ids), TEXT)
+        codes = pa.nulls(len(company_ids[0] if isinstance(company_ids, tuple) else company_ids), TEXT)
     rows, pairs = pair_codes(company_ids, codes)
     return rows, [mappings.platform_id(comp, kind, code) for comp, code in pairs], pairs
 

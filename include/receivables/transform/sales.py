@@ -16,6 +16,7 @@ from receivables.documents import KIND, DocumentKind
 from receivables.mappings import MappingLookup
 from receivables.money import (
     MinorText,
+    ScaledColumn,
     decimal_column,
     line_minor_amounts,
     minor_units_array,
@@ -23,6 +24,8 @@ from receivables.money import (
 )
 from receivables.transform.frame import Problems, decimals, empty, finish, group_sums, missing, sorted_by
 from receivables.transform.keys import (
+    Coded,
+    coded,
     effective_rates,
     pair_codes,
     platform_ids_of,
@@ -147,9 +150,10 @@ def _sales_documents(kind: DocumentKind, docs: pd.DataFrame, lines: pd.DataFrame
     d = _Documents.of(kind, docs)
     ls = _Lines.of(lines, kind.id_column, d.company, d.ids)
     problems = Problems()
-    line_comp = d.company.take(pa.array(ls.doc, pa.int64()))
-    tail, has_rate, rate_objects = _line_refs(d, ls, line_comp, mappings, tax_rates, problems)
-    money = _line_money(d, ls, has_rate, rate_objects)
+    company_codes, companies_seen = coded(d.company)
+    line_comp = (company_codes[ls.doc], companies_seen)  # each line's company, coded as its document's
+    tail, rates = _line_refs(d, ls, line_comp, mappings, tax_rates, problems)
+    money = _line_money(d, ls, rates)
     customer = platform_ids_of(platform_ids, "customer", d.company, text_array(d.frame["customer_id"]))
     status = d.frame["status"].astype(object).map(_STATUS)
     problems.where(missing(customer), lambda i: f"{d.named(i)}: customer {d.frame['customer_id'].iat[i]} "
@@ -161,11 +165,19 @@ def _sales_documents(kind: DocumentKind, docs: pd.DataFrame, lines: pd.DataFrame
     return _sales_payloads(d, items, ls.bounds, money, customer, text_array(status), companies)
 
 
-def _line_refs(d: _Documents, ls: _Lines, line_comp: pa.Array, mappings: MappingLookup,
-               tax_rates: pd.DataFrame | None, problems: Problems) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _LineRates:
+    """Each line's tax rate: whether it has one, the rate (Decimal or None) and the rate as scaled int64."""
+
+    has_rate: np.ndarray
+    objects: np.ndarray
+    scaled: ScaledColumn
+
+
+def _line_refs(d: _Documents, ls: _Lines, line_comp: Coded, mappings: MappingLookup,
+               tax_rates: pd.DataFrame | None, problems: Problems) -> tuple[pa.Array, _LineRates]:
     """Each line's JSON from its ``accountRef`` on (one text per distinct account, tax rate and tracking
-    category), whether it has a tax rate, and the rate (Decimal or None); mappings and tax rates are
-    resolved once per distinct (company, code)."""
+    category) and its tax rate; mappings and tax rates are resolved once per distinct (company, code)."""
     tax_code, tracking_code = ls.text("tax_code"), ls.text("tracking_code")
     acc_rows, acc_ids, _ = resolve_codes(mappings, line_comp, "income_account", ls.text("revenue_code"))
     tax_rows, tax_ids, tax_pairs = resolve_codes(mappings, line_comp, "tax_rate", tax_code)
@@ -177,8 +189,12 @@ def _line_refs(d: _Documents, ls: _Lines, line_comp: pa.Array, mappings: Mapping
     unique_rates = [None if pid is None else rates_by_id.get((comp, pid))
                     for pid, (comp, _) in zip(tax_ids, tax_pairs, strict=True)]
     has_tax = np.array([code is not None for _, code in tax_pairs] + [False], dtype=bool)[tax_rows]
-    rate_objects = np.array([*unique_rates, None], dtype=object)[tax_rows]
+    distinct_rates = np.array([*unique_rates, None], dtype=object)
+    rate_objects = distinct_rates[tax_rows]
     has_rate = has_tax & ~pd.isna(rate_objects)
+    _, scaled = decimal_column(distinct_rates)  # parsed once per distinct rate, then spread over the lines
+    rates = _LineRates(has_rate, rate_objects, ScaledColumn(*(getattr(scaled, f)[tax_rows] for f in
+                                                              ("mantissa", "places", "exact"))))
     line_no = ls.frame["line_no"].to_numpy(dtype=object)[ls.rows]
 
     def line_problem(mask: np.ndarray, why: str) -> None:
@@ -191,7 +207,7 @@ def _line_refs(d: _Documents, ls: _Lines, line_comp: pa.Array, mappings: Mapping
     tails_rows, tails = pair_codes(pa.array(acc_rows * width + tax_rows), pa.array(trk_rows, pa.int64()))
     tail_text = [_line_tail(acc_ids[combined // width], tax_ids[combined % width], trk_ids[trk])
                  for combined, trk in tails]
-    return pa.array(tail_text, TEXT).take(pa.array(tails_rows)), has_rate, rate_objects
+    return pa.array(tail_text, TEXT).take(pa.array(tails_rows)), rates
 
 
 def _line_tail(account: str | None, tax: str | None, tracking: str | None) -> str:
@@ -201,7 +217,7 @@ def _line_tail(account: str | None, tax: str | None, tracking: str | None) -> st
                + '],"isBilledTo":"Unknown","isRebilledTo":"Unknown"}') + "}")
 
 
-def _line_money(d: _Documents, ls: _Lines, has_rate: np.ndarray, rate_objects: np.ndarray) -> _LineMoney:
+def _line_money(d: _Documents, ls: _Lines, rates: _LineRates) -> _LineMoney:
     """WAREHOUSE.md's line rule in int64 minor units: the discount rounded first, then subtotal and tax."""
     minor = d.minor[ls.doc]
     currency = np.asarray(d.currency.to_pylist(), dtype=object)[ls.doc]
@@ -209,9 +225,8 @@ def _line_money(d: _Documents, ls: _Lines, has_rate: np.ndarray, rate_objects: n
     qty_text, qty_scaled = decimal_column(qty)
     unit_text, unit_scaled = decimal_column(unit)
     discount = to_minor_column(ls.objects("discount_amount"), currency, minor)
-    _, rate_scaled = decimal_column(rate_objects)
-    sub, tax = line_minor_amounts(qty_scaled, unit_scaled, discount, rate_scaled, has_rate, minor,
-                                  (qty, unit, rate_objects, currency))
+    sub, tax = line_minor_amounts(qty_scaled, unit_scaled, discount, rates.scaled, rates.has_rate, minor,
+                                  (qty, unit, rates.objects, currency))
     return _LineMoney(unit_text, qty_text, discount, sub, tax, minor)
 
 

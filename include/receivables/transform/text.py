@@ -51,12 +51,27 @@ def objects(values: pa.Array | pd.Series | list) -> list:
 def json_strings(text: pa.Array) -> pa.Array:
     """JSON string literals of a text column (null -> ``null``), byte for byte as orjson writes them."""
     quoted = join('"', text, '"')
-    special = pc.fill_null(pc.match_substring_regex(text, _NEEDS_ESCAPE), False)
-    if pc.any(special).as_py():
-        rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
-        escaped = pa.array([orjson.dumps(text[int(i)].as_py()).decode() for i in rows], TEXT)
-        quoted = pc.replace_with_mask(quoted, special, escaped)
-    return pc.fill_null(quoted, lit("null"))
+    if _may_need_escapes(text):
+        special = pc.fill_null(pc.match_substring_regex(text, _NEEDS_ESCAPE), False)
+        if pc.any(special).as_py():
+            rows = np.flatnonzero(special.to_numpy(zero_copy_only=False))
+            escaped = pa.array([orjson.dumps(text[int(i)].as_py()).decode() for i in rows], TEXT)
+            quoted = pc.replace_with_mask(quoted, special, escaped)
+    return quoted if text.null_count == 0 else pc.fill_null(quoted, lit("null"))
+
+
+def _may_need_escapes(text: pa.Array) -> bool:
+    """Whether any byte of the column's character data is one orjson escapes (``"``, ``\\``, controls).
+
+    One pass over the raw buffer (UTF-8 continuation bytes are never below 0x80), far cheaper than a
+    regex per row; a byte outside the array's own rows can only make the answer a cautious yes."""
+    if len(text) == 0:
+        return False
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return bool(((raw < 0x20) | (raw == 0x22) | (raw == 0x5C)).any())
 
 
 def ref_json(pids: pa.Array) -> pa.Array:
