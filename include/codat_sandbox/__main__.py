@@ -96,7 +96,7 @@ def serve(args: argparse.Namespace) -> int:
     store = Store(args.state, push_delay=args.push_delay_ms / 1000, schemas=schemas)
     for index in range(1, args.seed_demo + 1):
         demo = seed.demo_company(index)
-        store.create_company(demo["name"], demo["baseCurrency"], company_id=demo["id"])
+        store.create_company(demo["name"], demo["baseCurrency"], demo["platform"], company_id=demo["id"])
     if args.read_lag_seconds < 0:
         print("--read-lag-seconds must be 0 or more", file=sys.stderr)
         return 2

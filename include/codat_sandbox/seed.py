@@ -82,11 +82,16 @@ _DEMO_NAMES = ("Acme Trading Ltd", "Northwind Services Inc", "Globex GmbH", "Ini
 _DEMO_CURRENCIES = ("GBP", "USD", "EUR", "USD", "GBP")
 
 
+# The demo companies' platforms in turn: one company per platform (codat_sandbox.platforms).
+_DEMO_PLATFORMS = ("Xero", "QuickBooks Online", "Oracle NetSuite")
+
+
 def demo_company(index: int) -> dict[str, str]:
-    """Name and base currency of the ``index``-th demo company."""
+    """Name, base currency and platform of the ``index``-th demo company."""
     slot = (index - 1) % len(_DEMO_NAMES)
     suffix = "" if index <= len(_DEMO_NAMES) else f" {index}"
-    return {"id": demo_company_id(index), "name": _DEMO_NAMES[slot] + suffix, "baseCurrency": _DEMO_CURRENCIES[slot]}
+    return {"id": demo_company_id(index), "name": _DEMO_NAMES[slot] + suffix,
+            "baseCurrency": _DEMO_CURRENCIES[slot], "platform": _DEMO_PLATFORMS[(index - 1) % 3]}
 
 
 def _links(account_type: str, is_bank: bool, status: str) -> list[dict[str, Any]]:

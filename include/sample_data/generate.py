@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from sample_data.platform_fit import PLATFORM_RULE, PlatformFit, too_long_number
 from sample_data.provision import PAYMENT_ACCOUNTS, TAX_RATES, TRACKING, ProvisionedCompany
 from sample_data.spec import BAD_ROW_RULES, GBP_VALUE, MINOR_UNITS, BadRow, SampleSpec
 
@@ -166,6 +167,13 @@ class CompanyGenerator:
         self.invoice_numbers: list[str] = []  # numbers of earlier days' good invoices
         self.todays_numbers: list[str] = []
         self.sequence = {"customer": 0, "invoice": 0, "credit_note": 0, "payment": 0, "bad": 0}
+        # What the company's platform accepts: the happy path fits it (sample_data.platform_fit).
+        self.fit = PlatformFit.of(company.platform)
+        self.planted_platform_reject = False
+        untaxed = 1.0 if self.fit.untaxed_lines else 0.0
+        weights = [w * (untaxed if code is None else 1.0) for code, w in zip(TAX_CODES, TAX_CODE_WEIGHTS,
+                                                                              strict=True)]
+        self.tax_weights = [w / sum(weights) for w in weights]
         self.tax_rate_e4 = {code: int(rate * 10_000) for code, rate in company.tax_rates.items()}
         missing = [c for c in TAX_RATES if c not in self.tax_rate_e4]
         if missing:
@@ -210,7 +218,7 @@ class CompanyGenerator:
         kinds = self.rng.integers(0, len(_NAME_KINDS), size=count)
         rows_id, rows_name, rows_email, rows_currency = [], [], [], []
         for i, n in enumerate(numbers):
-            currency = self.foreign[pick[i]] if foreign[i] else self.base
+            currency = self.foreign[pick[i]] if foreign[i] and self.fit.foreign_currency else self.base
             name = f"{_NAME_WORDS[words[i]]} {_NAME_KINDS[kinds[i]]} {self.position + 1:03d}-{n:06d}"
             customer_id = f"CUST-{n:06d}"
             self.customer_ids.append(customer_id)
@@ -269,7 +277,7 @@ class CompanyGenerator:
                                   (gross_minor * rng.uniform(0, 0.15, size=total)).astype(np.int64), 0)
         subtotal_minor = (gross_e6 - discount_minor * scale_e6 + scale_e6 // 2) // scale_e6  # half-up, ≥ 0
 
-        tax_pick = rng.choice(len(TAX_CODES), size=total, p=TAX_CODE_WEIGHTS)
+        tax_pick = rng.choice(len(TAX_CODES), size=total, p=self.tax_weights)
         rate_e4 = np.array([self.tax_rate_e4[c] if c else 0 for c in TAX_CODES], dtype=np.int64)[tax_pick]
         tax_minor = (subtotal_minor * rate_e4 + 500_000) // 1_000_000  # rate in %, ×1e4 → ÷1e6, half-up
         revenue_pick = rng.choice(len(REVENUE_CODES), size=total, p=REVENUE_WEIGHTS)
@@ -314,7 +322,7 @@ class CompanyGenerator:
         currencies = [self.customer_currency[c] for c in customers]
         terms = rng.choice(PAYMENT_TERMS_DAYS, size=count).tolist()
         counts = rng.choice(np.arange(1, 6), size=count, p=self.spec.line_count_weights)
-        status = np.where(rng.random(count) < 0.03, "draft", "submitted").tolist()
+        status = np.where((rng.random(count) < 0.03) & self.fit.drafts, "draft", "submitted").tolist()
         with_note = (rng.random(count) < 0.2).tolist()
         header = {
             "company_id": [self.company.company_id] * count,
@@ -380,7 +388,8 @@ class CompanyGenerator:
             credit = _Open(ids[i], customers[i], currencies[i], header["currency_rate"][i], int(totals[i]))
             target = targets[i]
             # Most credit notes are applied to the invoice they correct, as far as it is still open.
-            if target is not None and rng.random() < 0.6 and credit.open_minor > 0 and target.open_minor > 0:
+            if (self.fit.credit_note_links and target is not None and rng.random() < 0.6
+                    and credit.open_minor > 0 and target.open_minor > 0):
                 amount = min(credit.open_minor, target.open_minor)
                 allocations["credit_note_id"].append(credit.document_id)
                 allocations["invoice_id"].append(target.document_id)
@@ -416,7 +425,8 @@ class CompanyGenerator:
             method = PAYMENT_METHODS[method_index]
             settled: list[tuple[str, _Open, int]] = []  # (target type, document, minor units)
             target = self.invoices.pick(rng) if kind not in ("on_account", "refund") else None
-            credit = self.credits.pick(rng) if kind == "refund" else None
+            # no refund through a payment where credit notes cannot be linked: it is paid on account
+            credit = self.credits.pick(rng) if kind == "refund" and self.fit.credit_note_links else None
             if target is not None:
                 customer, currency = target.customer, target.currency
                 if kind == "partial" and target.open_minor > 1:
@@ -496,6 +506,19 @@ class CompanyGenerator:
         payment_rules = [r for r in chosen if r.startswith("allocation_")]
         if payment_rules:
             self._bad_payments(day, payment_rules, out)
+        if self.fit.plants_a_reject and not self.planted_platform_reject:
+            self._platform_reject(day, out)
+
+    def _platform_reject(self, day: date, out: CompanyDay) -> None:
+        """One invoice whose number is one character too long for this company's platform alone."""
+        header, lines = self._invoice_batch(day, 1)
+        header["status"] = ["submitted"]
+        header["invoice_number"] = [too_long_number(header["invoice_number"][0], self.fit)]
+        invoice_id = header["invoice_id"][0]
+        out.bad_rows.append(BadRow("invoice", self.company.company_id, invoice_id, PLATFORM_RULE))
+        out.add("ar_invoices", self._frame(INVOICE_COLUMNS, _dates(header, "issue_date", "due_date")))
+        out.add("ar_invoice_lines", self._line_frame(lines, "invoice_id", [invoice_id], header["currency"]))
+        self.planted_platform_reject = True
 
     def _bad_invoices(self, day: date, rules: list[str], out: CompanyDay) -> None:
         header, lines = self._invoice_batch(day, len(rules))

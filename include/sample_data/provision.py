@@ -13,6 +13,10 @@ Default (``*``) mappings: every company has them for ``fee_account`` and ``payme
 ``income_account`` and ``tax_rate`` only every other company (odd positions) has one, so that the other
 half rejects documents with an unknown revenue or tax code (``unmapped_revenue_code``/``unmapped_tax_code``)
 instead of quietly booking them on the default.
+
+Each company's connection is on a platform (``platforms``, default: Xero; the demo's namespace ``"demo"``
+takes one platform per company in turn — Xero, QuickBooks Online, Oracle NetSuite — see
+:mod:`sample_data.platform_fit`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from sample_data.platform_fit import platforms_for
 from sample_data.spec import DEFAULT_CURRENCIES, company_currencies
 
 SAMPLE_NAMESPACE = uuid.UUID("0f5d7a52-8d3c-5b8e-9a77-3f0c6c1e2b90")
@@ -74,6 +79,7 @@ class ProvisionedCompany:
     base_currency: str
     mappings: tuple[MappingRow, ...]
     tax_rates: dict[str, Decimal] = field(default_factory=dict)
+    platform: str = "Xero"  # the connection's platformName
 
     def has_default(self, kind: str) -> bool:
         """Whether a ``*`` mapping of ``kind`` exists (codes without their own mapping then use it)."""
@@ -93,6 +99,7 @@ def provision_companies(
     api_key: str,
     namespace: str = "sample",
     transport: httpx.BaseTransport | None = None,
+    platforms: Sequence[str] | None = None,
 ) -> list[ProvisionedCompany]:
     """Create ``n`` companies in the sandbox (idempotent per id) and read back what the mappings need.
 
@@ -102,13 +109,15 @@ def provision_companies(
     bases = list(currencies) if currencies is not None else company_currencies(n, DEFAULT_CURRENCIES)
     if len(bases) < n:
         bases = [bases[i % len(bases)] for i in range(n)]
+    kinds = list(platforms) if platforms is not None else platforms_for(n, namespace)
     auth = "Basic " + base64.b64encode(api_key.encode()).decode()
     companies = []
     with httpx.Client(base_url=sandbox_base_url.rstrip("/"), timeout=30, transport=transport) as http:
         for index in range(n):
             name = f"{_NAMES[index % len(_NAMES)]} {index + 1:03d}"
             response = http.post("/admin/companies", json={
-                "name": name, "baseCurrency": bases[index], "id": sample_company_id(index, namespace)})
+                "name": name, "baseCurrency": bases[index], "id": sample_company_id(index, namespace),
+                "platform": kinds[index % len(kinds)]})
             if response.status_code != 200:
                 raise ProvisioningError(f"the sandbox refused company {name!r}: HTTP {response.status_code}")
             created = response.json()
@@ -121,8 +130,15 @@ def provision_companies(
             companies.append(ProvisionedCompany(
                 company_id=company_id, connection_id=connection_id, name=name,
                 base_currency=created.get("baseCurrency", bases[index]), mappings=mappings, tax_rates=rates,
+                platform=_platform_name(created, kinds[index % len(kinds)]),
             ))
     return companies
+
+
+def _platform_name(created: dict[str, Any], asked: str) -> str:
+    """The platform the sandbox put the connection on (an existing company keeps its own)."""
+    connections = created.get("dataConnections") or [{}]
+    return connections[0].get("platformName") or asked
 
 
 def _read_all(http: httpx.Client, path: str, auth: str) -> list[dict[str, Any]]:
