@@ -105,6 +105,10 @@ class DocumentKind:
     amount_due_field: str | None = None   # the platform's open balance, compared by reconciliation
     read_back: bool = False        # reconciliation compares it with the platform's own record
     key_columns: tuple[str, ...] = ()     # the columns its ledger key is built from (default: id_column)
+    # Per row, what it refers to that must be in the platform first: (kind, column holding that kind's id).
+    references: tuple[tuple[str, str], ...] = ()
+    # Its lines name their own targets (a payment's allocations: target_type, target_id).
+    allocates: bool = False
 
     @property
     def updatable(self) -> bool:
@@ -133,15 +137,17 @@ KINDS: tuple[DocumentKind, ...] = (
     DocumentKind("invoice", "invoice", "ar_invoices", "invoice_id", "invoice_number",
                  data_type="invoices", number_field="invoiceNumber", depends_on=("customer",),
                  payload="invoices_to_payloads", lines_table="ar_invoice_lines", amount_due_field="amountDue",
-                 read_back=True),
+                 read_back=True, references=(("customer", "customer_id"),)),
     DocumentKind("credit_note", "credit note", "ar_credit_notes", "credit_note_id", "credit_note_number",
                  data_type="creditNotes", number_field="creditNoteNumber",
                  depends_on=("customer",), payload="credit_notes_to_payloads",
-                 lines_table="ar_credit_note_lines", amount_due_field="remainingCredit", read_back=True),
+                 lines_table="ar_credit_note_lines", amount_due_field="remainingCredit", read_back=True,
+                 references=(("customer", "customer_id"),)),
     DocumentKind("payment", "payment", "ar_payments", "payment_id", "reference",
                  data_type="payments", number_field="reference",
                  depends_on=("customer", "invoice", "credit_note"), payload="payments_to_payloads",
-                 lines_table="ar_payment_allocations", read_back=True),
+                 lines_table="ar_payment_allocations", read_back=True,
+                 references=(("customer", "customer_id"),), allocates=True),
     # A payment's platform fee is pushed as a direct cost carrying the payment's reference.
     DocumentKind("fee", "platform fee", "ar_payments", "payment_id", "reference",
                  data_type="directCosts", number_field="reference", depends_on=(),
@@ -149,8 +155,9 @@ KINDS: tuple[DocumentKind, ...] = (
     # Applying a credit note to an invoice is a zero-total payment in Codat.
     DocumentKind("credit_note_allocation", "credit note allocation", "ar_credit_note_allocations", "",
                  None, data_type="payments", number_field="reference",
-                 depends_on=("customer", "invoice", "credit_note"), payload="credit_note_allocations_to_payloads",
-                 key_columns=("credit_note_id", "invoice_id")),
+                 depends_on=("customer", "invoice", "credit_note"),
+                 payload="credit_note_allocations_to_payloads", key_columns=("credit_note_id", "invoice_id"),
+                 references=(("invoice", "invoice_id"), ("credit_note", "credit_note_id"))),
 )
 
 KIND: Mapping[str, DocumentKind] = {k.name: k for k in KINDS}

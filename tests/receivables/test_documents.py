@@ -15,7 +15,8 @@ def test_every_kind_comes_after_what_it_depends_on():
 
 
 def test_create_only_types_are_not_updatable():
-    assert {k.name for k in documents.KINDS if not k.updatable} == {"payment", "fee", "credit_note_allocation"}
+    create_only = {k.name for k in documents.KINDS if not k.updatable}
+    assert create_only == {"payment", "fee", "credit_note_allocation"}
     assert documents.updatable(pd.Series(["invoice", "payment", "no_such_kind"], dtype=object)).tolist() == [
         True, False, False]
 
@@ -47,3 +48,10 @@ def test_statuses_are_the_stored_text():
     assert LedgerStatus("timed_out") is LedgerStatus.TIMED_OUT and LedgerStatus.SUCCESS == "success"
     assert documents.NOT_FINAL == {"pending", "timed_out", "unknown"}
     assert Outcome.PUSH_FAILED == "push_failed" and Outcome.MATCHED not in documents.EXCEPTION_OUTCOMES
+
+
+def test_what_a_row_refers_to_is_pushed_before_it():
+    for k in documents.KINDS:
+        assert {on for on, _ in k.references} <= set(k.depends_on), k.name
+    assert KIND["credit_note_allocation"].references == (
+        ("invoice", "invoice_id"), ("credit_note", "credit_note_id"))
