@@ -36,7 +36,8 @@ with DAG(
     params={
         "business_date": Param(None, type=["null", "string"], format="date",
                                description="Override the business day (YYYY-MM-DD)"),
-        "dry_run": Param(False, type="boolean", description="Plan and report what would be pushed; push nothing"),
+        "dry_run": Param(False, type="boolean",
+                         description="Plan and report what would be pushed; push nothing"),
         "company_ids": Param([], type="array", items={"type": "string"},
                              description="Limit the run to these company ids (empty: every active company)"),
         "settings": Param({}, type="object", description="SyncSettings overrides (timezone, tolerance, …)"),

@@ -85,7 +85,8 @@ def sync_company(company: dict[str, Any]) -> dict[str, Any]:
 
     params = get_current_context()["params"]
     with explained(company):
-        return jobs.sync_company(_codat_hook().settings, _warehouse(), company, settings=_sync_settings(params))
+        return jobs.sync_company(_codat_hook().settings, _warehouse(), company,
+                                 settings=_sync_settings(params))
 
 
 @task(pool=API_POOL, multiple_outputs=False)
@@ -134,8 +135,9 @@ def finish(plan: dict[str, Any], report: dict[str, Any], **context: Any) -> dict
         synced = context["ti"].xcom_pull(task_ids=["company.sync_company"])
         active = 0 if plan["companies"] else len(jobs.active_companies(_warehouse()))
         jobs.check_companies_ran(plan, [r for r in synced if isinstance(r, dict)], active_count=active)
-    log.info("%s%d compan%s synced for %s", "DRY RUN: " if plan.get("dry_run") else "", len(plan["companies"]),
-             "y" if len(plan["companies"]) == 1 else "ies", plan["business_date"])
+    count = len(plan["companies"])
+    log.info("%s%d compan%s synced for %s", "DRY RUN: " if plan.get("dry_run") else "", count,
+             "y" if count == 1 else "ies", plan["business_date"])
     return {"business_date": plan["business_date"], "report": report["html"], "summary": report["summary"],
             "dry_run": bool(plan.get("dry_run"))}
 
