@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from receivables import extract, failures, mappings, open_amounts, push_options
+from receivables import extract, failures, mappings, push_options, reconcile_scope
 from receivables.batches import resolve_business_date
 from receivables.codat import outcome as outcomes
 from receivables.codat.errors import CodatConnectionNotLinked, CodatError, CodatUnreachable
@@ -245,132 +245,15 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
 
 # -- reconciliation -------------------------------------------------------------------------------
 
-# ar_platform_documents.data_type → the document type reconciliation speaks of
-PLATFORM_DOCUMENT_TYPES = {"invoices": "invoice", "creditNotes": "credit_note", "payments": "payment",
-                           "directCosts": "fee"}
-PLATFORM_COLUMNS = ["company_id", "document_type", "platform_id", "document_number", "customer_platform_id",
-                    "currency", "platform_total", "platform_amount_due", "platform_status", "is_deleted",
-                    "synced_customer", "due_date"]
-
-
-def platform_documents(engine, company_id: str, synced_customers: set[str],
-                       allocation_ids: set[str] = frozenset()) -> pd.DataFrame:
-    """What the platform holds for a company (``ar_platform_documents``), shaped for reconciliation.
-
-    Credit-note allocations are zero-total payments in the platform; the ones we pushed
-    (``allocation_ids``) are reported under their own document type.
-    """
-    docs = io.read_frame(engine, T["ar_platform_documents"], where={"company_id": company_id})
-    document_type = docs["data_type"].map(PLATFORM_DOCUMENT_TYPES)
-    is_allocation = (document_type == "payment") & docs["platform_id"].isin(list(allocation_ids))
-    out = pd.DataFrame({
-        "company_id": docs["company_id"], "document_type": document_type.where(~is_allocation,
-                                                                             "credit_note_allocation"),
-        "platform_id": docs["platform_id"], "document_number": docs["document_number"],
-        "customer_platform_id": docs["customer_platform_id"], "currency": docs["currency"],
-        "platform_total": docs["total_amount"], "platform_amount_due": docs["amount_due"],
-        "platform_status": docs["status"], "is_deleted": docs["is_deleted"].astype(bool),
-        "synced_customer": docs["customer_platform_id"].isin(list(synced_customers)),
-        "due_date": docs["due_date"],
-    })
-    return out[PLATFORM_COLUMNS].reset_index(drop=True)
-
-
-def source_documents(engine, company_id: str, business_date: date, ledger: pd.DataFrame, *,
-                     timezone: str = "UTC", amounts_as_of: date | None = None) -> pd.DataFrame:
-    """What the source says about the documents of day D's report (WAREHOUSE.md "ar_reconciliation").
-
-    In scope: documents pushed for D (``in_batch``), and documents of D or earlier that are still
-    unresolved (last push not final) or open (an invoice or credit note with an amount still due).
-    Later days' documents never appear in an earlier day's report, so rerunning an old day gives the
-    report it gave the first time.
-
-    ``source_amount_due`` = total minus the allocations the platform applied (ledger ``success``,
-    :mod:`receivables.open_amounts`) in the batches up to ``amounts_as_of`` (the last day synced when an
-    old day is rerun: the platform shows today's balances, not D's). A rejected or unsettled allocation
-    is reported on its own row; it does not lower the invoice's amount due.
-    """
-    from receivables.batches import business_day_window
-    from receivables.sync import read_context
-
-    context = read_context(engine, company_id, ledger)
-    alloc = open_amounts.in_platform(context.all_allocations, ledger)
-    batch_time = pd.to_datetime(alloc["updated_at"])
-
-    pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
-    docs = ledger[pushed_on.isna() | (pushed_on <= business_date)].copy()
-    known = context.known_documents.set_index(["document_type", "source_id"])
-    keys = list(zip(docs["document_type"], docs["source_id"].astype(str), strict=True))
-    docs["customer_id"] = [known["customer_id"].get(k) if k in known.index else None for k in keys]
-    docs["due_date"] = [known["due_date"].get(k) if k in known.index else pd.NaT for k in keys]
-
-    def amount_due(day: date) -> pd.Series:
-        _, end = business_day_window(day, timezone)
-        due = open_amounts.open_amounts(docs.assign(total_amount=docs["source_total"]),
-                                        alloc[(batch_time < end).astype(bool)])["open_amount"]
-        return due.where(docs["document_type"].isin(open_amounts.DOCUMENT_TYPES), None)
-
-    # What was open on D decides the scope (a rerun of D reports the same documents); the amount due
-    # compared with the platform is today's, as the platform shows today's balances.
-    due_on_day = amount_due(business_date)
-    docs["source_amount_due"] = amount_due(max(business_date, amounts_as_of or business_date))
-    docs["in_batch"] = pd.to_datetime(docs["business_date"]).dt.date == business_date
-    # dtype=bool: with an empty ledger an untyped Series is object and cannot be or-ed with the masks.
-    is_open = pd.Series([due is not None and due != 0 for due in due_on_day], index=docs.index, dtype=bool)
-    unresolved = docs["status"] != "success"
-    docs = docs[docs["in_batch"] | unresolved | is_open]
-    return docs[["company_id", "document_type", "source_id", "document_number", "customer_id", "currency",
-                 "source_total", "source_amount_due", "due_date", "in_batch"]].reset_index(drop=True)
-
-
 @recorded("reconcile")
 def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
     """Compare source ↔ ledger ↔ platform for one company and day; replace the day's rows."""
-    from receivables.push import Ledger
-    from receivables.reconcile import reconcile
-    from receivables.rejected_documents import open_rejects
-
     if company.get("dry_run"):
         return {"company_id": company["company_id"], "skipped": "dry run: nothing was pushed"}
-    started = time.monotonic()
-    company_id = company["company_id"]
-    business_date = as_date(company["business_date"])
-    ledger = Ledger(engine).load(company_id)
-    pushed = ledger[ledger["platform_id"].notna()]
-    synced = set(pushed.loc[pushed["document_type"] == "customer", "platform_id"])
-    allocations = set(pushed.loc[pushed["document_type"] == "credit_note_allocation", "platform_id"])
-    fetched = extract.refresh_platform_documents(client, engine, company_id=company_id,
-                                                 connection_id=company["connection_id"], now=utc_now())
-    log.info("company %s: read back %d changed platform record(s) %s", company_id, sum(fetched.values()), fetched)
-    platform = platform_documents(engine, company_id, synced, allocations)
-    # Rejects stay in every later day's report until the document is pushed, changed or voided.
-    rejects, rejected_facts, rejected_since = open_rejects(engine, company_id, business_date, ledger,
-                                                           timezone=settings.timezone)
-    previous = io.read_frame(engine, T["ar_reconciliation"], where={"company_id": company_id})
-    previous = previous[pd.to_datetime(previous["report_date"]).dt.date < business_date]
-    pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
-    last_synced = pushed_on.max() if pushed_on.notna().any() else business_date
-    source = source_documents(engine, company_id, business_date, ledger, timezone=settings.timezone,
-                              amounts_as_of=last_synced)
-    # Rejected documents first: where the ledger knows a document too, its facts win (reconcile keeps the last).
-    source = pd.concat([rejected_facts, source], ignore_index=True) if len(rejected_facts) else source
-    # Later days' unresolved rows are not D's business; their successes still explain platform records.
-    ledger_as_of = ledger[(ledger["status"] == "success") | pushed_on.isna() | (pushed_on <= business_date)]
-    result = reconcile(
-        report_date=business_date, run_id=company["run_id"], source_docs=source, ledger=ledger_as_of,
-        rejects=rejects,
-        platform_docs=platform,
-        previous_exceptions=pd.concat([previous[["exception_id", "first_seen_date"]].dropna(), rejected_since],
-                                      ignore_index=True),
-        tolerance_minor_units=settings.amount_tolerance_minor_units,
-    )
-    where = {"company_id": company_id, "report_date": business_date}
-    io.replace_rows(engine, T["ar_reconciliation"], result.rows, where=where)
-    io.replace_rows(engine, T["ar_reconciliation_summary"], result.summary, where=where)
-    counts = result.rows["outcome"].value_counts().to_dict()
-    log.info("company %s, %s: reconciled %d document(s) in %s — %s", company_id, business_date,
-             len(result.rows), elapsed(started), counts)
-    return {"company_id": company_id, "outcomes": counts, "read_back": fetched}
+    return reconcile_scope.reconcile_day(client, engine, company_id=company["company_id"],
+                                         connection_id=company["connection_id"],
+                                         business_date=as_date(company["business_date"]), run_id=company["run_id"],
+                                         settings=settings)
 
 
 def report_root(settings: SyncSettings):

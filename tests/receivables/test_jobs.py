@@ -313,3 +313,63 @@ def test_a_new_warehouse_is_migrated_by_the_first_job(sqlite_settings):
         assert migrations.ensure_current(engine) == []
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def lagging(tmp_path, sandbox, sqlite_engine):
+    """A company synced while the platform lists a pushed record only after a refresh (Codat's lag)."""
+    from sample_data import SampleSpec, provision_companies, write_sample
+
+    sandbox.admin.set_faults(read_lag_seconds=86400)
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"lag-{tmp_path.name}")
+    write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY,), invoices_per_day=4, seed=4),
+                 companies)
+    codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key, settle_deadline_seconds=20)
+    settings = SyncSettings(report_dir=str(tmp_path / "reports"))
+    company = jobs.plan_run(sqlite_engine, settings=settings, run_id="run-1",
+                            params={"business_date": DAY.isoformat()})["companies"][0]
+    with CodatClient(codat) as client:
+        jobs.refresh_reference(client, sqlite_engine, company)
+    jobs.sync_company(codat, sqlite_engine, company, settings=settings)
+    return {"company": company, "settings": settings, "sandbox": sandbox, "engine": sqlite_engine,
+            "codat": codat.model_copy(update={"settle_deadline_seconds": 1.0})}
+
+
+def _reconcile(world):
+    with CodatClient(world["codat"]) as client:
+        result = jobs.reconcile_company(client, world["engine"], world["company"], settings=world["settings"])
+    rows = io.read_frame(world["engine"], T["ar_reconciliation"], where={"report_date": DAY})
+    return result, rows
+
+
+def _watermark(engine, company_id, data_type):
+    state = io.read_frame(engine, T["ar_sync_state"], where={"company_id": company_id,
+                                                             "data_type": f"platform:{data_type}"})
+    return state["watermark"].iloc[0] if len(state) else None
+
+
+def test_under_read_after_write_lag_the_read_back_refreshes_first_and_fresh_pushes_match(lagging):
+    cid = lagging["company"]["company_id"]
+    listed = lagging["sandbox"].client().get(f"/companies/{cid}/data/invoices").json()["results"]
+    assert listed == [], "before a refresh the platform lists none of the invoices just pushed"
+    result, rows = _reconcile(lagging)
+    assert result["stale_read_back"] == {}
+    assert "missing_in_platform" not in set(rows["outcome"]), rows[["document_key", "outcome", "reason"]]
+    assert set(rows["outcome"]) == {"matched"}
+    assert _watermark(lagging["engine"], cid, "invoices") is not None
+
+
+def test_a_refresh_that_does_not_complete_reports_fresh_pushes_pending_never_missing(lagging):
+    sandbox, engine, cid = lagging["sandbox"], lagging["engine"], lagging["company"]["company_id"]
+    sandbox.admin.set_syncing(cid, seconds=None, data_types=["invoices"])  # its refresh stays Queued
+    result, rows = _reconcile(lagging)
+    assert set(result["stale_read_back"]) == {"invoices"}
+    invoices = rows[rows["document_type"] == "invoice"]
+    assert len(invoices) and set(invoices["outcome"]) == {"pending"}, invoices[["outcome", "reason"]]
+    assert invoices["reason"].str.contains("may not show it yet").all()
+    assert "missing_in_platform" not in set(rows["outcome"])
+    assert _watermark(engine, cid, "invoices") is None, "no watermark moves without a completed refresh"
+
+    sandbox.admin.set_syncing(cid, seconds=0)
+    result, rows = _reconcile(lagging)
+    assert result["stale_read_back"] == {} and set(rows["outcome"]) == {"matched"}
