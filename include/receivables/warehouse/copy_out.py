@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
 
-def copy_out_tables(engine: Engine, stmt: Select[Any], types: Mapping[str, pa.DataType], chunksize: int | None,
-                    *, block_size: int) -> Iterator[pa.Table]:
+def copy_out_tables(engine: Engine, stmt: Select[Any], types: Mapping[str, pa.DataType],
+                    chunksize: int | None, *, block_size: int) -> Iterator[pa.Table]:
     """``stmt``'s rows as tables of ``chunksize`` rows (one table when None; none for no rows).
 
     ``types`` names the selected columns in order with the Arrow type each is parsed as."""

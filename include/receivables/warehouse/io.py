@@ -22,7 +22,8 @@ PostgreSQL reads stream ``COPY (SELECT …) TO STDOUT`` through a pipe into pyar
 column types), and writes ``COPY`` into a temporary table followed by ``INSERT … SELECT`` (``ON CONFLICT
 DO UPDATE`` for upserts). NUMERIC columns cross the pipe as text and become ``Decimal`` from their exact
 digits: the columns are unscaled, so a fixed-scale ``decimal128`` could not hold every stored value.
-SQLite reads through a plain cursor and writes with ``executemany``. Each write call is one transaction.
+A PostgreSQL read of at most 5,000 rows (a company's context) skips COPY for a plain cursor. SQLite
+reads through a plain cursor and writes with ``executemany``. Each write call is one transaction.
 Identifiers come only from the ``Table`` objects; values are always parameters (or COPY data).
 """
 
@@ -59,6 +60,7 @@ WriteMode = Literal["append", "upsert"]
 _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _WRITE_BATCH_ROWS = 50_000
 _COPY_BLOCK_BYTES = 4 << 20
+_SMALL_READ_ROWS = 5_000  # a PostgreSQL read of at most this many rows skips COPY (see _small_read)
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,23 @@ def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize:
         maintain_column_froms=True,
     )
     if engine.dialect.name == "postgresql":
-        yield from _pg_chunks(engine, raw_stmt, cols, chunksize)
+        small = None if chunksize is not None else _small_read(engine, raw_stmt, cols)
+        yield from small if small is not None else _pg_chunks(engine, raw_stmt, cols, chunksize)
     else:
         yield from _cursor_chunks(engine, raw_stmt, cols, chunksize)
+
+
+def _small_read(engine: Engine, stmt: Select[Any], cols: list[_Col]) -> list[pd.DataFrame] | None:
+    """The whole result through a plain (server-side) cursor when it has at most ``_SMALL_READ_ROWS`` rows,
+    else None: a company's context is many small selects, for which COPY's thread and pipe cost more than
+    the rows; a big read abandons the cursor after one fetch and is COPYed instead."""
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=_SMALL_READ_ROWS + 1).execute(stmt)
+        rows = result.fetchmany(_SMALL_READ_ROWS + 1)
+        result.close()
+    if len(rows) > _SMALL_READ_ROWS:
+        return None
+    return [_to_frame(cols, [list(c) for c in zip(*rows, strict=True)])] if rows else []
 
 
 def _cursor_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None

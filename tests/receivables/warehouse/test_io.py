@@ -36,14 +36,15 @@ def _ledger(n: int, status: str = "pending", total: Decimal = Decimal("10.00")) 
 
 def _rejects(day: date, ids: list[str], rule: str = "no_lines") -> pd.DataFrame:
     return pd.DataFrame({
-        "business_date": [day] * len(ids), "company_id": ["c1"] * len(ids), "document_type": ["invoice"] * len(ids),
+        "business_date": [day] * len(ids), "company_id": ["c1"] * len(ids),
+        "document_type": ["invoice"] * len(ids),
         "source_id": ids, "rule": [rule] * len(ids), "message": ["m"] * len(ids),
     })
 
 
 def test_output_money_round_trips_every_digit(warehouse_engine):
-    amounts = [Decimal("0.1") + Decimal("0.2"), Decimal("12345678901.123456789"), Decimal("-0.005"), Decimal("0"),
-               None]
+    amounts = [Decimal("0.1") + Decimal("0.2"), Decimal("12345678901.123456789"), Decimal("-0.005"),
+               Decimal("0"), None]
     frame = _ledger(len(amounts))
     frame["source_total"] = amounts
     write_frame(warehouse_engine, ar_push_ledger, frame)
@@ -57,7 +58,8 @@ def test_output_money_round_trips_every_digit(warehouse_engine):
 def test_input_numeric_reads_back_exact_decimals(warehouse_engine):
     create_input_tables(warehouse_engine)
     # Up to 15 significant digits: exact on SQLite (stored as REAL) as well as PostgreSQL.
-    amounts = [Decimal("0.1"), Decimal("1234567890.12345"), Decimal("-5.5"), Decimal("100"), Decimal("0.0001")]
+    amounts = [Decimal("0.1"), Decimal("1234567890.12345"), Decimal("-5.5"), Decimal("100"),
+               Decimal("0.0001")]
     lines = pd.DataFrame({
         "company_id": "c1", "invoice_id": "i1", "line_no": range(1, len(amounts) + 1),
         "quantity": [Decimal("1")] * len(amounts), "unit_amount": amounts, "discount_amount": Decimal("0"),
@@ -83,13 +85,15 @@ def test_frames_have_explicit_dtypes(warehouse_engine):
     })
     write_frame(warehouse_engine, ar_invoices, invoices)
     write_frame(warehouse_engine, ar_companies, pd.DataFrame({
-        "company_id": ["c1"], "connection_id": ["x"], "name": [None], "base_currency": ["GBP"], "active": [True]}))
+        "company_id": ["c1"], "connection_id": ["x"], "name": [None], "base_currency": ["GBP"],
+        "active": [True]}))
     back = read_frame(warehouse_engine, ar_invoices).sort_values("invoice_id").reset_index(drop=True)
     assert back["invoice_number"].dtype == "string"
     assert back["issue_date"].dtype == "datetime64[us]"
     assert back["updated_at"].dtype == "datetime64[us]"
     assert back["issue_date"].tolist() == [pd.Timestamp("2026-11-20"), pd.Timestamp("2026-11-21")]
-    assert back["updated_at"].tolist() == [pd.Timestamp("2026-11-20 10:30:15.123456"), pd.Timestamp("2026-11-21 07:00")]
+    assert back["updated_at"].tolist() == [pd.Timestamp("2026-11-20 10:30:15.123456"),
+                                           pd.Timestamp("2026-11-21 07:00")]
     assert back["currency_rate"].tolist() == [None, Decimal("0.8612")]
     assert back["note"].iloc[0] == "" and back["note"].isna().iloc[1]  # empty text is not NULL
     companies = read_frame(warehouse_engine, ar_companies)
@@ -105,9 +109,11 @@ def test_timestamps_given_as_iso_text_or_aware_values_are_stored_as_utc(warehous
         "Europe/London"))
     write_frame(warehouse_engine, ar_push_ledger, frame)
     back = read_frame(warehouse_engine, ar_push_ledger).sort_values("source_id")
-    assert back["created_at"].tolist()[:2] == [pd.Timestamp("2026-11-20 10:00"), pd.Timestamp("2026-11-20 10:00")]
+    assert back["created_at"].tolist()[:2] == [pd.Timestamp("2026-11-20 10:00"),
+                                               pd.Timestamp("2026-11-20 10:00")]
     assert back["created_at"].isna().tolist() == [False, False, True]
-    assert back["pushed_at"].tolist()[:2] == [pd.Timestamp("2026-11-20 10:00"), pd.Timestamp("2026-11-20 11:00")]
+    assert back["pushed_at"].tolist()[:2] == [pd.Timestamp("2026-11-20 10:00"),
+                                              pd.Timestamp("2026-11-20 11:00")]
 
 
 def test_text_with_separators_quotes_and_newlines_survives(warehouse_engine):
@@ -124,7 +130,8 @@ def test_chunked_reads_are_bounded_and_complete(warehouse_engine):
     chunks = list(read_frame(warehouse_engine, ar_push_ledger, chunksize=1000))
     assert [len(c) for c in chunks] == [1000, 1000, 500]
     assert sorted(pd.concat(chunks)["source_id"]) == [f"INV-{i:05d}" for i in range(2500)]
-    assert list(read_frame(warehouse_engine, ar_push_ledger, where={"company_id": "nobody"}, chunksize=10)) == []
+    assert list(read_frame(warehouse_engine, ar_push_ledger, where={"company_id": "nobody"},
+                           chunksize=10)) == []
 
 
 def test_abandoning_a_chunked_read_releases_the_warehouse(warehouse_engine):
@@ -142,7 +149,8 @@ def test_where_filters_and_select_sources(warehouse_engine):
     write_frame(warehouse_engine, ar_push_ledger, frame)
     picked = read_frame(warehouse_engine, ar_push_ledger, where={"source_id": ["INV-00000", "INV-00003"]})
     assert sorted(picked["source_id"]) == ["INV-00000", "INV-00003"]
-    assert read_frame(warehouse_engine, ar_push_ledger, where={"platform_id": None})["source_id"].tolist() == [
+    assert read_frame(warehouse_engine, ar_push_ledger,
+                      where={"platform_id": None})["source_id"].tolist() == [
         "INV-00001"]
     stmt = sa.select(ar_push_ledger.c.source_id, ar_push_ledger.c.source_total).where(
         ar_push_ledger.c.status == "pending")
@@ -235,11 +243,37 @@ def test_selects_with_subqueries_and_long_in_lists(warehouse_engine):
     }))
     write_frame(warehouse_engine, ar_invoices, pd.DataFrame({
         "company_id": "c1", "invoice_id": ["i1", "i2"], "invoice_number": ["1", "2"], "customer_id": "cu",
-        "issue_date": date(2026, 11, 20), "due_date": date(2026, 11, 20), "currency": "GBP", "status": "draft",
-        "updated_at": [datetime(2026, 11, 20, 8), datetime(2026, 11, 21, 8)],
+        "issue_date": date(2026, 11, 20), "due_date": date(2026, 11, 20), "currency": "GBP",
+        "status": "draft", "updated_at": [datetime(2026, 11, 20, 8), datetime(2026, 11, 21, 8)],
     }))
     parents = sa.select(ar_invoices.c.invoice_id).where(ar_invoices.c.updated_at < datetime(2026, 11, 21))
     children = sa.select(ar_invoice_lines).where(ar_invoice_lines.c.invoice_id.in_(parents))
     assert read_frame(warehouse_engine, children)["invoice_id"].tolist() == ["i1"]
-    many = read_frame(warehouse_engine, ar_invoice_lines, where={"invoice_id": [f"i{i}" for i in range(2500)]})
+    many = read_frame(warehouse_engine, ar_invoice_lines,
+                      where={"invoice_id": [f"i{i}" for i in range(2500)]})
     assert len(many) == 2500 and many["unit_amount"].iloc[0] == Decimal("2.5")
+
+
+def test_a_small_postgresql_read_skips_copy_and_reads_the_same_frame(warehouse_engine, monkeypatch):
+    from receivables.warehouse import io
+
+    if warehouse_engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL reads through COPY")
+    create_input_tables(warehouse_engine)
+    write_frame(warehouse_engine, ar_invoices, pd.DataFrame({
+        "company_id": ["c1"] * 3, "invoice_id": ["i1", "i2", "i3"], "invoice_number": ["A,1", 'B"2', "C\n3"],
+        "customer_id": ["cu1"] * 3, "issue_date": [date(2026, 11, 20)] * 3,
+        "due_date": [date(2026, 12, 20)] * 3,
+        "currency": ["GBP", "JPY", "BHD"], "currency_rate": [None, Decimal("150.25"), Decimal("1E-3")],
+        "status": ["submitted"] * 3, "note": ["", None, "é"],
+        "updated_at": [datetime(2026, 11, 20, 10, 30, 15, 123456)] * 3}))
+    copies = []
+    real = io._pg_chunks
+    monkeypatch.setattr(io, "_pg_chunks", lambda *a: copies.append(1) or real(*a))
+    small = read_frame(warehouse_engine, ar_invoices).sort_values("invoice_id").reset_index(drop=True)
+    assert copies == []
+    monkeypatch.setattr(io, "_SMALL_READ_ROWS", 2)  # three rows are now a big read
+    big = read_frame(warehouse_engine, ar_invoices).sort_values("invoice_id").reset_index(drop=True)
+    assert copies == [1]
+    pd.testing.assert_frame_equal(small, big)
+    assert small["note"].iloc[0] == "" and small["note"].isna().iloc[1]
