@@ -11,19 +11,24 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
-import sqlalchemy as sa
 
-from receivables import extract, failures, mappings, push_options, reconcile_scope
+from receivables import extract, failures, mappings, push_options, reconcile_scope, run_state
 from receivables.batches import resolve_business_date
-from receivables.codat import outcome as outcomes
+from receivables.codat.client import AsyncCodatClient
 from receivables.codat.errors import CodatConnectionNotLinked, CodatError, CodatUnreachable
+from receivables.push import outcome as outcomes
+from receivables.report import should_alert, write_report
+from receivables.report.writer import report_folder
 from receivables.run_state import recorded
 from receivables.settings import SyncSettings
-from receivables.warehouse import io, migrations, schema
+from receivables.sync import CompanySync, write_plan
+from receivables.warehouse import io, migrations, records, schema
 
 log = logging.getLogger("receivables")
 
@@ -91,8 +96,6 @@ def parse_business_date(value: str | date | None) -> date | None:
 
 def refuse_future_day(business_date: date, timezone: str, *, today: date | None = None) -> None:
     """A day after today (in the batches' timezone) has no batch yet: refuse it rather than sync nothing."""
-    from zoneinfo import ZoneInfo
-
     today = today or datetime.now(ZoneInfo(timezone)).date()
     if business_date > today:
         raise RunRefused(f"business date {business_date} is in the future (today is {today} in {timezone}): "
@@ -217,9 +220,6 @@ def as_date(value: str | date) -> date:
 @recorded("sync")
 def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
     """Extract → validate → transform → push → settle for one company and business day."""
-    from receivables.codat.client import AsyncCodatClient
-    from receivables.sync import CompanySync, write_plan
-
     migrations.ensure_current(engine)
 
     async def run():
@@ -256,9 +256,7 @@ def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: S
                                          settings=settings)
 
 
-def report_root(settings: SyncSettings):
-    from pathlib import Path
-
+def report_root(settings: SyncSettings) -> Path:
     return Path(settings.report_dir).expanduser().resolve()
 
 
@@ -271,22 +269,19 @@ def publish_report(engine, plan: Mapping[str, Any], *, settings: SyncSettings) -
     the report says so instead of the task crashing with nothing written. A dry run writes its report to
     ``reports/D/dry-run/`` only.
     """
-    from receivables.report import should_alert, write_report
-    from receivables.report.writer import report_folder
-
     business_date = as_date(plan["business_date"])
     companies = list(plan["companies"])
     ids = [c["company_id"] for c in companies]
     dry_run = bool(plan.get("dry_run"))
     rows, summary, history, states, problem = _report_inputs(engine, business_date, plan, ids)
-    names = {c["company_id"]: c.get("name") for c in companies}
-    names.update(_company_names(engine))
+    names, platforms = _company_labels(engine, ids)
+    names = {c["company_id"]: c.get("name") for c in companies} | names
     folder = report_folder(report_root(settings), business_date) / ("dry-run" if dry_run else "")
     paths = write_report(rows, summary, out_dir=report_root(settings), report_date=business_date, folder=folder,
                          run_meta={"run_id": plan["run_id"], "business_date": business_date.isoformat(),
                                    "companies": len(ids), "dry_run": dry_run},
                          company_names=names, company_states=None if dry_run else states, history=history,
-                         problem=problem)
+                         problem=problem, company_platforms=platforms)
     decision = should_alert(summary, settings.alert_exception_threshold, report_path=str(paths.html),
                             company_states=states, company_names=names, problem=problem,
                             report_date=business_date)
@@ -308,10 +303,6 @@ def _empty_like(table) -> pd.DataFrame:
 
 def _report_inputs(engine, business_date: date, plan: Mapping[str, Any], ids: list[str]):
     """The report's figures, earlier nights, company states and — when reading failed — the problem."""
-    from datetime import timedelta
-
-    from receivables import run_state
-
     rows, summary = _empty_like(T["ar_reconciliation"]), _empty_like(T["ar_reconciliation_summary"])
     history, states, problem = None, None, None
     try:
@@ -319,10 +310,7 @@ def _report_inputs(engine, business_date: date, plan: Mapping[str, Any], ids: li
         summary = io.read_frame(engine, T["ar_reconciliation_summary"], where={"report_date": business_date})
         rows = rows[rows["company_id"].isin(ids)].reset_index(drop=True)
         summary = summary[summary["company_id"].isin(ids)].reset_index(drop=True)
-        summaries = T["ar_reconciliation_summary"]
-        earlier = sa.select(summaries).where(summaries.c.report_date < business_date,
-                                             summaries.c.report_date >= business_date - timedelta(days=60))
-        history = io.read_frame(engine, earlier)
+        history = records.summaries_between(engine, business_date - timedelta(days=60), business_date)
         history = history[history["company_id"].isin(ids)]
         states = run_state.company_states(engine, plan["run_id"], plan["companies"])
     except Exception as exc:  # noqa: BLE001 - the report of a broken night must still be written
@@ -335,9 +323,12 @@ def _report_inputs(engine, business_date: date, plan: Mapping[str, Any], ids: li
     return rows, summary, history, states, problem
 
 
-def _company_names(engine) -> dict[str, str]:
+def _company_labels(engine, ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each company's name and platform, as ``ar_companies`` and the pulled push options know them."""
     try:
         companies = io.read_frame(engine, T["ar_companies"])
+        platforms = push_options.company_platforms(engine, ids)
     except Exception:  # noqa: BLE001 - names are a nicety: ids still identify the companies
-        return {}
-    return {str(c): str(n) for c, n in zip(companies["company_id"], companies["name"], strict=True) if pd.notna(n)}
+        return {}, {}
+    names = {str(c): str(n) for c, n in zip(companies["company_id"], companies["name"], strict=True) if pd.notna(n)}
+    return names, platforms

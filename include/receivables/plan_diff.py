@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from receivables.warehouse import io, schema
+from receivables.warehouse import io, records, schema
 
 PAYLOADS = schema.metadata.tables["ar_push_payloads"]
 KEY = ["company_id", "document_type", "source_id"]
@@ -80,10 +80,7 @@ def describe(changes: list[tuple[str, Any, Any]]) -> str:
 # -- what the platform last received ----------------------------------------------------------------
 
 def _stored(engine, company_id: str, *, with_payload: bool) -> pd.DataFrame:
-    import sqlalchemy as sa
-
-    columns = [PAYLOADS.c[c] for c in (*KEY, "content_hash", *(["payload"] if with_payload else []))]
-    return io.read_frame(engine, sa.select(*columns).where(PAYLOADS.c.company_id == company_id))
+    return records.stored_payloads(engine, company_id, (*KEY, "content_hash", *(["payload"] if with_payload else [])))
 
 
 def record_pushed(engine, final: pd.DataFrame) -> int:

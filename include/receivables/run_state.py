@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from receivables.failures import explain
+from receivables.warehouse import migrations, records
 
 log = logging.getLogger("receivables.run_state")
 
@@ -41,12 +40,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _table() -> sa.Table:
-    from receivables.warehouse.schema import ar_run_companies
-
-    return ar_run_companies
-
-
 # --- recording ----------------------------------------------------------------------------------
 
 
@@ -55,22 +48,18 @@ def record(engine, company: Mapping[str, Any], stage: str, state: str, *, error:
     """Write the stage's state for the company's run (replacing the row of an earlier attempt)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
-    table = _table()
     key = {"run_id": str(company["run_id"]), "company_id": str(company["company_id"]), "stage": stage}
     business_date = company["business_date"]
     business_date = business_date if isinstance(business_date, date) else date.fromisoformat(str(business_date))
-    from receivables.warehouse.engine import begin_write
 
-    with begin_write(engine) as conn:
-        previous = conn.execute(sa.select(table.c.attempts, table.c.started_at).where(
-            *(table.c[k] == v for k, v in key.items()))).first()
-        attempts = (previous.attempts if previous else 0) + (1 if state == RUNNING else 0)
-        conn.execute(sa.delete(table).where(*(table.c[k] == v for k, v in key.items())))
-        conn.execute(sa.insert(table).values(
-            **key, business_date=business_date, state=state, error=error, advice=advice,
-            dry_run=bool(company.get("dry_run")), attempts=max(attempts, 1),
-            started_at=started_at or (previous.started_at if previous else None) or _now(),
-            finished_at=None if state == RUNNING else _now()))
+    def row(previous: Mapping[str, Any] | None) -> dict[str, Any]:
+        attempts = (previous["attempts"] if previous else 0) + (1 if state == RUNNING else 0)
+        return dict(business_date=business_date, state=state, error=error, advice=advice,
+                    dry_run=bool(company.get("dry_run")), attempts=max(attempts, 1),
+                    started_at=started_at or (previous["started_at"] if previous else None) or _now(),
+                    finished_at=None if state == RUNNING else _now())
+
+    records.replace_stage_row(engine, key, row)
 
 
 def _record_quietly(*args: Any, **kwargs: Any) -> None:
@@ -96,8 +85,6 @@ def recorded(stage: str) -> Callable:
                 return job(*args, **kwargs)
             started = _now()
             try:
-                from receivables.warehouse import migrations
-
                 migrations.ensure_current(engine)
             except Exception:  # noqa: BLE001 - the job reports the broken warehouse itself
                 pass
@@ -169,13 +156,9 @@ def summarise_company(company_id: str, name: str, rows: Iterable[Mapping[str, An
 
 def company_states(engine, run_id: str, companies: Iterable[Mapping[str, Any]]) -> list[CompanyState]:
     """The night of every company of the run (``companies``: dicts with company_id and name), in order."""
-    table = _table()
     companies = list(companies)
-    ids = [str(c["company_id"]) for c in companies]
-    with engine.connect() as conn:
-        found = conn.execute(sa.select(table).where(table.c.run_id == run_id, table.c.company_id.in_(ids))).mappings()
-        rows: dict[str, list[Mapping[str, Any]]] = {}
-        for row in found:
-            rows.setdefault(row["company_id"], []).append(dict(row))
+    rows: dict[str, list[Mapping[str, Any]]] = {}
+    for row in records.stage_rows(engine, run_id, [str(c["company_id"]) for c in companies]):
+        rows.setdefault(row["company_id"], []).append(row)
     return [summarise_company(str(c["company_id"]), str(c.get("name") or c["company_id"]),
                               rows.get(str(c["company_id"]), [])) for c in companies]

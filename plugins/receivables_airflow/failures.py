@@ -20,10 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from receivables import failures
-from receivables.codat.redaction import redact
-from receivables.failures import Failure
-
 log = logging.getLogger("receivables.task_error")
 
 # What the console looks for in a run's output; keep it stable.
@@ -70,10 +66,14 @@ def explain(exc: BaseException, *, who: str | None = None) -> Explained:
     The words are :func:`receivables.failures.explain`'s, the same the run's company states and report
     show; only what is Airflow's own (a connection defined nowhere) is explained here.
     """
+    # Imported here, not at the top: DAG files import this module, and parsing them must stay light
+    # (receivables.failures brings the Codat client with it).
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    from receivables import failures
+
     if isinstance(exc, AirflowNotFoundException):
-        failure = Failure(_first_line(exc), "Define it (see docs/operations.md, 'Connections').", True)
+        failure = failures.Failure(_first_line(exc), "Define it (see docs/operations.md, 'Connections').", True)
     else:
         failure = failures.explain(exc)
     return Explained(_with_who(who, failure.line), permanent=failure.permanent)
@@ -111,5 +111,7 @@ def _with_who(who: str | None, line: str) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
+    from receivables.codat.redaction import redact  # see explain: kept off the DAG files' parse
+
     text = str(exc).strip() or type(exc).__name__
     return redact(text.splitlines()[0])
