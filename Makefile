@@ -45,8 +45,11 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 	@$(BIN)/airflow pools set accounting_api 8 "Requests to the accounting API (Codat or the sandbox)" > /dev/null
 	@touch $@
 
+# ruff, then the architecture boundaries (import-linter contracts in pyproject.toml: no Airflow or sandbox in
+# the pipeline, HTTP only in receivables.codat, SQL only in receivables.warehouse).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check $(wildcard dags plugins include tests benchmarks)
+	$(BIN)/lint-imports
 
 # Two pytest-xdist workers (each gets its own Airflow metadata DB, tests/conftest.py); tests that run real
 # schedulers or share Redis are one xdist group (--dist loadgroup keeps a group on one worker). The 15
