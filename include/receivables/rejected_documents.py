@@ -28,7 +28,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from receivables import extract
+from receivables.documents import KIND, KINDS, Outcome, allocation_keys, split_allocation_key
+from receivables.mappings import resolve_mappings
 from receivables.money import as_decimal, is_finite_amount, line_amounts, round_many, sum_amounts
+from receivables.reconcile import exception_ids
 from receivables.warehouse import io, schema
 
 T = schema.metadata.tables
@@ -36,15 +40,8 @@ KEY = ["company_id", "document_type", "source_id"]
 FACT_COLUMNS = [*KEY, "document_number", "customer_id", "currency", "source_total", "source_amount_due", "due_date",
                 "in_batch"]
 
-# document type -> (table, id column, number column)
-_SOURCES = {
-    "customer": ("ar_customers", "customer_id", "name"),
-    "invoice": ("ar_invoices", "invoice_id", "invoice_number"),
-    "credit_note": ("ar_credit_notes", "credit_note_id", "credit_note_number"),
-    "payment": ("ar_payments", "payment_id", "reference"),
-    "fee": ("ar_payments", "payment_id", "reference"),
-}
-_LINES = {"invoice": ("ar_invoice_lines", "invoice_id"), "credit_note": ("ar_credit_note_lines", "credit_note_id")}
+# Kinds with an open balance (invoices, credit notes) total their lines, by the money rules.
+_TOTALLED_FROM_LINES = {k.name for k in KINDS if k.amount_due_field and k.lines_table}
 
 
 def _day(values: pd.Series) -> pd.Series:
@@ -62,11 +59,9 @@ def _business_day(values: pd.Series, timezone: str) -> pd.Series:
 
 def _sales_totals(engine, company_id: str, document_type: str, ids: list[str], currency: dict[str, str]) -> dict:
     """Source totals of invoices or credit notes by the money rules (tax included where its rate is known)."""
-    from receivables import extract
-    from receivables.mappings import resolve_mappings
-
-    table, id_column = _LINES[document_type]
-    lines = io.read_frame(engine, T[table], where={"company_id": company_id, id_column: ids})
+    kind = KIND[document_type]
+    id_column = kind.id_column
+    lines = io.read_frame(engine, T[kind.lines_table], where={"company_id": company_id, id_column: ids})
     if lines.empty:
         return {}
     lookup = resolve_mappings(io.read_frame(engine, T["ar_mappings"], where={"company_id": company_id}),
@@ -108,10 +103,11 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
         if document_type == "credit_note_allocation":
             frames.append(_allocation_facts(engine, company_id, ids, timezone))
             continue
-        if document_type not in _SOURCES:
+        kind = KIND.get(document_type)
+        if kind is None or not kind.id_column:
             continue
-        table, id_column, number_column = _SOURCES[document_type]
-        rows = io.read_frame(engine, T[table], where={"company_id": company_id, id_column: ids})
+        id_column, number_column = kind.id_column, kind.number_column
+        rows = io.read_frame(engine, T[kind.table], where={"company_id": company_id, id_column: ids})
         frame = pd.DataFrame({
             "company_id": company_id, "document_type": document_type, "source_id": rows[id_column].astype(str),
             "document_number": rows[number_column],
@@ -121,7 +117,7 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
             "status": rows["status"] if "status" in rows else None,
             "changed_on": _business_day(rows["updated_at"], timezone),
         })
-        if document_type in _LINES:
+        if document_type in _TOTALLED_FROM_LINES:
             currency = dict(zip(frame["source_id"], frame["currency"], strict=True))
             totals = _sales_totals(engine, company_id, document_type, ids, currency)
             frame["source_total"] = pd.Series([totals.get(i) for i in frame["source_id"]], index=frame.index, dtype=object)
@@ -140,11 +136,11 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
 
 def _allocation_facts(engine, company_id: str, ids: list[str], timezone: str) -> pd.DataFrame:
     """Credit-note allocations (source id ``<credit_note_id>:<invoice_id>``) named by their two numbers."""
-    pairs = [i.split(":", 1) for i in ids if ":" in i]
+    pairs = [split_allocation_key(i) for i in ids if split_allocation_key(i)[1]]
     allocations = io.read_frame(engine, T["ar_credit_note_allocations"],
                                 where={"company_id": company_id, "credit_note_id": sorted({p[0] for p in pairs})})
-    allocations = allocations.assign(source_id=allocations["credit_note_id"].astype(str) + ":"
-                                     + allocations["invoice_id"].astype(str))
+    allocations = allocations.assign(source_id=allocation_keys(allocations["credit_note_id"],
+                                                               allocations["invoice_id"]))
     allocations = allocations[allocations["source_id"].isin(ids)]
     notes = io.read_frame(engine, T["ar_credit_notes"],
                           where={"company_id": company_id, "credit_note_id": sorted({p[0] for p in pairs})})
@@ -173,8 +169,6 @@ def open_rejects(engine, company_id: str, business_date: date, ledger: pd.DataFr
     currency, source total; no amount due: a rejected document is not in the platform's books); and
     ``exception_id`` / ``first_seen_date`` rows for reconcile's ``previous_exceptions``.
     """
-    from receivables.reconcile import exception_ids
-
     empty = (pd.DataFrame(columns=[*KEY, "rule", "message"]), pd.DataFrame(columns=FACT_COLUMNS),
              pd.DataFrame(columns=["exception_id", "first_seen_date"]))
     history = io.read_frame(engine, T["ar_rejects"], where={"company_id": company_id})
@@ -186,11 +180,26 @@ def open_rejects(engine, company_id: str, business_date: date, ledger: pd.DataFr
     if history.empty:
         return empty
     latest = history.sort_values("day", kind="stable").drop_duplicates(KEY, keep="last").reset_index(drop=True)
-
-    facts = _facts(engine, company_id, latest, timezone)
-    merged = latest.merge(facts, on=KEY, how="left", suffixes=("", "_source"))
+    merged = latest.merge(_facts(engine, company_id, latest, timezone), on=KEY, how="left",
+                          suffixes=("", "_source"))
     pushed_on = ledger.assign(source_id=ledger["source_id"].astype(str)).set_index(["document_type", "source_id"])[
         "business_date"] if len(ledger) else pd.Series(dtype=object)
+    still = merged[~_resolved(merged, pushed_on, day)].reset_index(drop=True)
+    if still.empty:
+        return empty
+    out = pd.DataFrame({
+        "company_id": still["company_id"], "document_type": still["document_type"], "source_id": still["source_id"],
+        "document_number": still["document_number"], "customer_id": still["customer_id"],
+        "currency": still["currency"], "source_total": still["source_total"].astype(object),
+        "source_amount_due": None, "due_date": still["due_date"], "in_batch": still["day"] == day,
+    })
+    out["source_total"] = out["source_total"].where(out["source_total"].notna(), None)
+    return (still[[*KEY, "rule", "message"]].reset_index(drop=True), out[FACT_COLUMNS].reset_index(drop=True),
+            _first_seen(history, still, pushed_on, day))
+
+
+def _resolved(merged: pd.DataFrame, pushed_on: pd.Series, day: pd.Timestamp) -> pd.Series:
+    """Per latest reject: resolved by D (pushed, changed again, voided or deleted after it), as booleans."""
     keys = list(zip(merged["document_type"], merged["source_id"], strict=True))
     pushed = _day(pd.Series([pushed_on.get(k) for k in keys], index=merged.index, dtype=object))
     carried = merged["day"] < day
@@ -202,28 +211,18 @@ def open_rejects(engine, company_id: str, business_date: date, ledger: pd.DataFr
     changed_on = _day(merged["changed_on"])
     voided = (merged["status"].astype("string").str.lower() == "void").fillna(False).astype(bool) & \
         (changed_on.isna() | (changed_on <= day)).astype(bool)
-    resolved = carried & (after_reject(pushed) | after_reject(changed_on) | voided | gone)
-    still = merged[~resolved.astype(bool)].reset_index(drop=True)
-    if still.empty:
-        return empty
+    return (carried & (after_reject(pushed) | after_reject(changed_on) | voided | gone)).astype(bool)
 
-    rejects = still[[*KEY, "rule", "message"]]
-    out = pd.DataFrame({
-        "company_id": still["company_id"], "document_type": still["document_type"], "source_id": still["source_id"],
-        "document_number": still["document_number"], "customer_id": still["customer_id"],
-        "currency": still["currency"], "source_total": still["source_total"].astype(object),
-        "source_amount_due": None, "due_date": still["due_date"], "in_batch": still["day"] == day,
-    })
-    out["source_total"] = out["source_total"].where(out["source_total"].notna(), None)
-    # The current run of rejections began on the first reject day after the last fix (push) or change.
+
+def _first_seen(history: pd.DataFrame, still: pd.DataFrame, pushed_on: pd.Series, day: pd.Timestamp) -> pd.DataFrame:
+    """The current run of rejections began on the first reject day after the last fix (push) or change."""
     streak = history.merge(still[[*KEY, "day"]].rename(columns={"day": "latest"}), on=KEY)
     push_day = _day(pd.Series([pushed_on.get(k) for k in zip(streak["document_type"], streak["source_id"], strict=True)],
                               index=streak.index, dtype=object))
     streak = streak[(push_day.isna() | (streak["day"] > push_day) | (push_day > day)).astype(bool)]
     first = streak.groupby(KEY, as_index=False)["day"].min()
-    first_seen = pd.DataFrame({
+    return pd.DataFrame({
         "exception_id": exception_ids(first["company_id"], first["document_type"], first["source_id"],
-                                      pd.Series("rejected", index=first.index)),
+                                      pd.Series(Outcome.REJECTED.value, index=first.index)),
         "first_seen_date": first["day"],
     })
-    return rejects.reset_index(drop=True), out[FACT_COLUMNS].reset_index(drop=True), first_seen
