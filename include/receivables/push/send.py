@@ -145,16 +145,25 @@ async def send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger,
 
     Every row is first marked ``pending`` with its idempotency key in one write, so a crash at any point
     leaves each row traceable (the next run settles or reads it back before sending again). Operation
-    keys are then recorded every ``flush_every`` answers: no request ever waits for its neighbours —
-    a slice-by-slice loop would hold the whole slice for its slowest request. Each operation key goes
-    to ``settler`` as soon as it is answered, so settling overlaps sending.
+    keys are then recorded every ``flush_every`` answers, in a thread, so sending never pauses for the
+    ledger; no request ever waits for its neighbours either — a slice-by-slice loop would hold the whole
+    slice for its slowest request. Each operation key goes to ``settler`` as soon as it is answered, so
+    settling overlaps sending.
     """
     sender = _Sender(client, ctx, rows, outcome, settler)
     ledger.write(with_run(sender.marks, ctx))
     unflushed: list[int] = []
     todo = iter(rows.itertuples())
+    flushing: asyncio.Task | None = None
+
+    async def flush(frame: pd.DataFrame, previous: asyncio.Task | None) -> None:
+        # In a thread, one after the other: the event loop keeps sending while the ledger is written.
+        if previous is not None:
+            await previous
+        await asyncio.to_thread(ledger.write, frame)
 
     async def worker() -> None:
+        nonlocal flushing
         for row in todo:  # one shared iterator: each row is taken by exactly one worker
             if sender.stop.is_set():
                 return
@@ -164,9 +173,13 @@ async def send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger,
             if len(unflushed) >= flush_every:
                 batch = unflushed[:]
                 unflushed.clear()
-                ledger.write(sender.answered(batch))
+                flushing = asyncio.create_task(flush(sender.answered(batch), flushing))
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(rows))))))
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(rows))))))
+    finally:
+        if flushing is not None:
+            await flushing
     if unflushed:
         ledger.write(sender.answered(unflushed))
     return sender.result_rows()
