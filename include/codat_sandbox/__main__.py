@@ -28,7 +28,8 @@ from codat_sandbox.store import Store
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m codat_sandbox", description="Local Codat-compatible API.")
+    parser = argparse.ArgumentParser(prog="python -m codat_sandbox",
+                                     description="Local Codat-compatible API.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the sandbox API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -40,15 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--push-delay-ms", type=float, default=50.0, help="time a push stays Pending")
     serve.add_argument("--latency-ms", type=float, default=None, help="added to every request")
     serve.add_argument("--faults", help="JSON file of fault settings (see codat_sandbox.faults.FaultConfig)")
-    serve.add_argument("--daily-quota", type=int, default=None, help="requests per UTC day (default unlimited)")
+    serve.add_argument("--daily-quota", type=int, default=None,
+                       help="requests per UTC day (default unlimited)")
     serve.add_argument("--max-concurrency", type=int, default=10, help="concurrent requests per company")
-    serve.add_argument("--read-lag-seconds", type=float, default=_env_float("CODAT_SANDBOX_READ_LAG_SECONDS", 0.0),
+    serve.add_argument("--read-lag-seconds", type=float,
+                       default=_env_float("CODAT_SANDBOX_READ_LAG_SECONDS", 0.0),
                        help="pushed records show in reads only this long after they land, or after "
                             "POST /companies/{id}/data/queue/{dataType} (default: "
                             "$CODAT_SANDBOX_READ_LAG_SECONDS, else 0 = at once)")
     serve.add_argument("--oas-dir", default=os.environ.get("CODAT_SANDBOX_OAS_DIR") or None,
-                       help="folder holding Codat-Accounting.yaml: push bodies are checked against its request "
-                            "schemas (default: $CODAT_SANDBOX_OAS_DIR, else the sandbox's own copy of them)")
+                       help="folder holding Codat-Accounting.yaml: push bodies are checked against its "
+                            "request schemas (default: $CODAT_SANDBOX_OAS_DIR, else the sandbox's own copy "
+                            "of them)")
     serve.add_argument("--workers", type=int, default=1, help="only 1 is supported (state is in memory)")
     serve.add_argument("--log-level", default="warning")
     return parser

@@ -50,7 +50,8 @@ _ERROR_TEXT = {
     409: "A request with this Idempotency-Key is still being processed.",
     422: "The Idempotency-Key was already used with a different request body.",
     429: "You have made too many requests in a given amount of time; please retry later.",
-    500: "An internal error occurred; please retry later.", 503: "The service is under maintenance; please retry later.",
+    500: "An internal error occurred; please retry later.",
+    503: "The service is under maintenance; please retry later.",
 }
 
 Handler = Callable[[Request, bytes], Awaitable[Response]]
@@ -88,10 +89,12 @@ class LostResponse(Response):
         headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         headers.append((b"content-length", str(len(self.body) + 1024).encode()))
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
+        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2],
+                    "more_body": True})
 
 
-def error_body(status: int, message: str | None = None, validation: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(status: int, message: str | None = None,
+               validation: dict[str, Any] | None = None) -> dict[str, Any]:
     """Codat's ``ErrorMessage``."""
     return {
         "statusCode": status, "service": "PublicApi", "error": message or _ERROR_TEXT.get(status, "Error"),
@@ -100,7 +103,8 @@ def error_body(status: int, message: str | None = None, validation: dict[str, An
     }
 
 
-def error_response(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, message: str | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
 
@@ -139,7 +143,8 @@ class Sandbox:
         return f"Sandbox(admin={self.admin_enabled})"
 
     # ---- request pipeline ------------------------------------------------------------------------
-    async def handle(self, request: Request, template: str, handler: Handler, data_type: str | None) -> Response:
+    async def handle(self, request: Request, template: str, handler: Handler,
+                     data_type: str | None) -> Response:
         response = await self._handle(request, handler, data_type)
         for name, value in self.limiter.headers():
             response.headers[name] = value
@@ -170,7 +175,8 @@ class Sandbox:
         method = request.method
         injected = self.faults.error_status(method, data_type)
         if injected is not None:
-            headers = {"Retry-After": str(self.faults.config.retry_after_seconds)} if injected == 429 else None
+            retry_after = {"Retry-After": str(self.faults.config.retry_after_seconds)}
+            headers = retry_after if injected == 429 else None
             return error_response(injected, headers=headers)
         body = await request.body()
         idempotency_key = request.headers.get("idempotency-key") if method == "POST" else None
@@ -199,13 +205,15 @@ class Sandbox:
             if response.status_code == 429:
                 self.store.idempotency_forget(self._key_scope, idempotency_key)
             else:
-                self.store.idempotency_finish(self._key_scope, idempotency_key, response.status_code, response.body,
+                self.store.idempotency_finish(self._key_scope, idempotency_key, response.status_code,
+                                              response.body,
                                               [("content-type", "application/json")])
         slow = self.faults.slow_response_seconds(method, data_type)
         if slow:
             await asyncio.sleep(slow)
         if self.faults.lose_response(method, data_type):
-            return LostResponse(response.body, status_code=response.status_code, media_type="application/json")
+            return LostResponse(response.body, status_code=response.status_code,
+                                media_type="application/json")
         return response
 
     @staticmethod
@@ -330,7 +338,8 @@ class Sandbox:
 
         async def handler(request: Request, body: bytes) -> Response:
             params = request.path_params
-            return JSONResponse(self.store.push_options(params["companyId"], params["connectionId"], data_type))
+            return JSONResponse(self.store.push_options(params["companyId"], params["connectionId"],
+                                                        data_type))
 
         return handler
 
@@ -355,7 +364,7 @@ class Sandbox:
         return handler
 
     async def queue_refresh(self, request: Request, body: bytes) -> Response:
-        """``POST /companies/{id}/data/queue/{dataType}`` (Platform "Refresh data type") → ``PullOperation``."""
+        """``POST /companies/{id}/data/queue/{dataType}`` (Platform "Refresh data type"): a PullOperation."""
         params = request.path_params
         connection_id = request.query_params.get("connectionId") or None
         return JSONResponse(self.store.refresh(params["companyId"], params["dataType"], connection_id))
@@ -381,10 +390,13 @@ class Sandbox:
 
     async def list_operations(self, request: Request, body: bytes) -> Response:
         query, order_by = self._query_args(request)
-        return self.page(request, self.store.query(request.path_params["companyId"], "pushOperations", query, order_by))
+        return self.page(request,
+                         self.store.query(request.path_params["companyId"], "pushOperations", query,
+                                          order_by))
 
     # ---- admin -----------------------------------------------------------------------------------
-    def _admin(self, handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
+    def _admin(self,
+               handler: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if not self.admin_enabled:
                 return error_response(404, "The admin API is off (start the sandbox with --admin).")
@@ -440,7 +452,7 @@ class Sandbox:
                                     await self._admin_json(request))
 
     async def admin_records(self, request: Request) -> Any:
-        """Every record of a data type as the platform holds it (no read-after-write lag, deleted included)."""
+        """Every record of a data type as the platform holds it (no read lag, deleted ones included)."""
         params = request.path_params
         if params["dataType"] not in READ_TYPES:
             raise NotFound(f"Unknown data type '{params['dataType']}'.")
@@ -453,17 +465,19 @@ class Sandbox:
                                                 data.get("afterPushes"))
 
     async def admin_platform(self, request: Request) -> Any:
-        """``{"multiCurrency": false, "lockDate": "2025-12-31", "optionsMode": "notFound"|"error"|"empty"|
-        "published", "optionsDataTypes": ["invoices"]}``: the connection's platform settings (GET: as they are)."""
+        """The connection's platform settings (GET: as they are; PUT: changed), e.g. ``{"multiCurrency":
+        false, "lockDate": "2025-12-31", "optionsMode": "notFound", "optionsDataTypes": ["invoices"]}``;
+        ``optionsMode`` is ``published``, ``notFound``, ``error`` or ``empty``."""
         company_id = request.path_params["companyId"]
         if request.method == "GET":
             return self.store.platform_settings(company_id)
         return self.store.set_platform_settings(company_id, await self._admin_json(request))
 
     async def admin_syncing(self, request: Request) -> Any:
-        """``{"seconds": 30, "dataTypes": ["invoices"]}``: reads answer 409 meanwhile (null: until 0 is set)."""
+        """``{"seconds": 30, "dataTypes": ["invoices"]}``: reads answer 409 meanwhile (null: until 0)."""
         data = await self._admin_json(request)
-        return self.store.set_syncing(request.path_params["companyId"], data.get("seconds"), data.get("dataTypes"))
+        return self.store.set_syncing(request.path_params["companyId"], data.get("seconds"),
+                                      data.get("dataTypes"))
 
     async def admin_delete_record(self, request: Request) -> Any:
         params = request.path_params
@@ -514,21 +528,27 @@ class Sandbox:
             self._api(company + "/data/history/{datasetId}", self.pull_operation, ["GET"]),
         ]
         for data_type in COMPANY_READ_TYPES:
-            routes.append(self._api(f"{company}/data/{data_type}", self.list_data(data_type), ["GET"], data_type))
+            routes.append(self._api(f"{company}/data/{data_type}", self.list_data(data_type), ["GET"],
+                                    data_type))
         for data_type in COMPANY_SINGLE_READ_TYPES:
-            routes.append(self._api(f"{company}/data/{data_type}/{{recordId}}", self.get_data(data_type), ["GET"],
+            routes.append(self._api(f"{company}/data/{data_type}/{{recordId}}", self.get_data(data_type),
+                                    ["GET"],
                                     data_type))
         for data_type in CONNECTION_READ_TYPES:
-            routes.append(self._api(f"{connection}/data/{data_type}", self.list_data(data_type), ["GET"], data_type))
+            routes.append(self._api(f"{connection}/data/{data_type}", self.list_data(data_type), ["GET"],
+                                    data_type))
             routes.append(self._api(f"{connection}/data/{data_type}/{{recordId}}", self.get_data(data_type),
                                     ["GET"], data_type))
         for data_type in OPTION_TYPES:
-            routes.append(self._api(f"{connection}/options/{data_type}", self.push_options(data_type), ["GET"],
+            routes.append(self._api(f"{connection}/options/{data_type}", self.push_options(data_type),
+                                    ["GET"],
                                     data_type))
         for data_type in PUSH_TYPES:
-            routes.append(self._api(f"{connection}/push/{data_type}", self.push(data_type), ["POST"], data_type))
+            routes.append(self._api(f"{connection}/push/{data_type}", self.push(data_type), ["POST"],
+                                    data_type))
             update = self.push(data_type) if data_type in UPDATABLE_TYPES else self.not_allowed
-            routes.append(self._api(f"{connection}/push/{data_type}/{{recordId}}", update, ["PUT"], data_type))
+            routes.append(self._api(f"{connection}/push/{data_type}/{{recordId}}", update, ["PUT"],
+                                    data_type))
         admin = [
             ("/admin/faults", self.admin_get_faults, ["GET"]),
             ("/admin/faults", self.admin_put_faults, ["PUT"]),
@@ -540,8 +560,10 @@ class Sandbox:
             ("/admin/companies/{companyId}/connection", self.admin_connection, ["PUT"]),
             ("/admin/companies/{companyId}/syncing", self.admin_syncing, ["PUT"]),
             ("/admin/companies/{companyId}/platform", self.admin_platform, ["GET", "PUT"]),
-            ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_patch_record, ["PATCH"]),
-            ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_delete_record, ["DELETE"]),
+            ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_patch_record,
+             ["PATCH"]),
+            ("/admin/companies/{companyId}/records/{dataType}/{recordId}", self.admin_delete_record,
+             ["DELETE"]),
             ("/admin/idempotency/age", self.admin_age_idempotency, ["POST"]),
             ("/admin/operations/{pushOperationKey}/status", self.admin_operation_status, ["POST"]),
             ("/admin/quota", self.admin_quota, ["PUT"]),

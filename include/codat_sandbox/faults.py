@@ -155,7 +155,8 @@ class FaultInjector:
         config = self.config
         if not self.applies(method, data_type):
             return "normal"
-        for fate, rate in (("timeout", config.timeout_rate), ("timeout_no_write", config.timeout_no_write_rate),
+        for fate, rate in (("timeout", config.timeout_rate),
+                           ("timeout_no_write", config.timeout_no_write_rate),
                            ("pending_forever", config.pending_forever_rate)):
             if self._hit(rate):
                 return fate

@@ -29,7 +29,8 @@ _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # Array properties of Codat's data types: refused even when no record holds one yet.
 ARRAY_PROPERTIES = frozenset({
-    "lineItems", "lines", "links", "paymentAllocations", "addresses", "contacts", "phone", "validDatatypeLinks",
+    "lineItems", "lines", "links", "paymentAllocations", "addresses", "contacts", "phone",
+    "validDatatypeLinks",
     "components", "changes", "withholdingTax", "salesOrderRefs", "trackingCategoryRefs", "dataConnections",
     "results", "products", "referenceSubsidiaryCompanies",
 })

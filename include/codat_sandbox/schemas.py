@@ -26,7 +26,8 @@ from typing import Any
 from urllib.parse import unquote
 
 # Data type → component schema name in Codat-Accounting.yaml (and the validator name in errors).
-SCHEMA_NAMES = {"invoices": "Invoice", "creditNotes": "CreditNote", "payments": "Payment", "customers": "Customer",
+SCHEMA_NAMES = {"invoices": "Invoice", "creditNotes": "CreditNote", "payments": "Payment",
+                "customers": "Customer",
                 "directCosts": "DirectCost"}
 _DROP = {"definitions", "discriminator", "xml", "externalDocs", "example", "examples", "deprecated",
          "readOnly", "writeOnly", "nullable", "x-internal", "title", "description"}
@@ -52,7 +53,8 @@ def load_spec(path: Path) -> dict[str, Any]:
     # Another of Spec A's: BankStatementAccount (the deprecated company-scoped GET of one bank account)
     # types its modifiedDate/sourceModifiedDate as the ModifiedDates wrapper objects, not DateTime, so no
     # record could conform (schemathesis found it).
-    statement = spec.get("components", {}).get("schemas", {}).get("BankStatementAccount", {}).get("properties", {})
+    schemas = spec.get("components", {}).get("schemas", {})
+    statement = schemas.get("BankStatementAccount", {}).get("properties", {})
     for name in ("modifiedDate", "sourceModifiedDate"):
         if statement.get(name, {}).get("$ref", "").startswith("#/components/schemas/ModifiedDates/"):
             statement[name] = {"$ref": "#/components/schemas/DateTime"}
@@ -124,7 +126,8 @@ def _array(items: dict[str, Any], nullable: bool = True) -> dict[str, Any]:
     return _t("array", nullable, items=items)
 
 
-_STR, _NSTR, _NUM, _NNUM, _BOOL = _t("string"), _t("string", True), _t("number"), _t("number", True), _t("boolean")
+_STR, _NSTR, _NUM, _NNUM = _t("string"), _t("string", True), _t("number"), _t("number", True)
+_BOOL = _t("boolean")
 _ID = _t("string", minLength=1)
 _REF = _obj({"id": _STR, "name": _STR})
 _CUSTOMER_REF = _obj({"id": _ID, "companyName": _NSTR}, ("id",))
@@ -136,11 +139,13 @@ _METADATA = _obj({"isDeleted": _t("boolean", True)})
 _ALLOCATION = _obj({
     "payment": _obj({"id": _STR, "note": _NSTR, "reference": _NSTR, "accountRef": _REF, "currency": _STR,
                      "currencyRate": _NNUM, "paidOnDate": _STR, "totalAmount": _NUM}),
-    "allocation": _obj({"currency": _STR, "currencyRate": _NNUM, "allocatedOnDate": _STR, "totalAmount": _NUM}),
+    "allocation": _obj({"currency": _STR, "currencyRate": _NNUM, "allocatedOnDate": _STR,
+                        "totalAmount": _NUM}),
 }, ("payment", "allocation"))
 _TYPED_REF = _obj({"id": _STR, "dataType": _STR})
 _SALES_LINE = _obj({
-    "description": _NSTR, "unitAmount": _NUM, "quantity": _NUM, "discountAmount": _NNUM, "discountPercentage": _NNUM,
+    "description": _NSTR, "unitAmount": _NUM, "quantity": _NUM, "discountAmount": _NNUM,
+    "discountPercentage": _NNUM,
     "subTotal": _NNUM, "taxAmount": _NNUM, "totalAmount": _NNUM, "accountRef": _REF,
     "taxRateRef": _obj({"id": _STR, "name": _STR, "effectiveTaxRate": _NUM}),
     "itemRef": _obj({"id": _ID, "name": _NSTR}, ("id",)), "trackingCategoryRefs": _array(_CATEGORY_REF),
@@ -151,15 +156,19 @@ _SALES_LINE = _obj({
 }, ("unitAmount", "quantity"))
 _SALES_DOCUMENT = {
     "id": _STR, "customerRef": _CUSTOMER_REF, "issueDate": _STR, "currency": _STR, "currencyRate": _NNUM,
-    "lineItems": _array(_SALES_LINE), "withholdingTax": _array(_obj({"name": _ID, "amount": _NUM}, ("amount", "name"))),
+    "lineItems": _array(_SALES_LINE), "withholdingTax": _array(_obj({"name": _ID, "amount": _NUM},
+                                                                    ("amount", "name"))),
     "totalDiscount": _NUM, "subTotal": _NUM, "additionalTaxAmount": _NUM, "additionalTaxPercentage": _NUM,
-    "totalTaxAmount": _NUM, "totalAmount": _NUM, "discountPercentage": _NUM, "status": _t("string", enum=_DOC_STATUS),
+    "totalTaxAmount": _NUM, "totalAmount": _NUM, "discountPercentage": _NUM,
+    "status": _t("string", enum=_DOC_STATUS),
     "note": _NSTR, "metadata": _METADATA, "paymentAllocations": _array(_ALLOCATION),
 }
-_LINK = _obj({"type": _t("string", enum=["Unknown", "Unlinked", "Invoice", "CreditNote", "Other", "Refund", "Payment",
+_LINK = _obj({"type": _t("string",
+                         enum=["Unknown", "Unlinked", "Invoice", "CreditNote", "Other", "Refund", "Payment",
                                          "PaymentOnAccount", "ManualJournal", "Discount"]),
               "id": _STR, "amount": _NNUM, "currencyRate": _NNUM}, ("type",), closed=True)
-_ADDRESS = _obj({"type": _t("string", enum=["Unknown", "Billing", "Delivery"]), "line1": _NSTR, "line2": _NSTR,
+_ADDRESS = _obj({"type": _t("string", enum=["Unknown", "Billing", "Delivery"]), "line1": _NSTR,
+                 "line2": _NSTR,
                  "city": _NSTR, "region": _NSTR, "country": _NSTR, "postalCode": _NSTR}, ("type",))
 
 BUILTIN_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -170,24 +179,29 @@ BUILTIN_SCHEMAS: dict[str, dict[str, Any]] = {
                        ("totalAmount", "totalDiscount", "subTotal", "totalTaxAmount", "discountPercentage",
                         "remainingCredit", "status")),
     "Payment": _obj({
-        "id": _STR, "customerRef": _CUSTOMER_REF, "accountRef": _REF, "paymentMethodRef": _obj({"id": _STR, "name": _NSTR}),
-        "totalAmount": _NUM, "currency": _STR, "currencyRate": _NNUM, "date": _STR, "note": _NSTR, "reference": _NSTR,
+        "id": _STR, "customerRef": _CUSTOMER_REF, "accountRef": _REF,
+        "paymentMethodRef": _obj({"id": _STR, "name": _NSTR}),
+        "totalAmount": _NUM, "currency": _STR, "currencyRate": _NNUM, "date": _STR, "note": _NSTR,
+        "reference": _NSTR,
         "lines": _array(_obj({"amount": _NUM, "links": _array(_LINK), "allocatedOnDate": _STR}, ("amount",))),
         "metadata": _METADATA,
     }, ("date",)),
     "Customer": _obj({
-        "id": _STR, "customerName": _NSTR, "contactName": _NSTR, "emailAddress": _NSTR, "defaultCurrency": _STR,
+        "id": _STR, "customerName": _NSTR, "contactName": _NSTR, "emailAddress": _NSTR,
+        "defaultCurrency": _STR,
         "phone": _NSTR, "addresses": _array(_ADDRESS), "registrationNumber": _NSTR, "taxNumber": _NSTR,
         "status": _RECORD_STATUS, "metadata": _METADATA,
     }, ("status",)),
     "DirectCost": _obj({
-        "id": _STR, "reference": _NSTR, "note": _NSTR, "contactRef": _obj({"id": _ID, "dataType": _NSTR}, ("id",)),
+        "id": _STR, "reference": _NSTR, "note": _NSTR, "contactRef": _obj({"id": _ID, "dataType": _NSTR},
+                                                                          ("id",)),
         "issueDate": _STR, "currency": _STR, "currencyRate": _NNUM,
         "lineItems": _array(_obj({
             "description": _NSTR, "unitAmount": _NUM, "quantity": _NUM, "discountAmount": _NNUM,
             "discountPercentage": _NNUM, "subTotal": _NNUM, "taxAmount": _NNUM, "totalAmount": _NNUM,
             "accountRef": _REF, "taxRateRef": _obj({"id": _STR, "name": _STR, "effectiveTaxRate": _NUM}),
-            "itemRef": _obj({"id": _ID, "name": _NSTR}, ("id",)), "trackingCategoryRefs": _array(_CATEGORY_REF),
+            "itemRef": _obj({"id": _ID, "name": _NSTR}, ("id",)),
+            "trackingCategoryRefs": _array(_CATEGORY_REF),
             "tracking": _obj({"recordRefs": _array(_TYPED_REF, nullable=False), "invoiceTo": _TYPED_REF},
                              ("recordRefs",), closed=True),
         }, ("unitAmount", "quantity")), nullable=False),
@@ -230,16 +244,19 @@ class PushSchemas:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: --oas-dir must name the folder holding Codat's "
                                     "OpenAPI files (the contract tests' CODAT_OAS_DIR)")
-        spec = load_spec.__wrapped__(path)  # not cached: the server keeps the five schemas, not the whole file
+        # not cached: the server keeps the five schemas, not the whole file
+        spec = load_spec.__wrapped__(path)
         return cls({name: to_json_schema(spec, name) for name in SCHEMA_NAMES.values()}, str(path))
 
     def errors(self, data_type: str, body: Any) -> list[dict[str, Any]]:
         """Codat ``ValidationItem``s for every way ``body`` breaks its schema (``[]`` when it conforms)."""
         name = SCHEMA_NAMES[data_type]
-        found = sorted(self._validators[name].iter_errors(body), key=lambda e: (list(map(str, e.absolute_path)),
+        found = sorted(self._validators[name].iter_errors(body),
+                       key=lambda e: (list(map(str, e.absolute_path)),
                                                                                  e.message))
         items = []
         for error in found:
             where = _where(error.absolute_path) or "body"
-            items.append({"itemId": where, "message": f"{where}: {error.message[:300]}", "validatorName": name})
+            items.append({"itemId": where, "message": f"{where}: {error.message[:300]}",
+                          "validatorName": name})
         return items

@@ -78,7 +78,8 @@ def demo_company_id(index: int) -> str:
     return str(uuid.uuid5(SANDBOX_NAMESPACE, f"demo-company-{index}"))
 
 
-_DEMO_NAMES = ("Acme Trading Ltd", "Northwind Services Inc", "Globex GmbH", "Initech LLC", "Umbrella Retail Ltd")
+_DEMO_NAMES = ("Acme Trading Ltd", "Northwind Services Inc", "Globex GmbH", "Initech LLC",
+               "Umbrella Retail Ltd")
 _DEMO_CURRENCIES = ("GBP", "USD", "EUR", "USD", "GBP")
 
 

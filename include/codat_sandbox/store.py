@@ -3,8 +3,9 @@
 Everything lives in in-memory indexes (dicts keyed by id, so lookups are O(1)) and is written through to
 a SQLite file, so a restarted server sees the same state. Records and push operations are held compactly
 (:class:`_Row`: their orjson bytes, zlib-packed, plus the few fields queries filter on), decoded only when
-read: a whole night (485k documents) fits in about a fifth of what nested dicts took. Push operations settle lazily: any request
-that touches a company first finalises that company's operations whose push delay has passed.
+read: a whole night (485k documents) fits in about a fifth of what nested dicts took. Push operations
+settle lazily: any request that touches a company first finalises that company's operations whose push
+delay has passed.
 
     >>> store = Store(None, push_delay=0)
     >>> company = store.create_company("Acme", "GBP")
@@ -51,7 +52,8 @@ NOT_READY_MESSAGE = ("The data type's dataset has not been requested or is still
 # Codat's data-type name (queue, dataStatus, options) → the store's collection (its read-path segment).
 DATA_TYPE_COLLECTIONS = {"chartOfAccounts": "accounts"}
 UPDATABLE_TYPES = ("customers", "invoices", "creditNotes")
-READ_TYPES = ("accounts", "taxRates", "trackingCategories", "customers", "invoices", "creditNotes", "payments",
+READ_TYPES = ("accounts", "taxRates", "trackingCategories", "customers", "invoices", "creditNotes",
+              "payments",
               "directCosts", "bankAccounts")
 IDEMPOTENCY_TTL_SECONDS = 90 * 60
 _READ_ONLY = ("id", "modifiedDate", "sourceModifiedDate", "metadata")
@@ -60,7 +62,7 @@ _VALIDATOR_NAMES = {"customers": "Customer", "invoices": "Invoice", "creditNotes
 
 
 def _money(value: Decimal) -> int | float:
-    """A JSON number for an exact amount: an int when whole (JPY), else the nearest float (its repr is exact)."""
+    """A JSON number for an exact amount: an int when whole (JPY), else the nearest float (exact repr)."""
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -75,12 +77,15 @@ def iso(ts: float) -> str:
 # few hundred bytes without needing other records to learn from.
 _ZDICT = orjson.dumps({
     "id": "", "pushOperationKey": "", "dataConnectionKey": "", "companyId": "", "dataType": "invoices",
-    "requestedOnUtc": "", "completedOnUtc": "", "timeoutInMinutes": None, "status": "Success", "statusCode": 200,
+    "requestedOnUtc": "", "completedOnUtc": "", "timeoutInMinutes": None, "status": "Success",
+    "statusCode": 200,
     "errorMessage": None, "validation": {"errors": [], "warnings": []}, "changes": [{"type": "Created",
     "recordRef": {"id": "", "dataType": "invoices"}, "attachmentId": None}],
-    "customerRef": {"id": "", "companyName": ""}, "invoiceNumber": "", "creditNoteNumber": "", "issueDate": "",
+    "customerRef": {"id": "", "companyName": ""},
+    "invoiceNumber": "", "creditNoteNumber": "", "issueDate": "",
     "dueDate": "", "currency": "GBP", "currencyRate": 1, "lineItems": [{"description": "", "unitAmount": 0,
-    "quantity": 1, "discountAmount": 0, "subTotal": 0, "taxAmount": 0, "totalAmount": 0, "accountRef": {"id": ""},
+    "quantity": 1, "discountAmount": 0, "subTotal": 0, "taxAmount": 0, "totalAmount": 0,
+    "accountRef": {"id": ""},
     "taxRateRef": {"id": ""}, "itemRef": None, "tracking": {"recordRefs": [], "categoryRefs": []}}],
     "subTotal": 0, "totalTaxAmount": 0, "totalDiscount": 0, "totalAmount": 0, "amountDue": 0,
     "remainingCredit": 0, "paymentAllocations": [{"payment": {"id": "", "note": None, "reference": "",
@@ -119,7 +124,8 @@ class _Index:
 
 
 # What the pipeline's and Codat users' queries filter and order on; anything else decodes the rows.
-RECORD_INDEX = _Index("id", "modifiedDate", "sourceModifiedDate", "status", "invoiceNumber", "creditNoteNumber",
+RECORD_INDEX = _Index("id", "modifiedDate", "sourceModifiedDate", "status", "invoiceNumber",
+                      "creditNoteNumber",
                       "reference", "customerName")
 OPERATION_INDEX = _Index("pushOperationKey", "dataType", "status", "requestedOnUtc", "completedOnUtc")
 
@@ -286,7 +292,8 @@ class _Persistence:
             "PRIMARY KEY (kind, company, part, id))"
         )
 
-    def save(self, kind: str, company: str, part: str, record_id: str, body: Any, raw: bytes | None = None) -> None:
+    def save(self, kind: str, company: str, part: str, record_id: str, body: Any,
+             raw: bytes | None = None) -> None:
         self.db.execute(
             "INSERT INTO state VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, company, part, id) "
             "DO UPDATE SET body = excluded.body",
@@ -370,7 +377,8 @@ class Store:
         # The dict submit_push returned, while its operation is pending: settling updates it in place.
         self._live_operations: dict[str, dict[str, Any]] = {}
         # recently decoded reference rows the validation rules read (read-only there); see _CompanyView.get
-        self._decoded_for_rules: OrderedDict[tuple[str, str, str], tuple[_Row, dict[str, Any]]] = OrderedDict()
+        self._decoded_for_rules: OrderedDict[tuple[str, str, str],
+                                             tuple[_Row, dict[str, Any]]] = OrderedDict()
         self.queue: dict[str, deque[str]] = {}
         self.forever: dict[str, set[str]] = {}
         self.idempotency: dict[tuple[str, str], CachedResponse] = {}
@@ -410,7 +418,8 @@ class Store:
         return self.clock()
 
     # ---- companies -------------------------------------------------------------------------------
-    def _install_company(self, company: dict[str, Any], settings: dict[str, Any], connection: dict[str, Any]) -> None:
+    def _install_company(self, company: dict[str, Any], settings: dict[str, Any],
+                         connection: dict[str, Any]) -> None:
         company_id = company["id"]
         self.companies[company_id] = company
         self.company_settings[company_id] = settings
@@ -492,7 +501,8 @@ class Store:
         if "multiCurrency" in changes and not isinstance(changes["multiCurrency"], bool):
             raise ValueError("multiCurrency must be true or false")
         lock = changes.get("lockDate")
-        if lock is not None and (not isinstance(lock, str) or len(lock) != 10 or not validation.is_date(lock)):
+        if lock is not None and (not isinstance(lock, str) or len(lock) != 10
+                                 or not validation.is_date(lock)):
             raise ValueError("lockDate must be a date YYYY-MM-DD (or null for none)")
         if changes.get("optionsMode", "published") not in options.OPTION_MODES:
             raise ValueError(f"optionsMode must be one of {', '.join(options.OPTION_MODES)}")
@@ -533,8 +543,9 @@ class Store:
             "connection": self.connections[company_id]})
 
     # ---- connection states and syncing ------------------------------------------------------------
-    def set_connection_status(self, company_id: str, status: str, after_pushes: int | None = None) -> dict[str, Any]:
-        """Admin: set the connection's status now, or after ``after_pushes`` more accepted pushes (mid-run)."""
+    def set_connection_status(self, company_id: str, status: str,
+                              after_pushes: int | None = None) -> dict[str, Any]:
+        """Admin: set the connection's status now, or after ``after_pushes`` more accepted pushes."""
         self.company(company_id)
         if status not in CONNECTION_STATUSES:
             raise ValueError(f"status must be one of {', '.join(CONNECTION_STATUSES)}")
@@ -571,7 +582,8 @@ class Store:
         else:
             self.connection_flips[company_id] = (status, remaining - 1)
 
-    def set_syncing(self, company_id: str, seconds: float | None, data_types: list[str] | None = None) -> dict[str, Any]:
+    def set_syncing(self, company_id: str, seconds: float | None,
+                    data_types: list[str] | None = None) -> dict[str, Any]:
         """Admin: the company's data is still syncing for ``seconds`` (``None``: until cleared; 0 clears).
 
         Meanwhile reads of those data types (all when ``data_types`` is None) answer 409.
@@ -685,7 +697,8 @@ class Store:
         """
         self.company(company_id)
         collection = DATA_TYPE_COLLECTIONS.get(data_type, data_type)
-        if collection not in self.records[company_id] or collection == "accounts" and data_type != "chartOfAccounts":
+        if (collection not in self.records[company_id]
+                or collection == "accounts" and data_type != "chartOfAccounts"):
             raise NotFound(f"Datatype {data_type} not supported by platform(s) "
                            f"{self.company_settings[company_id]['platform']}.")
         connection = self.connections[company_id]
@@ -701,7 +714,7 @@ class Store:
         return operation
 
     def _run_pull(self, company_id: str, operation: dict[str, Any]) -> None:
-        """Finish a queued refresh when it can: not while the company is syncing; AuthError on a broken link."""
+        """Finish a queued refresh when it can: not while the company syncs; AuthError on a broken link."""
         if operation["status"] != "Queued":
             return
         collection = DATA_TYPE_COLLECTIONS.get(operation["dataType"], operation["dataType"])
@@ -775,7 +788,7 @@ class Store:
         return self.get_record(company_id, data_type, record_id)
 
     def query(self, company_id: str, data_type: str, query: str | None, order_by: str | None) -> Listing:
-        """Filtered, ordered records as reads show them; cached per collection version so paging stays O(page).
+        """Filtered, ordered records as reads show them; cached per collection version (paging is O(page)).
 
         Push operations are never lagged; records are (see :meth:`_before_write`). Queries over indexed
         fields only (ids, dates, status, document numbers) never decode a row.
@@ -787,7 +800,8 @@ class Store:
         else:
             self._reveal_due(company_id)
             source, index = self._visible(company_id, data_type), RECORD_INDEX
-        key = (company_id, data_type, query or "", order_by or "", self.versions.get((company_id, data_type), 0))
+        key = (company_id, data_type, query or "", order_by or "",
+               self.versions.get((company_id, data_type), 0))
         cached = self._listing_cache.get(key)
         if cached is not None:
             self._listing_cache.move_to_end(key)
@@ -824,7 +838,8 @@ class Store:
         self._save_record(company_id, data_type, record)
         return record
 
-    def patch_raw(self, company_id: str, data_type: str, record_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def patch_raw(self, company_id: str, data_type: str, record_id: str,
+                  fields: dict[str, Any]) -> dict[str, Any]:
         """Admin: overwrite top-level fields of a record (to make it diverge from the warehouse)."""
         record = self.get_record(company_id, data_type, record_id)
         record.update(orjson.loads(orjson.dumps({k: v for k, v in fields.items() if k != "id"})))
@@ -848,9 +863,11 @@ class Store:
         pending = self.pending.get(key)
         raw = orjson.dumps(operation)
         self.operations[company_id][key] = _Row.of(operation, OPERATION_INDEX, raw)
-        self.versions[(company_id, "pushOperations")] = self.versions.get((company_id, "pushOperations"), 0) + 1
+        version = (company_id, "pushOperations")
+        self.versions[version] = self.versions.get(version, 0) + 1
         pending_json = orjson.dumps(pending.__dict__) if pending else b"null"
-        self._db.save("op", company_id, "", key, None, b'{"operation":' + raw + b',"pending":' + pending_json + b"}")
+        self._db.save("op", company_id, "", key, None,
+                      b'{"operation":' + raw + b',"pending":' + pending_json + b"}")
 
     def submit_push(self, company_id: str, connection_id: str, data_type: str, body: dict[str, Any],
                     record_id: str | None = None, timeout_minutes: int | None = None,
@@ -870,7 +887,8 @@ class Store:
         key = str(uuid.uuid4())
         operation = {
             "changes": [], "dataType": data_type, "companyId": company_id, "pushOperationKey": key,
-            "dataConnectionKey": connection_id, "requestedOnUtc": iso(now), "timeoutInMinutes": timeout_minutes,
+            "dataConnectionKey": connection_id, "requestedOnUtc": iso(now),
+            "timeoutInMinutes": timeout_minutes,
             "status": "Pending", "statusCode": 202, "errorMessage": None,
             "validation": {"errors": [], "warnings": []},
         }
@@ -935,7 +953,8 @@ class Store:
             return
         change = "Modified" if pending.record_id else "Created"
         self._complete(company_id, key, "Success", 200, changes=[{
-            "type": change, "recordRef": {"id": record["id"], "dataType": pending.data_type}, "attachmentId": None,
+            "type": change, "recordRef": {"id": record["id"], "dataType": pending.data_type},
+            "attachmentId": None,
         }])
 
     def _validate(self, company_id: str, pending: PendingPush) -> list[dict[str, Any]]:
@@ -951,7 +970,8 @@ class Store:
         if not creating:
             existing = view.get(pending.data_type, pending.record_id)
             if validation.is_deleted(existing):
-                return [{"itemId": pending.record_id, "message": "The record has been deleted.", "validatorName": name}]
+                return [{"itemId": pending.record_id, "message": "The record has been deleted.",
+                         "validatorName": name}]
             sent = body.get("sourceModifiedDate")
             if sent and not pending.force_update and sent != existing.get("sourceModifiedDate"):
                 return [{"itemId": "sourceModifiedDate", "validatorName": name,
@@ -990,7 +1010,8 @@ class Store:
     @staticmethod
     def _settled(document: dict[str, Any], balance_field: str) -> Decimal:
         """How much of a document has been paid or allocated (exact)."""
-        return validation.exact(document.get("totalAmount") or 0) - validation.exact(document.get(balance_field) or 0)
+        total = validation.exact(document.get("totalAmount") or 0)
+        return total - validation.exact(document.get(balance_field) or 0)
 
     # ---- effects of a successful push ------------------------------------------------------------
     def _apply(self, company_id: str, pending: PendingPush) -> dict[str, Any]:
@@ -1011,7 +1032,8 @@ class Store:
             self._apply_payment(company_id, record)
         return record
 
-    def _derive_balance(self, record: dict[str, Any], existing: dict[str, Any] | None, data_type: str) -> None:
+    def _derive_balance(self, record: dict[str, Any], existing: dict[str, Any] | None,
+                        data_type: str) -> None:
         """amountDue / remainingCredit and status follow from what has been paid or allocated."""
         balance_field = self._settled_field(data_type)
         settled = Decimal(0)
@@ -1052,16 +1074,19 @@ class Store:
                 self._derive_status(document, balance_field, self._settled(document, balance_field))
                 document.setdefault("paymentAllocations", []).append({
                     "payment": {
-                        "id": payment["id"], "note": payment.get("note"), "reference": payment.get("reference"),
+                        "id": payment["id"], "note": payment.get("note"),
+                        "reference": payment.get("reference"),
                         "accountRef": payment.get("accountRef"), "currency": payment.get("currency"),
                         "currencyRate": payment.get("currencyRate"), "paidOnDate": payment.get("date"),
                         "totalAmount": payment.get("totalAmount"),
                     },
-                    "allocation": {"currency": document.get("currency"), "currencyRate": link.get("currencyRate"),
+                    "allocation": {"currency": document.get("currency"),
+                                   "currencyRate": link.get("currencyRate"),
                                    "allocatedOnDate": payment.get("date"), "totalAmount": amount},
                 })
                 if document.get("status") == "Paid":
-                    document["paidOnDate" if data_type == "invoices" else "allocatedOnDate"] = payment.get("date")
+                    paid_field = "paidOnDate" if data_type == "invoices" else "allocatedOnDate"
+                    document[paid_field] = payment.get("date")
                 self._touch(document)
                 self._save_record(company_id, data_type, document)
 

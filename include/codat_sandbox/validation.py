@@ -15,7 +15,8 @@ Money is compared exactly, as decimals (the JSON number as written, never a floa
 - amounts (not unit prices or quantities) are whole minor units of their currency: no fractional yen
   (JPY, 0 decimals), fils to 3 decimals (BHD).
 
-    >>> view = DictCompanyView("GBP", {"customers": {"c1": {"id": "c1", "customerName": "A", "status": "Active"}}})
+    >>> view = DictCompanyView("GBP",
+    ...                        {"customers": {"c1": {"id": "c1", "customerName": "A", "status": "Active"}}})
     >>> validate_customer({"customerName": "", "status": "Active"}, view)[0]["message"]
     'customerName is required.'
 """
@@ -32,7 +33,8 @@ from typing import Any, Protocol
 from codat_sandbox.seed import CREDIT_NOTE_LINE_ACCOUNT, INVOICE_LINE_ACCOUNT, PAYMENT_ACCOUNT
 
 # Currencies whose minor unit is not a cent; the tolerance for totals is one minor unit.
-_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3}
+_MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3,
+                 "TND": 3}
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 CREATE_STATUSES = ("Draft", "Submitted")
@@ -137,7 +139,8 @@ def _active_record(errors: _Errors, view: CompanyView, data_type: str, label: st
     return record
 
 
-def _check_currency(errors: _Errors, body: Mapping[str, Any], view: CompanyView, required: bool = False) -> str:
+def _check_currency(errors: _Errors, body: Mapping[str, Any], view: CompanyView,
+                    required: bool = False) -> str:
     currency = body.get("currency")
     if currency is None:
         if required:
@@ -194,14 +197,17 @@ def _check_tracking(errors: _Errors, view: CompanyView, line: Mapping[str, Any],
         if category is None:
             continue
         if category.get("hasChildren"):
-            errors.add(f"{where}.tracking.categoryRefs", f"Tracking category '{ref}' must not be a parent tracking category.")
+            errors.add(f"{where}.tracking.categoryRefs",
+                       f"Tracking category '{ref}' must not be a parent tracking category.")
         parent = category.get("parentId")
         if parent in parents:
-            errors.add(f"{where}.tracking.categoryRefs", "Tracking categories on a line must have different parents.")
+            errors.add(f"{where}.tracking.categoryRefs",
+                       "Tracking categories on a line must have different parents.")
         parents.add(parent)
 
 
-def _number(errors: _Errors, container: Mapping[str, Any], name: str, where: str, required: bool) -> float | None:
+def _number(errors: _Errors, container: Mapping[str, Any], name: str, where: str,
+            required: bool) -> float | None:
     value = container.get(name)
     if value is None:
         if required:
@@ -223,7 +229,8 @@ def _amount(errors: _Errors, container: Mapping[str, Any], name: str, where: str
     digits = _MINOR_DIGITS.get(currency, 2)
     # By exponent, not quantize(): quantize overflows on absurd amounts such as 1e308 (schemathesis found it).
     if amount.normalize().as_tuple().exponent < -digits:
-        errors.add(where, f"{where} {_show(amount)} has more decimal places than {currency} allows ({digits}).")
+        errors.add(where,
+                   f"{where} {_show(amount)} has more decimal places than {currency} allows ({digits}).")
     return amount
 
 
@@ -262,7 +269,8 @@ def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyVi
         quantity = _number(errors, line, "quantity", f"{where}.quantity", True)
         unit = _number(errors, line, "unitAmount", f"{where}.unitAmount", True)
         tax = _amount(errors, line, "taxAmount", f"{where}.taxAmount", True, currency)
-        discount = _amount(errors, line, "discountAmount", f"{where}.discountAmount", False, currency) or Decimal(0)
+        discount = _amount(errors, line, "discountAmount", f"{where}.discountAmount", False,
+                           currency) or Decimal(0)
         percent = _number(errors, line, "discountPercentage", f"{where}.discountPercentage", False)
         sub = _amount(errors, line, "subTotal", f"{where}.subTotal", False, currency)
         total = _amount(errors, line, "totalAmount", f"{where}.totalAmount", False, currency)
@@ -270,7 +278,8 @@ def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyVi
         rate = None
         tax_rate_id = _ref_id(line, "taxRateRef")
         if tax_rate_id is not None:
-            tax_rate = _active_record(errors, view, "taxRates", "Tax rate", f"{where}.taxRateRef.id", tax_rate_id)
+            tax_rate = _active_record(errors, view, "taxRates", "Tax rate", f"{where}.taxRateRef.id",
+                                      tax_rate_id)
             if tax_rate is not None and is_number(tax_rate.get("effectiveTaxRate")):
                 rate = exact(tax_rate["effectiveTaxRate"])
         _check_tracking(errors, view, line, where)
@@ -287,7 +296,8 @@ def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyVi
         elif abs(sub - expected_sub) > unit_of_money:
             errors.add(f"{where}.subTotal",
                        f"{where}.subTotal {_show(sub)} does not equal quantity × unitAmount less discount "
-                       f"({_show(expected_sub)}) to within one minor unit ({_show(unit_of_money)} {currency}).")
+                       f"({_show(expected_sub)}) to within one minor unit "
+                       f"({_show(unit_of_money)} {currency}).")
         if rate is not None and abs(tax - sub * rate / 100) > unit_of_money:
             errors.add(f"{where}.taxAmount",
                        f"{where}.taxAmount {_show(tax)} does not match the tax rate ({_show(rate)}% of "
@@ -296,14 +306,16 @@ def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyVi
             total = sub + tax
         elif total != sub + tax:
             errors.add(f"{where}.totalAmount",
-                       f"{where}.totalAmount {_show(total)} must equal subTotal + taxAmount ({_show(sub + tax)}).")
+                       f"{where}.totalAmount {_show(total)} must equal subTotal + taxAmount "
+                       f"({_show(sub + tax)}).")
         sums[0] += sub
         sums[1] += tax
         sums[2] += total
     return (sums[0], sums[1], sums[2]) if complete else None
 
 
-def _check_document_totals(errors: _Errors, body: Mapping[str, Any], sums: tuple[Decimal, Decimal, Decimal] | None,
+def _check_document_totals(errors: _Errors, body: Mapping[str, Any],
+                           sums: tuple[Decimal, Decimal, Decimal] | None,
                            currency: str, tax_field: str = "totalTaxAmount") -> None:
     """Document totals are the exact sums of their lines: a document one minor unit off is refused."""
     total = _amount(errors, body, "totalAmount", "totalAmount", True, currency)
@@ -312,14 +324,17 @@ def _check_document_totals(errors: _Errors, body: Mapping[str, Any], sums: tuple
     discount = _amount(errors, body, "totalDiscount", "totalDiscount", False, currency)
     if sums is None:
         return
-    for name, value, expected in (("subTotal", sub, sums[0]), (tax_field, tax, sums[1]), ("totalAmount", total, sums[2])):
+    for name, value, expected in (("subTotal", sub, sums[0]), (tax_field, tax, sums[1]),
+                                  ("totalAmount", total, sums[2])):
         if value is not None and value != expected:
-            errors.add(name, f"{name} {_show(value)} does not equal the sum of the line items ({_show(expected)}).")
+            errors.add(name,
+                       f"{name} {_show(value)} does not equal the sum of the line items ({_show(expected)}).")
     line_discounts = [line.get("discountAmount") for line in body["lineItems"]]
     if discount is not None and all(is_number(d) for d in line_discounts):
         expected_discount = sum((exact(d) for d in line_discounts), Decimal(0))
         if discount != expected_discount:
-            errors.add("totalDiscount", f"totalDiscount {_show(discount)} does not equal the sum of the lines' "
+            errors.add("totalDiscount",
+                       f"totalDiscount {_show(discount)} does not equal the sum of the lines' "
                                         f"discountAmount ({_show(expected_discount)}).")
 
 
@@ -372,11 +387,13 @@ def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool 
     due = _amount(errors, body, "amountDue", "amountDue", creating, currency)
     total = body.get("totalAmount")
     if creating and due is not None and is_number(total) and due != exact(total):
-        errors.add("amountDue", f"amountDue {_show(due)} must equal totalAmount {_show(exact(total))} on a new invoice.")
+        errors.add("amountDue",
+                   f"amountDue {_show(due)} must equal totalAmount {_show(exact(total))} on a new invoice.")
     return errors.items
 
 
-def validate_credit_note(body: Mapping[str, Any], view: CompanyView, creating: bool = True) -> list[dict[str, Any]]:
+def validate_credit_note(body: Mapping[str, Any], view: CompanyView,
+                         creating: bool = True) -> list[dict[str, Any]]:
     """References, statuses and totals of a credit note (CONTRACT §2.2)."""
     errors = _Errors("CreditNote")
     _check_customer(errors, body, view)
@@ -430,7 +447,8 @@ def _check_link(errors: _Errors, view: CompanyView, link: Any, where: str, custo
         errors.add(f"{where}.type", f"Link type '{kind}' is not a valid payment link type.")
         return None
     if kind not in LINK_TYPES:
-        errors.add(f"{where}.type", f"Link type '{kind}' is not supported; use one of {', '.join(LINK_TYPES)}.")
+        errors.add(f"{where}.type",
+                   f"Link type '{kind}' is not supported; use one of {', '.join(LINK_TYPES)}.")
         return None
     if not is_number(amount):
         errors.add(f"{where}.amount", f"{where}.amount is required.")
@@ -505,7 +523,8 @@ def validate_payment(body: Mapping[str, Any], view: CompanyView) -> list[dict[st
         # Exact, unless a currencyRate converted a link: then rounding explains one minor unit.
         off = abs(amount + link_sum)
         if link_sum_ok and links and (off > unit if converted else off != 0):
-            errors.add(f"{where}.amount", f"{where}.amount {_show(amount)} plus its links ({_show(link_sum)}) "
+            errors.add(f"{where}.amount",
+                       f"{where}.amount {_show(amount)} plus its links ({_show(link_sum)}) "
                                           "must be 0.")
     for (data_type, doc_id), used in usage.items():
         document = view.get(data_type, doc_id) or {}
@@ -520,7 +539,8 @@ def validate_payment(body: Mapping[str, Any], view: CompanyView) -> list[dict[st
                                   f"({_show(line_sum)}).")
     if total is not None and total == 0:
         if not {"Invoice", "CreditNote"} <= kinds:
-            errors.add("totalAmount", "totalAmount must not be 0 unless the payment is a credit note allocation "
+            errors.add("totalAmount",
+                       "totalAmount must not be 0 unless the payment is a credit note allocation "
                                       "(Invoice and Credit Note ID must be provided in order to allocate a "
                                       "Credit Note to an Invoice).")
         account_id = _ref_id(body, "accountRef")
@@ -536,7 +556,8 @@ def validate_direct_cost(body: Mapping[str, Any], view: CompanyView) -> list[dic
     errors = _Errors("DirectCost")
     _check_date(errors, body, "issueDate")
     currency = _check_currency(errors, body, view, required=True)
-    totals = {name: _amount(errors, body, name, name, True, currency) for name in ("subTotal", "taxAmount", "totalAmount")}
+    totals = {name: _amount(errors, body, name, name, True, currency) for name in ("subTotal", "taxAmount",
+                                                                                   "totalAmount")}
     lines = body.get("lineItems")
     if not isinstance(lines, list) or not lines:
         errors.add("lineItems", "At least one line item is required.")
@@ -565,12 +586,16 @@ def validate_direct_cost(body: Mapping[str, Any], view: CompanyView) -> list[dic
                 known[name] = False
             else:
                 sums[name] += value
-        if None not in amounts.values() and amounts["totalAmount"] != amounts["subTotal"] + amounts["taxAmount"]:
-            errors.add(f"{where}.totalAmount", f"{where}.totalAmount {_show(amounts['totalAmount'])} must equal "
-                                               f"subTotal + taxAmount ({_show(amounts['subTotal'] + amounts['taxAmount'])}).")
+        line_sum = None if None in amounts.values() else amounts["subTotal"] + amounts["taxAmount"]
+        if line_sum is not None and amounts["totalAmount"] != line_sum:
+            errors.add(f"{where}.totalAmount",
+                       f"{where}.totalAmount {_show(amounts['totalAmount'])} must equal "
+                       f"subTotal + taxAmount ({_show(line_sum)}).")
     for name, value in totals.items():
         if lines and known[name] and value is not None and value != sums[name]:
-            errors.add(name, f"{name} {_show(value)} does not equal the sum of the line items ({_show(sums[name])}).")
+            errors.add(name,
+                       f"{name} {_show(value)} does not equal the sum of the line items "
+                       f"({_show(sums[name])}).")
     allocations = body.get("paymentAllocations")
     if not isinstance(allocations, list):
         errors.add("paymentAllocations", "paymentAllocations is required.")

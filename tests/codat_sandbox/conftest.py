@@ -1,6 +1,7 @@
 """Sandbox tests share one server per module; each test gets its own company for isolation.
 
-The ``sandbox`` / ``sandbox_session`` fixtures come from ``tests.fixtures.sandbox`` (loaded by tests/conftest.py).
+The ``sandbox`` / ``sandbox_session`` fixtures come from ``tests.fixtures.sandbox`` (loaded by
+tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ import pytest
 from codat_sandbox import seed
 from tests.codat_sandbox.builders import account_id, credit_note, invoice, invoice_line, payment
 
-ERROR_FIELDS = {"statusCode", "service", "error", "correlationId", "validation", "canBeRetried", "detailedErrorCode"}
+ERROR_FIELDS = {"statusCode", "service", "error", "correlationId", "validation", "canBeRetried",
+                "detailedErrorCode"}
 
 
 def test_requests_without_the_right_key_get_401_with_an_error_message(server, api):
@@ -33,14 +34,16 @@ def test_companies_and_connections(api, http):
         (api.connection_id, "Linked", "Xero")]
     info = http.get(f"/companies/{api.company_id}/data/info").json()
     assert (info["companyName"], info["baseCurrency"]) == (company["name"], "GBP")
-    for path in ("/companies/00000000-0000-4000-8000-000000000000", f"/companies/{api.company_id}/data/invoices/nope",
+    for path in ("/companies/00000000-0000-4000-8000-000000000000",
+                 f"/companies/{api.company_id}/data/invoices/nope",
                  f"/companies/{api.company_id}/connections/nope/data/bankAccounts", "/nowhere"):
         response = http.get(path)
         assert response.status_code == 404 and set(response.json()) == ERROR_FIELDS
 
 
 def test_reference_data_is_seeded_with_deterministic_ids(api, http):
-    accounts = http.get(f"/companies/{api.company_id}/data/accounts", params={"pageSize": 200}).json()["results"]
+    accounts = http.get(f"/companies/{api.company_id}/data/accounts",
+                        params={"pageSize": 200}).json()["results"]
     by_code = {a["nominalCode"]: a for a in accounts}
     assert by_code["4000"]["id"] == seed.stable_id(api.company_id, "account:4000")
     assert by_code["4090"]["status"] == "Archived"
@@ -84,7 +87,8 @@ def test_query_and_order_by_over_http(api, http, server):
     customer = api.customer("Query Ltd")
     for number, amount in enumerate((10, 200, 50)):
         server.admin.insert_record(api.company_id, "invoices", {
-            "invoiceNumber": f"Q-{number}", "totalAmount": amount, "status": "Submitted" if amount < 100 else "Paid",
+            "invoiceNumber": f"Q-{number}", "totalAmount": amount,
+            "status": "Submitted" if amount < 100 else "Paid",
             "customerRef": {"id": customer}, "lineItems": [{"unitAmount": amount}]})
     path = f"/companies/{api.company_id}/data/invoices"
 
@@ -116,7 +120,8 @@ def test_a_push_is_pending_then_success_and_the_record_is_readable(api, http):
     assert operation["timeoutInMinutes"] == 30 and "data" not in operation
     assert operation["companyId"] == api.company_id and operation["dataConnectionKey"] == api.connection_id
     final = api.settle(operation)
-    assert final["status"] == "Success" and final["statusCode"] == 200 and final["completedOnUtc"].endswith("Z")
+    assert final["status"] == "Success" and final["statusCode"] == 200
+    assert final["completedOnUtc"].endswith("Z")
     change = final["changes"][0]
     assert change["type"] == "Created" and change["recordRef"]["dataType"] == "customers"
     customer = api.get("customers", change["recordRef"]["id"])
@@ -136,12 +141,14 @@ def test_payments_and_allocations_move_invoices_to_paid(api):
     customer = api.customer()
     invoice_id = api.create("invoices", invoice(api.company_id, customer))
     assert api.get("invoices", invoice_id)["amountDue"] == 120
-    api.create("payments", payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -20}]))
+    api.create("payments",
+               payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -20}]))
     partly = api.get("invoices", invoice_id)
     assert (partly["amountDue"], partly["status"]) == (100, "PartiallyPaid")
     note_id = api.create("creditNotes", credit_note(api.company_id, customer))
     allocation = payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -60},
-                                                     {"type": "CreditNote", "id": note_id, "amount": 60}], amount=0)
+                                                     {"type": "CreditNote", "id": note_id,
+                                                      "amount": 60}], amount=0)
     del allocation["accountRef"]
     api.create("payments", allocation)
     note = api.get("creditNotes", note_id)
@@ -149,7 +156,8 @@ def test_payments_and_allocations_move_invoices_to_paid(api):
     overpay = api.push("payments", payment(api.company_id, customer,
                                            [{"type": "Invoice", "id": invoice_id, "amount": -41}]))
     assert any("has amountDue 40" in m for m in api.errors(overpay))
-    api.create("payments", payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -40}]))
+    api.create("payments",
+               payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -40}]))
     paid = api.get("invoices", invoice_id)
     assert (paid["amountDue"], paid["status"]) == (0, "Paid")
     assert len(paid["paymentAllocations"]) == 3
@@ -162,7 +170,8 @@ def test_put_updates_and_recomputes_amount_due(api, http):
     customer = api.customer()
     body = invoice(api.company_id, customer)
     invoice_id = api.create("invoices", body)
-    api.create("payments", payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -100}]))
+    api.create("payments",
+               payment(api.company_id, customer, [{"type": "Invoice", "id": invoice_id, "amount": -100}]))
     bigger = invoice(api.company_id, customer, [invoice_line(api.company_id, 200)], note="revised")
     operation = api.push("invoices", bigger, record_id=invoice_id)
     assert operation["status"] == "Success" and operation["changes"][0]["type"] == "Modified"
@@ -170,7 +179,8 @@ def test_put_updates_and_recomputes_amount_due(api, http):
     assert (record["totalAmount"], record["amountDue"], record["status"], record["note"]) == (
         240, 140, "PartiallyPaid", "revised")
     smaller = invoice(api.company_id, customer, [invoice_line(api.company_id, 50)])
-    assert any("amountDue would be negative" in m for m in api.errors(api.push("invoices", smaller, invoice_id)))
+    assert any("amountDue would be negative" in m for m in api.errors(api.push("invoices", smaller,
+                                                                               invoice_id)))
     stale = {**bigger, "sourceModifiedDate": "2020-01-01T00:00:00Z"}
     assert any("forceUpdate" in m for m in api.errors(api.push("invoices", stale, invoice_id)))
     assert api.push("invoices", stale, invoice_id, forceUpdate="true")["status"] == "Success"
@@ -197,7 +207,8 @@ def test_push_operations_can_be_listed_and_queried(api, http):
     assert failed["totalResults"] == 1 and failed["results"][0]["statusCode"] == 400
     key = failed["results"][0]["pushOperationKey"]
     assert http.get(path, params={"query": f"pushOperationKey={key}"}).json()["totalResults"] == 1
-    newest = http.get(path, params={"orderBy": "-requestedOnUtc", "query": "requestedOnUtc>2020-01-01"}).json()
+    newest = http.get(path,
+                      params={"orderBy": "-requestedOnUtc", "query": "requestedOnUtc>2020-01-01"}).json()
     assert newest["totalResults"] == 3 and newest["results"][0]["dataType"] == "invoices"
     assert http.get(f"{path}/00000000-0000-4000-8000-000000000000").status_code == 404
 
@@ -216,7 +227,7 @@ def test_direct_costs_push_and_read(api):
 
 
 def test_issue11_defect3_direct_costs_are_served_only_per_connection(api, http):
-    """Regression: the sandbox served the company-scoped direct-costs path Codat lacks (and hid a client bug)."""
+    """Regression: the sandbox served the company-scoped direct-costs path Codat lacks (hid a client bug)."""
     cost_id = api.create("directCosts", {
         "issueDate": "2026-05-01T00:00:00", "currency": "GBP", "reference": "FEES-2",
         "lineItems": [{"description": "Fees", "unitAmount": 2, "quantity": 1, "subTotal": 2, "taxAmount": 0,
@@ -226,7 +237,8 @@ def test_issue11_defect3_direct_costs_are_served_only_per_connection(api, http):
         "subTotal": 2, "taxAmount": 0, "totalAmount": 2})
     scoped = f"/companies/{api.company_id}/connections/{api.connection_id}/data/directCosts"
     assert cost_id in {r["id"] for r in http.get(scoped).json()["results"]}
-    for path in (f"/companies/{api.company_id}/data/directCosts", f"/companies/{api.company_id}/data/directCosts/{cost_id}",
+    for path in (f"/companies/{api.company_id}/data/directCosts",
+                 f"/companies/{api.company_id}/data/directCosts/{cost_id}",
                  f"/companies/{api.company_id}/data/bankAccounts",
                  f"/companies/{api.company_id}/connections/{api.connection_id}/data/invoices"):
         response = http.get(path)
@@ -242,7 +254,8 @@ def test_admin_records_can_diverge_and_be_deleted(api, server, http):
     server.admin.delete_record(api.company_id, "invoices", invoice_id)
     record = api.get("invoices", invoice_id)
     assert record["metadata"]["isDeleted"] is True and record["status"] == "Submitted"
-    live = http.get(f"/companies/{api.company_id}/data/invoices", params={"query": "metadata.isDeleted!=true"})
+    live = http.get(f"/companies/{api.company_id}/data/invoices",
+                    params={"query": "metadata.isDeleted!=true"})
     assert live.json()["totalResults"] == 0
 
 

@@ -9,7 +9,8 @@ import pytest
 from tests.codat_sandbox.builders import invoice, payment
 from tests.fixtures.sandbox import start_sandbox
 
-ERROR_FIELDS = {"statusCode", "service", "error", "correlationId", "validation", "canBeRetried", "detailedErrorCode"}
+ERROR_FIELDS = {"statusCode", "service", "error", "correlationId", "validation", "canBeRetried",
+                "detailedErrorCode"}
 
 
 def _listed(api, http, data_type: str, **params) -> list[dict]:
@@ -29,8 +30,10 @@ def test_a_pushed_record_is_invisible_until_the_data_type_is_refreshed(api, http
     operation = api.push("customers", {"customerName": "Lagging Ltd", "status": "Active"})
     record_id = operation["changes"][0]["recordRef"]["id"]
     # The push operation itself is readable at once, with the new record's id …
-    assert http.get(f"/companies/{api.company_id}/push/{operation['pushOperationKey']}").json()["status"] == "Success"
-    keyed = http.get(f"/companies/{api.company_id}/push", params={"query": f"pushOperationKey={operation['pushOperationKey']}"})
+    pushed = http.get(f"/companies/{api.company_id}/push/{operation['pushOperationKey']}").json()
+    assert pushed["status"] == "Success"
+    keyed = http.get(f"/companies/{api.company_id}/push",
+                     params={"query": f"pushOperationKey={operation['pushOperationKey']}"})
     assert keyed.json()["totalResults"] == 1
     # … the record is not: neither listed nor found by id, though the platform holds it.
     assert record_id not in _ids(api, http, "customers")
@@ -76,7 +79,8 @@ def test_lag_as_a_fault_is_scoped_by_data_type(api, http, server):
 
 
 def test_refresh_names_codat_data_types_and_rejects_unknown_ones(api, http):
-    assert http.post(f"/companies/{api.company_id}/data/queue/chartOfAccounts").json()["dataType"] == "chartOfAccounts"
+    queued = http.post(f"/companies/{api.company_id}/data/queue/chartOfAccounts").json()
+    assert queued["dataType"] == "chartOfAccounts"
     for unknown in ("accounts", "widgets"):
         response = http.post(f"/companies/{api.company_id}/data/queue/{unknown}")
         assert response.status_code == 404 and set(response.json()) == ERROR_FIELDS
@@ -93,7 +97,8 @@ def test_the_run_setting_lags_every_push(tmp_path):
             url = f"/companies/{company['id']}/connections/{company['connectionId']}/push/customers"
             operation = http.post(url, json={"customerName": "Run Lag", "status": "Active"}).json()
             record_id = operation["changes"][0]["recordRef"]["id"]
-            listed = lambda: {r["id"] for r in http.get(f"/companies/{company['id']}/data/customers",  # noqa: E731
+            customers_url = f"/companies/{company['id']}/data/customers"
+            listed = lambda: {r["id"] for r in http.get(customers_url,  # noqa: E731
                                                         params={"pageSize": 2000}).json()["results"]}
             assert record_id not in listed()
             time.sleep(0.6)
@@ -105,7 +110,8 @@ def test_the_run_setting_lags_every_push(tmp_path):
 # ---- connection states ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("status", "code"), [("Deauthorized", 401), ("Unlinked", 403), ("PendingAuth", 409)])
-def test_a_push_to_a_broken_link_is_refused_with_codats_error_and_reads_still_work(api, http, server, status, code):
+def test_a_push_to_a_broken_link_is_refused_with_codats_error_and_reads_still_work(api, http, server, status,
+                                                                                   code):
     customer = api.customer()
     server.admin.set_connection_status(api.company_id, status)
     response = http.post(api.push_url("invoices"), json=invoice(api.company_id, customer))
@@ -120,13 +126,15 @@ def test_a_push_to_a_broken_link_is_refused_with_codats_error_and_reads_still_wo
     assert (pull["status"], pull["isErrored"]) == ("AuthError", True)
     server.admin.set_connection_status(api.company_id, "Linked")
     assert api.push("invoices", invoice(api.company_id, customer))["status"] == "Success"
-    assert http.get(f"/companies/{api.company_id}/connections").json()["results"][0]["dataConnectionErrors"] == []
+    connection = http.get(f"/companies/{api.company_id}/connections").json()["results"][0]
+    assert connection["dataConnectionErrors"] == []
 
 
 def test_a_link_that_breaks_mid_run_refuses_the_pushes_after_it(api, http, server):
     customer = api.customer()
     server.admin.set_connection_status(api.company_id, "Deauthorized", after_pushes=2)
-    codes = [http.post(api.push_url("invoices"), json=invoice(api.company_id, customer, invoiceNumber=f"MID-{n}"))
+    codes = [http.post(api.push_url("invoices"),
+                       json=invoice(api.company_id, customer, invoiceNumber=f"MID-{n}"))
              for n in range(4)]
     assert [r.status_code for r in codes] == [200, 200, 401, 401]
     # The operations accepted before the link broke were still Pending (50 ms push delay): they fail
@@ -163,12 +171,14 @@ def test_reads_answer_409_while_the_company_is_syncing(api, http, server):
     assert "still syncing" in response.json()["error"]
     assert customer in _ids(api, http, "customers")  # other data types are ready
     status = http.get(f"/companies/{api.company_id}/dataStatus").json()
-    assert status["invoices"]["currentStatus"] == "Fetching" and status["customers"]["currentStatus"] == "Complete"
+    assert status["invoices"]["currentStatus"] == "Fetching"
+    assert status["customers"]["currentStatus"] == "Complete"
     assert status["chartOfAccounts"]["dataType"] == "chartOfAccounts"
     assert api.push("invoices", invoice(api.company_id, customer))["status"] == "Success"  # pushes go on
     time.sleep(0.6)
     assert http.get(f"/companies/{api.company_id}/data/invoices").status_code == 200
-    assert http.get(f"/companies/{api.company_id}/dataStatus").json()["invoices"]["currentStatus"] == "Complete"
+    after = http.get(f"/companies/{api.company_id}/dataStatus").json()
+    assert after["invoices"]["currentStatus"] == "Complete"
 
 
 def test_a_refresh_queued_while_syncing_completes_when_the_sync_ends(api, http, server):

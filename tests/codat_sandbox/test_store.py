@@ -29,7 +29,8 @@ def _company(store: Store) -> tuple[str, str]:
 def test_an_operation_stays_pending_until_the_push_delay_has_passed(clock):
     store = Store(None, push_delay=2.0, clock=clock)
     company_id, connection_id = _company(store)
-    operation = store.submit_push(company_id, connection_id, "customers", {"customerName": "A", "status": "Active"})
+    operation = store.submit_push(company_id, connection_id, "customers",
+                                  {"customerName": "A", "status": "Active"})
     store.settle(company_id)
     assert operation["status"] == "Pending" and "completedOnUtc" not in operation
     clock.now += 2.0
@@ -42,7 +43,8 @@ def test_an_operation_stays_pending_until_the_push_delay_has_passed(clock):
 def test_pending_forever_times_out_only_after_timeout_in_minutes(clock):
     store = Store(None, push_delay=0, clock=clock)
     company_id, connection_id = _company(store)
-    operation = store.submit_push(company_id, connection_id, "customers", {"customerName": "A", "status": "Active"},
+    operation = store.submit_push(company_id, connection_id, "customers",
+                                  {"customerName": "A", "status": "Active"},
                                   timeout_minutes=5, fate="pending_forever")
     clock.now += 299
     store.settle(company_id)
@@ -56,7 +58,8 @@ def test_pending_forever_times_out_only_after_timeout_in_minutes(clock):
 def test_a_payment_settles_against_the_invoice_it_pays(clock):
     store = Store(None, push_delay=1.0, clock=clock)
     company_id, connection_id = _company(store)
-    customer = store.submit_push(company_id, connection_id, "customers", {"customerName": "A", "status": "Active"})
+    customer = store.submit_push(company_id, connection_id, "customers",
+                                 {"customerName": "A", "status": "Active"})
     clock.now += 1
     store.settle(company_id)
     customer_id = customer["changes"][0]["recordRef"]["id"]
@@ -68,7 +71,8 @@ def test_a_payment_settles_against_the_invoice_it_pays(clock):
     store.settle(company_id)
     invoice_id = created["changes"][0]["recordRef"]["id"]
     paid = store.submit_push(company_id, connection_id, "payments",
-                             payment(company_id, customer_id, [{"type": "Invoice", "id": invoice_id, "amount": -120}]))
+                             payment(company_id, customer_id,
+                                     [{"type": "Invoice", "id": invoice_id, "amount": -120}]))
     clock.now += 1
     store.settle(company_id)
     assert paid["status"] == "Success"
@@ -79,7 +83,8 @@ def test_state_reloads_from_the_sqlite_file(tmp_path, clock):
     path = str(tmp_path / "state.db")
     store = Store(path, push_delay=1.0, clock=clock)
     company_id, connection_id = _company(store)
-    pending = store.submit_push(company_id, connection_id, "customers", {"customerName": "A", "status": "Active"})
+    pending = store.submit_push(company_id, connection_id, "customers",
+                                {"customerName": "A", "status": "Active"})
     store.close()
     reloaded = Store(path, push_delay=1.0, clock=clock)
     assert reloaded.operation(company_id, pending["pushOperationKey"])["status"] == "Pending"
@@ -104,7 +109,8 @@ def test_the_same_company_id_always_yields_the_same_reference_ids(clock):
 
 def _customers(store: Store, clock: Clock, names: list[str]) -> tuple[str, list[str]]:
     company_id, connection_id = _company(store)
-    operations = [store.submit_push(company_id, connection_id, "customers", {"customerName": n, "status": "Active"})
+    operations = [store.submit_push(company_id, connection_id, "customers",
+                                    {"customerName": n, "status": "Active"})
                   for n in names]
     clock.now += 1
     store.settle(company_id)

@@ -38,12 +38,16 @@ def view() -> DictCompanyView:
         "OLD": {"id": "OLD", "customerName": "Old", "status": "Archived"},
     }
     records["invoices"] = {
-        "I1": {"id": "I1", "customerRef": {"id": "C1"}, "status": "Submitted", "totalAmount": 120, "amountDue": 120},
-        "I2": {"id": "I2", "customerRef": {"id": "C2"}, "status": "Submitted", "totalAmount": 60, "amountDue": 60},
-        "IDRAFT": {"id": "IDRAFT", "customerRef": {"id": "C1"}, "status": "Draft", "totalAmount": 10, "amountDue": 10},
+        "I1": {"id": "I1", "customerRef": {"id": "C1"}, "status": "Submitted", "totalAmount": 120,
+               "amountDue": 120},
+        "I2": {"id": "I2", "customerRef": {"id": "C2"}, "status": "Submitted", "totalAmount": 60,
+               "amountDue": 60},
+        "IDRAFT": {"id": "IDRAFT", "customerRef": {"id": "C1"}, "status": "Draft", "totalAmount": 10,
+                   "amountDue": 10},
     }
     records["creditNotes"] = {
-        "N1": {"id": "N1", "customerRef": {"id": "C1"}, "status": "Submitted", "totalAmount": 60, "remainingCredit": 60},
+        "N1": {"id": "N1", "customerRef": {"id": "C1"}, "status": "Submitted", "totalAmount": 60,
+               "remainingCredit": 60},
     }
     return DictCompanyView("GBP", records)
 
@@ -93,7 +97,8 @@ def _line(**overrides):
     (lambda b: b["lineItems"][0].pop("taxAmount"), "taxAmount is required"),
     (lambda b: b["lineItems"][0].pop("accountRef"), "accountRef.id is required"),
     (lambda b: b["lineItems"][0].update(accountRef={"id": account_id(CO, "4090")}), "is archived"),
-    (lambda b: b["lineItems"][0].update(accountRef={"id": account_id(CO, "6100")}), "is not an Income account"),
+    (lambda b: b["lineItems"][0].update(accountRef={"id": account_id(CO, "6100")}),
+     "is not an Income account"),
     (lambda b: b["lineItems"][0].update(accountRef={"id": "missing"}), "Account 'missing' does not exist"),
     (lambda b: b["lineItems"][0].update(taxRateRef={"id": tax_rate_id(CO, "OLDSTANDARD")}), "is archived"),
     (lambda b: b["lineItems"][0].update(taxAmount=25, totalAmount=125), "does not match the tax rate"),
@@ -105,7 +110,8 @@ def _line(**overrides):
     (lambda b: b.update(amountDue=100), "amountDue 100 must equal totalAmount 120"),
     (lambda b: b["lineItems"][0].update(tracking={"categoryRefs": [{"id": tracking_id(CO, "REGION")}]}),
      "must not be a parent tracking category"),
-    (lambda b: b["lineItems"][0].update(tracking={"categoryRefs": [{"id": tracking_id(CO, "REGION-LEGACY")}]}),
+    (lambda b: b["lineItems"][0].update(tracking={"categoryRefs": [{"id": tracking_id(CO,
+                                                                                      "REGION-LEGACY")}]}),
      "is archived"),
     (lambda b: b["lineItems"][0].update(tracking={"categoryRefs": [
         {"id": tracking_id(CO, "REGION-NORTH")}, {"id": tracking_id(CO, "REGION-SOUTH")}]}),
@@ -164,11 +170,15 @@ def cn(doc_id, amount):
     (payment(CO, "C1", [{"type": "PaymentOnAccount", "id": "C2", "amount": -10}]),
      "PaymentOnAccount link's id must be the payment's customer id"),
     (payment(CO, "C1", [inv("I1", -100)], amount=90), "plus its links (-100) must be 0"),
-    (payment(CO, "C1", [inv("I1", -100)], totalAmount=80), "totalAmount 80 must equal the sum of the line amounts"),
-    (payment(CO, "C1", [inv("I1", -100)], accountRef={"id": account_id(CO, "4000")}), "is not a bank account"),
+    (payment(CO, "C1", [inv("I1", -100)], totalAmount=80),
+     "totalAmount 80 must equal the sum of the line amounts"),
+    (payment(CO, "C1", [inv("I1", -100)], accountRef={"id": account_id(CO, "4000")}),
+     "is not a bank account"),
     (payment(CO, "C1", [inv("I1", -100)], accountRef=None), "accountRef.id is required"),
-    (payment(CO, "C1", [{"type": "Refund", "id": "x", "amount": 1}], amount=-1), "Link type 'Refund' is not supported"),
-    (payment(CO, "C1", [{"type": "Bogus", "id": "x", "amount": 1}], amount=-1), "not a valid payment link type"),
+    (payment(CO, "C1", [{"type": "Refund", "id": "x", "amount": 1}], amount=-1),
+     "Link type 'Refund' is not supported"),
+    (payment(CO, "C1", [{"type": "Bogus", "id": "x", "amount": 1}], amount=-1),
+     "not a valid payment link type"),
     (payment(CO, "C1", [inv("I1", -10), inv("I1", -10)], amount=0), "must not be 0 unless"),
     (payment(CO, "NOPE", [inv("I1", -10)]), "Customer 'NOPE' does not exist"),
     (payment(CO, "C1", [inv("I1", -10)], date=None), "date is required"),
@@ -200,7 +210,8 @@ def test_allocations_refunds_and_payments_on_account_follow_the_sign_conventions
 def _direct_cost(**overrides):
     body = {
         "issueDate": "2026-05-01T00:00:00", "currency": "GBP", "reference": "FEES",
-        "lineItems": [{"description": "Stripe fees", "unitAmount": 3, "quantity": 1, "subTotal": 3, "taxAmount": 0,
+        "lineItems": [{"description": "Stripe fees", "unitAmount": 3, "quantity": 1, "subTotal": 3,
+                       "taxAmount": 0,
                        "totalAmount": 3, "accountRef": {"id": account_id(CO, "6100")}}],
         "paymentAllocations": [{"payment": {"accountRef": {"id": account_id(CO, "1210")}, "totalAmount": 3},
                                 "allocation": {"totalAmount": 3}}],
