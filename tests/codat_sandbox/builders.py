@@ -142,9 +142,7 @@ class Api:
 
 def platform_settings(server: Any, company_id: str, **settings: Any) -> dict[str, Any]:
     """``PUT /admin/companies/{id}/platform``: multiCurrency, lockDate, optionsMode, optionsDataTypes."""
-    response = server.admin.http.put(f"/admin/companies/{company_id}/platform", json=settings)
-    assert response.status_code == 200, response.text
-    return response.json()
+    return server.admin.set_platform(company_id, **settings)
 
 
 def platform_api(server: Any, http: httpx.Client, platform: str, base_currency: str = "GBP",

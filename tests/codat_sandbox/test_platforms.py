@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from codat_sandbox import platforms
+from codat_sandbox import platforms, seed
 from codat_sandbox.store import Store
 from tests.codat_sandbox.builders import (
     account_id,
@@ -28,6 +28,7 @@ from tests.codat_sandbox.builders import (
     platform_api,
     platform_settings,
 )
+from tests.fixtures.sandbox import start_sandbox
 
 PLATFORM_NAMES = [p.name for p in platforms.PLATFORMS]
 MAX_LENGTH = re.compile(r"^Max length of (\d+) characters\.$")
@@ -224,6 +225,17 @@ def test_the_lock_date_is_enforced_but_never_documented():
 
 
 # ---- over HTTP ------------------------------------------------------------------------------------
+
+
+def test_the_seeded_demo_companies_take_one_platform_each(tmp_path):
+    proc = start_sandbox(tmp_path, seed_demo=4, push_delay_ms=0)
+    try:
+        with proc.client() as http:
+            names = [http.get(f"/companies/{seed.demo_company_id(i)}/connections").json()["results"][0]
+                     ["platformName"] for i in range(1, 5)]
+    finally:
+        proc.stop()
+    assert names == ["Xero", "QuickBooks Online", "Oracle NetSuite", "Xero"]
 
 
 def test_connections_name_their_platform(server, http):
