@@ -32,25 +32,31 @@ def operation(key: str, status: str, record_id: str | None = None) -> PushOperat
 class Platform:
     """Accepts every push; ``settle`` answers Success and notes how many pushes had been made by then."""
 
-    def __init__(self, *, fail_first_settle: bool = False, hang_first_settle: bool = False) -> None:
+    def __init__(self, *, fail_first_settle: bool = False, slow_first_settle: bool = False) -> None:
         self.posts = 0
         self.keys: list[str] = []
         self.settles: list[tuple[int, list[str]]] = []
-        self.fail_first_settle, self.hang_first_settle = fail_first_settle, hang_first_settle
+        self.fail_first_settle, self.slow_first_settle = fail_first_settle, slow_first_settle
+        self.all_sent = asyncio.Event()
+        self.expected = 0
 
     async def push(self, company_id, connection_id, data_type, body, *, idempotency_key, record_id=None):
         await asyncio.sleep(0)  # an answer takes a moment: other sends and the settler run meanwhile
         self.posts += 1
         key = str(uuid.uuid4())
         self.keys.append(key)
+        if self.posts == self.expected:
+            self.all_sent.set()
         return operation(key, "Pending")
 
     async def settle(self, company_id, keys, *, deadline_seconds=None):
         self.settles.append((self.posts, list(keys)))
-        if len(self.settles) == 1 and self.fail_first_settle:
+        first = len(self.settles) == 1
+        if first and self.fail_first_settle:
             raise CodatServerError("listing push operations answered 503", status_code=503, method="GET")
-        if len(self.settles) == 1 and self.hang_first_settle:
-            await asyncio.Event().wait()  # never answers: cancelled when the phase has sent everything
+        if first and self.slow_first_settle:
+            await self.all_sent.wait()  # its last operations complete only after the phase has sent all
+            await asyncio.sleep(0.05)
         return {k: operation(k, "Success", record_id=f"rec-{k}") for k in keys}
 
     async def get_connection(self, company_id, connection_id):  # pragma: no cover - not reached
@@ -68,6 +74,7 @@ def invoices(count: int) -> pd.DataFrame:
 
 
 def run(platform: Platform, engine, count: int) -> pd.DataFrame:
+    platform.expected = count
     outcome, _ = asyncio.run(push.push_documents(platform, push.Ledger(engine), CTX, invoices(count),
                                                  concurrency=10))
     assert outcome.sent == count
@@ -91,14 +98,15 @@ def test_a_batch_that_fails_while_sending_is_settled_again_with_the_rest(sqlite_
     platform = Platform(fail_first_settle=True)
     ledger = run(platform, sqlite_engine, SETTLE_EVERY + 30)
 
-    assert set(platform.settles[0][1]) <= set(platform.settles[-1][1])
+    assert set(platform.settles[0][1]) <= {k for _, keys in platform.settles[1:] for k in keys}
     assert set(ledger["status"]) == {"success"} and len(ledger) == SETTLE_EVERY + 30
 
 
-def test_a_batch_still_waiting_when_sending_ends_is_settled_with_the_rest_under_one_deadline(sqlite_engine):
-    platform = Platform(hang_first_settle=True)
-    ledger = run(platform, sqlite_engine, SETTLE_EVERY + 30)
+def test_a_batch_still_waiting_when_sending_ends_is_awaited_alongside_the_rest_not_repeated(sqlite_engine):
+    platform = Platform(slow_first_settle=True)
+    count = SETTLE_EVERY + 30
+    ledger = run(platform, sqlite_engine, count)
 
-    first, last = platform.settles[0][1], platform.settles[-1][1]
-    assert len(platform.settles) == 2 and set(first) < set(last) and len(last) == SETTLE_EVERY + 30
-    assert set(ledger["status"]) == {"success"}
+    (_, first), (posts, rest) = platform.settles
+    assert posts == count and not set(first) & set(rest) and len(first) + len(rest) == count
+    assert set(ledger["status"]) == {"success"} and len(ledger) == count

@@ -36,24 +36,30 @@ SETTLE_EVERY = 200
 class Settler:
     """Settles the operations of one phase as they are sent, a batch at a time, in the background.
 
-    A batch still pending at the end of sending is cancelled and settled again with the rest, so
-    the wait after the last send is one ``settle_deadline_seconds`` at most, as without the overlap.
+    When sending ends, the rest is settled at once, alongside a batch still waiting for its last
+    operations (that batch's deadline began earlier, so the wait after the last send stays one
+    ``settle_deadline_seconds`` at most). An operation still pending at its deadline comes back as last
+    seen, as without the overlap; a batch that failed (an API error) is settled again at the end.
     """
 
     def __init__(self, client, ctx: PushContext, *, every: int = SETTLE_EVERY) -> None:
         self.client, self.ctx, self.every = client, ctx, every
         self.operations: dict[str, PushOperation] = {}
         self._queue: list[str] = []
+        self._failed: list[str] = []
         self._ready = asyncio.Event()
+        self._finishing = False
         self._task: asyncio.Task | None = None
-        self._batch: list[str] = []
 
     async def __aenter__(self) -> Settler:
         self._task = asyncio.create_task(self._settle_while_sending())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._stop()
+        if self._task is not None and not self._task.done():  # sending failed: nothing more to settle
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     def sent(self, key: str) -> None:
         """An operation key was answered: it joins the next batch."""
@@ -61,37 +67,32 @@ class Settler:
         if len(self._queue) >= self.every:
             self._ready.set()
 
+    async def _settle(self, keys: list[str]) -> None:
+        self.operations.update(await self.client.settle(self.ctx.company_id, keys,
+                                                        deadline_seconds=self.ctx.settle_deadline_seconds))
+
     async def _settle_while_sending(self) -> None:
-        while True:
+        while not self._finishing:
             await self._ready.wait()
             self._ready.clear()
-            while len(self._queue) >= self.every:
-                self._batch, self._queue = self._queue, []
-                settled = await self.client.settle(self.ctx.company_id, self._batch,
-                                                   deadline_seconds=self.ctx.settle_deadline_seconds)
-                # Still pending (a slow platform): left for the final settle, with its deadline.
-                self._queue.extend(k for k, op in settled.items() if not op.is_final)
-                self.operations.update((k, op) for k, op in settled.items() if op.is_final)
-                self._batch = []
-
-    async def _stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # A batch that failed (an API error) is settled again with the rest: a lasting error is
-            # raised there, by finish(), where the caller handles it.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        self._queue = self._batch + self._queue  # a batch cancelled mid-way is settled with the rest
-        self._batch = []
+            while len(self._queue) >= self.every and not self._finishing:
+                batch, self._queue = self._queue, []
+                try:
+                    await self._settle(batch)
+                except Exception:
+                    # Settled again by finish(), where a lasting error is raised to the caller.
+                    self._failed.extend(batch)
+                    return
 
     async def finish(self) -> dict[str, PushOperation]:
-        """Every operation sent, settled (or as last seen at the deadline). An API error is raised."""
-        await self._stop()
-        if self._queue:
-            keys, self._queue = self._queue, []
-            self.operations.update(await self.client.settle(self.ctx.company_id, keys,
-                                                            deadline_seconds=self.ctx.settle_deadline_seconds))
+        """Every operation sent, settled (or as last seen at its deadline). An API error is raised."""
+        self._finishing = True
+        self._ready.set()
+        rest, self._queue = self._queue, []
+        await asyncio.gather(self._settle(rest) if rest else asyncio.sleep(0), self._task)
+        if self._failed:
+            failed, self._failed = self._failed, []
+            await self._settle(failed)
         return self.operations
 
 
