@@ -32,7 +32,8 @@ def test_healthy_mappings_raise_no_issue(refdata):
 
 @pytest.mark.parametrize(("kind", "code", "pid", "rule", "fragment"), [
     ("income_account", "GHOST", "acc-404", "mapping_target_missing", "does not exist"),
-    ("income_account", "FEE", "exp-fees", "mapping_wrong_kind", "is a Expense account, not an Income account"),
+    ("income_account", "FEE", "exp-fees", "mapping_wrong_kind",
+     "is a Expense account, not an Income account"),
     ("fee_account", "X", "inc-sales", "mapping_wrong_kind", "not an Expense account"),
     ("payment_account", "cash", "inc-sales", "mapping_wrong_kind", "is not a bank account"),
     ("tracking_category", "REGION", "tc-region", "mapping_target_missing", "does not exist"),
@@ -72,7 +73,8 @@ def test_parent_tracking_category_is_the_wrong_kind(refdata):
 
 def test_resolve_falls_back_to_the_default_and_marks_broken_codes(refdata):
     accounts = refdata["accounts"].copy()
-    accounts.loc[(accounts["company_id"] == "c-gbp") & (accounts["platform_id"] == "inc-sales"), "type"] = "Expense"
+    accounts.loc[(accounts["company_id"] == "c-gbp")
+                 & (accounts["platform_id"] == "inc-sales"), "type"] = "Expense"
     issues = check(refdata, accounts=accounts)
     lookup = resolve_mappings(refdata["mappings"], issues)
     assert lookup.platform_id("c-gbp", "income_account", "SALES") is None

@@ -22,14 +22,15 @@ LEDGER_COLUMNS = ["company_id", "document_type", "source_id", "content_hash", "s
 
 def docs(*rows):
     return pd.DataFrame([
-        {"company_id": "c1", "document_type": t, "source_id": s, "document_number": s.upper(), "currency": "GBP",
-         "total_amount": Decimal("10.00"), "payload": b"{}", "content_hash": h}
+        {"company_id": "c1", "document_type": t, "source_id": s, "document_number": s.upper(),
+         "currency": "GBP", "total_amount": Decimal("10.00"), "payload": b"{}", "content_hash": h}
         for t, s, h in rows
     ])
 
 
 def ledger(*rows):
-    return pd.DataFrame([dict(zip(LEDGER_COLUMNS, ("c1", *r), strict=True)) for r in rows], columns=LEDGER_COLUMNS)
+    return pd.DataFrame([dict(zip(LEDGER_COLUMNS, ("c1", *r), strict=True)) for r in rows],
+                        columns=LEDGER_COLUMNS)
 
 
 def actions(plan):
@@ -50,18 +51,21 @@ def test_changed_content_gets_a_new_idempotency_key():
 
 
 def test_same_content_already_pushed_is_never_sent_again():
-    plan = plan_pushes(docs(("invoice", "i1", "h1")), ledger(("invoice", "i1", "h1", "success", "P1", "k", "op", 1)))
+    plan = plan_pushes(docs(("invoice", "i1", "h1")),
+                       ledger(("invoice", "i1", "h1", "success", "P1", "k", "op", 1)))
     assert actions(plan) == {"i1": UNCHANGED}
 
 
 def test_changed_invoice_becomes_an_update_of_the_same_platform_record():
-    plan = plan_pushes(docs(("invoice", "i1", "h2")), ledger(("invoice", "i1", "h1", "success", "P1", "k", "op", 1)))
+    plan = plan_pushes(docs(("invoice", "i1", "h2")),
+                       ledger(("invoice", "i1", "h1", "success", "P1", "k", "op", 1)))
     assert actions(plan) == {"i1": UPDATE}
     assert plan["platform_id"][0] == "P1"
 
 
 def test_changed_payment_is_reported_not_sent_because_payments_are_create_only():
-    plan = plan_pushes(docs(("payment", "p1", "h2")), ledger(("payment", "p1", "h1", "success", "P9", "k", "op", 1)))
+    plan = plan_pushes(docs(("payment", "p1", "h2")),
+                       ledger(("payment", "p1", "h1", "success", "P9", "k", "op", 1)))
     assert actions(plan) == {"p1": CHANGED_AFTER_PUSH}
 
 
@@ -75,7 +79,8 @@ def test_unknown_outcomes_are_resolved_before_anything_is_resent():
 
 
 def test_waiting_rows_never_sent_are_plain_creates():
-    plan = plan_pushes(docs(("payment", "p1", "h")), ledger(("payment", "p1", "", "pending", None, "", None, 0)))
+    plan = plan_pushes(docs(("payment", "p1", "h")),
+                       ledger(("payment", "p1", "", "pending", None, "", None, 0)))
     assert actions(plan) == {"p1": CREATE}
 
 

@@ -31,7 +31,8 @@ CTX = push.PushContext(company_id=COMPANY, connection_id=CONNECTION, business_da
 
 def keyed_post_error(status: int, text: str):
     return error_from_response(status, {"statusCode": status, "service": "PublicApi", "error": text},
-                               method="POST", path=f"/companies/{COMPANY}/connections/{CONNECTION}/push/invoices",
+                               method="POST",
+                               path=f"/companies/{COMPANY}/connections/{CONNECTION}/push/invoices",
                                keyed_post=True)
 
 
@@ -58,7 +59,8 @@ class FakePlatform:
         if self.refuse_after is not None and self.posts >= self.refuse_after:
             self.connection_status = "Deauthorized"
             raise error_from_response(401, {"statusCode": 401, "error": f"Data connection {connection_id} is "
-                                            "Deauthorized"}, method="POST", path="/push/invoices", keyed_post=True)
+                                            "Deauthorized"}, method="POST", path="/push/invoices",
+                                      keyed_post=True)
         self.posts += 1
         key = str(uuid.uuid4())
         changes = None
@@ -107,15 +109,19 @@ def invoices(*numbers: str) -> pd.DataFrame:
 
 
 def run(platform: FakePlatform, engine, documents: pd.DataFrame) -> tuple[push.PushOutcome, pd.DataFrame]:
-    outcome, _ = asyncio.run(push.push_documents(platform, push.Ledger(engine), CTX, documents, concurrency=2))
+    outcome, _ = asyncio.run(push.push_documents(platform, push.Ledger(engine), CTX, documents,
+                                                 concurrency=2))
     return outcome, push.Ledger(engine).load(COMPANY).set_index("source_id")
 
 
 MAY_HAVE_WRITTEN = {
     "408": lambda: keyed_post_error(408, "Request Timeout"),
-    "409 in flight": lambda: keyed_post_error(409, "A request with this Idempotency-Key is still being processed."),
+    "409 in flight": lambda: keyed_post_error(409,
+                                              "A request with this Idempotency-Key is still being "
+                                              "processed."),
     "503": lambda: keyed_post_error(503, "Service unavailable"),
-    "read timeout": lambda: CodatTransportError("POST /push/invoices got no answer (ReadTimeout)", method="POST"),
+    "read timeout": lambda: CodatTransportError("POST /push/invoices got no answer (ReadTimeout)",
+                                                method="POST"),
 }
 
 
@@ -189,7 +195,8 @@ def test_a_timed_out_write_under_lag_is_found_after_a_refresh_in_the_same_run(sq
 
     async def timed_out_settle(company_id, keys, *, deadline_seconds=None):
         for key in keys:
-            operations[key] = platform.operations[key].model_copy(update={"status": "TimedOut", "changes": None})
+            operations[key] = platform.operations[key].model_copy(update={"status": "TimedOut",
+                                                                          "changes": None})
         return {k: operations[k] for k in keys}
 
     platform.settle = timed_out_settle
@@ -205,7 +212,8 @@ def test_a_connection_that_breaks_mid_run_stops_the_company_and_leaves_the_rest_
     assert isinstance(outcome.stopped_by, CodatConnectionNotLinked)
     assert outcome.stopped_by.connection_status == "Deauthorized"
     assert (ledger["status"] == "success").sum() == 2
-    assert set(ledger.loc[ledger["status"] != "success", "status"]) == {"pending"}, ledger["last_error"].tolist()
+    assert set(ledger.loc[ledger["status"]
+                          != "success", "status"]) == {"pending"}, ledger["last_error"].tolist()
     assert "failed" not in set(ledger["status"])
     # Repaired: the next run sends exactly the rest, once each.
     platform.connection_status, platform.refuse_after = "Linked", None

@@ -27,9 +27,10 @@ def test_progress_lines_name_the_company_and_the_phase(caplog):
     ctx = replace(push.PushContext(company_id="c1", connection_id="k1", business_date=date(2026, 11, 30),
                                    run_id="r1", progress_every=2),
                   progress_label="company Acme Trading: invoices and credit notes")
-    rows = pd.DataFrame({"company_id": "c1", "document_type": "invoice", "source_id": [f"i{n}" for n in range(4)],
-                         "payload": b"{}", "idempotency_key": [f"k{n}" for n in range(4)], "platform_id": None,
-                         "action": push.CREATE, "attempts": 0})
+    rows = pd.DataFrame({"company_id": "c1", "document_type": "invoice",
+                         "source_id": [f"i{n}" for n in range(4)],
+                         "payload": b"{}", "idempotency_key": [f"k{n}" for n in range(4)],
+                         "platform_id": None, "action": push.CREATE, "attempts": 0})
     caplog.set_level(logging.INFO, logger=push.log.name)
 
     asyncio.run(push._send_all(_Client(), ctx, rows, _Ledger(), push.PushOutcome(), concurrency=1))

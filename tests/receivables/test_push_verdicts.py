@@ -26,21 +26,23 @@ def answer(status: int, text: str = "", *, method: str = "POST", **body):
     (e.CodatTransportError("POST got no answer (ReadTimeout)", method="POST"), o.UNKNOWN, False, True),
     (ValueError("something no one expected"), o.UNKNOWN, False, True),
     # definitely did not happen, and the platform said why
-    (answer(400, "bad", validation={"errors": [{"itemId": "dueDate", "message": "too early"}]}), o.FAILED, False,
-     False),
+    (answer(400, "bad", validation={"errors": [{"itemId": "dueDate", "message": "too early"}]}), o.FAILED,
+     False, False),
     (answer(422, "key reused with another body"), o.FAILED, False, False),
     (answer(405, "create-only"), o.FAILED, False, False),
     (answer(404, "No invoices record with id 'x'", method="PUT"), o.FAILED, False, False),
-    (e.CodatUnsupportedOperation("payments are create-only", method="PUT", path="push/payments"), o.FAILED, False,
-     False),
+    (e.CodatUnsupportedOperation("payments are create-only", method="PUT", path="push/payments"), o.FAILED,
+     False, False),
     # not sent (or turned away unprocessed): send later; some stop the company
     (answer(429, "too many"), o.PENDING, True, True),
     (answer(401, "Data connection k is Deauthorized"), o.PENDING, True, False),
     (answer(403, "Data connection k is Unlinked"), o.PENDING, True, False),
-    (answer(409, "Data connection k is PendingAuth: the company has not completed linking"), o.PENDING, True, False),
+    (answer(409, "Data connection k is PendingAuth: the company has not completed linking"), o.PENDING,
+     True, False),
     (answer(402, "limit"), o.PENDING, True, False),
     (answer(404, "Company not found"), o.PENDING, True, False),
-    (e.CodatUnreachable("the API at http://127.0.0.1:9 cannot be reached", method="POST"), o.PENDING, True, False),
+    (e.CodatUnreachable("the API at http://127.0.0.1:9 cannot be reached", method="POST"), o.PENDING, True,
+     False),
 ])
 def test_each_error_has_one_outcome(error, status, stop, retryable):
     verdict = o.of_error(error)
@@ -62,7 +64,8 @@ def test_a_409_names_in_flight_or_a_broken_connection_by_its_text():
 
 
 def operation(status: str, code: int, **fields) -> PushOperation:
-    return PushOperation.model_validate({"pushOperationKey": "op", "status": status, "statusCode": code, **fields})
+    return PushOperation.model_validate({"pushOperationKey": "op", "status": status, "statusCode": code,
+                                         **fields})
 
 
 def test_push_operations_follow_the_same_rules():

@@ -1,4 +1,5 @@
-"""Helpers for the client's unit tests: a scripted fake of Codat behind ``httpx.MockTransport`` and a fake clock.
+"""Helpers for the client's unit tests: a scripted fake of Codat behind ``httpx.MockTransport`` and a fake
+clock.
 
 The fake answers the way Codat does (CONTRACT.md §3, §4 and §11, and the sandbox's readings in
 ``codat_sandbox/__init__``): every answer carries the ``X-Rate-Limit-*`` headers, error bodies are Codat's
@@ -136,7 +137,8 @@ def codat_error(status: int, error: str | None = None, *, headers: dict | None =
     """An error answer as Codat sends it; a 429 says when to come back (``Retry-After``, default 1 s)."""
     if status == 429:
         headers = {"Retry-After": "1", "X-Rate-Limit-Remaining": "0", **(headers or {})}
-    return json_response(status, error_body(status, error, correlation_id=correlation_id, validation=validation),
+    return json_response(status,
+                         error_body(status, error, correlation_id=correlation_id, validation=validation),
                          headers)
 
 
@@ -147,8 +149,8 @@ def push_operation(key: str, status: str = "Pending", requested: str = "2026-11-
     A ``Failed`` operation without ``validation`` in ``extra`` gets one validation error, as Codat's do.
     """
     body: dict = {"pushOperationKey": key, "companyId": COMPANY, "dataConnectionKey": CONNECTION,
-                  "dataType": data_type, "requestedOnUtc": requested, "timeoutInMinutes": 30, "status": status,
-                  "statusCode": PUSH_STATUS_CODES[status], "errorMessage": None,
+                  "dataType": data_type, "requestedOnUtc": requested, "timeoutInMinutes": 30,
+                  "status": status, "statusCode": PUSH_STATUS_CODES[status], "errorMessage": None,
                   "validation": {"errors": [], "warnings": []}, "changes": []}
     if status != "Pending":
         body["completedOnUtc"] = requested.replace("10:00:00", "10:00:03")

@@ -69,7 +69,8 @@ def test_requests_carry_basic_auth_and_page_until_the_last_page(settings, record
 
 
 def test_bank_accounts_are_read_per_connection(settings, recorder, clock):
-    recorder.handler = lambda r: json_response(200, envelope([{"id": "b1", "accountType": "Debit"}], 1, 2000, 1))
+    recorder.handler = lambda r: json_response(200,
+                                               envelope([{"id": "b1", "accountType": "Debit"}], 1, 2000, 1))
     with make_client(settings, recorder, clock) as codat:
         banks = codat.list_bank_accounts(COMPANY, CONNECTION)
         with pytest.raises(ValueError, match="connection_id"):
@@ -85,7 +86,8 @@ def test_query_and_modified_since_reach_the_api_intact(settings, recorder, clock
         codat.list_invoices(COMPANY, query=Q("customerRef.companyName") == "Smith & Sons | Co",
                             modified_since=since)
     sent = parse_qs(recorder.requests[0].url.query.decode())
-    assert sent["query"] == ['customerRef.companyName="Smith & Sons | Co"&&modifiedDate>=2024-01-01T00:00:00Z']
+    assert sent["query"] == ['customerRef.companyName="Smith & Sons | '
+                             'Co"&&modifiedDate>=2024-01-01T00:00:00Z']
     assert b"%26" in recorder.requests[0].url.query  # the & inside the value is encoded, not a separator
 
 
@@ -128,8 +130,10 @@ def test_retries_stop_at_the_deadline(settings, recorder, clock):
 
 
 def _invoice() -> Invoice:
-    return Invoice(invoice_number="INV-1", customer_ref=CustomerRef(id="C-1"), issue_date=datetime(2024, 5, 1),
-                   due_date=datetime(2024, 5, 31), status=InvoiceStatus.Submitted, total_tax_amount=Decimal("40"),
+    return Invoice(invoice_number="INV-1", customer_ref=CustomerRef(id="C-1"),
+                   issue_date=datetime(2024, 5, 1),
+                   due_date=datetime(2024, 5, 31), status=InvoiceStatus.Submitted,
+                   total_tax_amount=Decimal("40"),
                    total_amount=Decimal("240.10"), amount_due=Decimal("240.10"))
 
 
@@ -159,19 +163,23 @@ def test_push_sends_bytes_unchanged_and_updates_with_put(settings, recorder, clo
                    force_update=True)
     request = recorder.requests[0]
     assert request.method == "PUT" and request.content == payload
-    assert request.url.raw_path.startswith(f"/companies/{COMPANY}/connections/{CONNECTION}/push/customers/cust%2F1".encode())
+    assert request.url.raw_path.startswith(
+        f"/companies/{COMPANY}/connections/{CONNECTION}/push/customers/cust%2F1".encode())
     assert parse_qs(request.url.query.decode())["forceUpdate"] == ["true"]
 
 
 def test_payments_cannot_be_updated(settings, recorder, clock):
-    with make_client(settings, recorder, clock) as codat, pytest.raises(CodatUnsupportedOperation, match="create-only"):
-        codat.push(COMPANY, CONNECTION, "payments", {"date": "2024-01-01"}, idempotency_key="k", record_id="p1")
+    with make_client(settings, recorder, clock) as codat, pytest.raises(CodatUnsupportedOperation,
+                                                                        match="create-only"):
+        codat.push(COMPANY, CONNECTION, "payments", {"date": "2024-01-01"}, idempotency_key="k",
+                   record_id="p1")
     assert recorder.requests == []
 
 
 def test_lost_answer_to_a_push_surfaces_as_transport_error_after_the_deadline(settings, recorder, clock):
     recorder.handler = lambda r: (_ for _ in ()).throw(httpx.RemoteProtocolError("server hung up"))
-    with make_client(settings, recorder, clock) as codat, pytest.raises(CodatTransportError, match="outcome is unknown"):
+    with make_client(settings, recorder, clock) as codat, pytest.raises(CodatTransportError,
+                                                                        match="outcome is unknown"):
         codat.push(COMPANY, CONNECTION, "invoices", _invoice(), idempotency_key="key-9")
     assert len(recorder.requests) > 1
     assert {(r.method, r.url.path, r.headers["Idempotency-Key"]) for r in recorder.requests} == {
@@ -181,7 +189,8 @@ def test_lost_answer_to_a_push_surfaces_as_transport_error_after_the_deadline(se
 def test_validation_error_and_auth_error_say_what_to_do(settings, recorder, clock):
     recorder.script = [
         scripted("POST", push_path("invoices"), codat_error(400, "Validation failed", validation={
-            "errors": [{"itemId": "customerRef.id", "message": "Customer not found", "validatorName": "Invoice"}],
+            "errors": [{"itemId": "customerRef.id", "message": "Customer not found",
+                        "validatorName": "Invoice"}],
             "warnings": []})),
         scripted("GET", "/companies", codat_error(401)),
         scripted("GET", company_path("/data/customers"), codat_error(409, "The dataset is still syncing")),
@@ -270,7 +279,8 @@ def test_settle_gives_up_at_the_deadline_and_returns_pending(settings, recorder,
 
 def test_the_api_key_never_reaches_logs_exceptions_or_reprs(settings, recorder, clock, caplog):
     basic = base64.b64encode(API_KEY.encode()).decode()
-    recorder.script = [scripted("GET", company_path(), codat_error(401, f"bad key {API_KEY} / Basic {basic}"))]
+    recorder.script = [scripted("GET", company_path(),
+                                codat_error(401, f"bad key {API_KEY} / Basic {basic}"))]
     caplog.set_level(logging.DEBUG, logger="receivables.codat")
     with make_client(settings, recorder, clock) as codat, pytest.raises(CodatAuthError) as info:
         logging.getLogger("receivables.codat").warning("client %r with %s", codat, API_KEY)
@@ -348,5 +358,6 @@ def test_get_record_and_push_operation_listing_use_codat_paths(settings, recorde
 def test_a_non_json_answer_points_at_the_base_url(settings, recorder, clock):
     recorder.script = [scripted("GET", "/companies", httpx.Response(
         200, content=b"<html>login</html>", headers={"Content-Type": "text/html"}))]
-    with make_client(settings, recorder, clock) as codat, pytest.raises(CodatError, match="check the base URL"):
+    with make_client(settings, recorder, clock) as codat, pytest.raises(CodatError,
+                                                                        match="check the base URL"):
         codat.list_companies()

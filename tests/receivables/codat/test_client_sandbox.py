@@ -60,8 +60,8 @@ class HealingSleep:
 
 
 def client_for(server: SandboxProcess, sleep=None, **settings: Any) -> CodatClient:
-    config = CodatSettings(base_url=server.base_url, api_key=server.api_key, settle_poll_interval_seconds=0.05,
-                           **settings)
+    config = CodatSettings(base_url=server.base_url, api_key=server.api_key,
+                           settle_poll_interval_seconds=0.05, **settings)
     return CodatClient(config, **({"sleep": sleep} if sleep else {}))
 
 
@@ -154,7 +154,8 @@ def test_settling_many_operations_takes_few_requests(server, company):
 
 
 def test_async_client_pushes_concurrently_within_the_company_cap(server, company):
-    settings = CodatSettings(base_url=server.base_url, api_key=server.api_key, settle_poll_interval_seconds=0.05)
+    settings = CodatSettings(base_url=server.base_url, api_key=server.api_key,
+                             settle_poll_interval_seconds=0.05)
 
     async def main():
         async with AsyncCodatClient(settings) as codat:
@@ -190,7 +191,8 @@ def test_the_connection_status_is_read_and_a_push_to_a_broken_link_says_so(serve
     with client_for(server) as codat:
         assert codat.get_connection(company["id"], company["connectionId"]).status is ConnectionStatus.Linked
         server.admin.set_connection_status(company["id"], "PendingAuth")
-        assert codat.get_connection(company["id"], company["connectionId"]).status is ConnectionStatus.PendingAuth
+        assert codat.get_connection(company["id"],
+                                    company["connectionId"]).status is ConnectionStatus.PendingAuth
         with pytest.raises(CodatConnectionNotLinked) as refused:
             push_customer(codat, company, "Not Yet Linked Ltd")
         server.admin.set_connection_status(company["id"], "Deauthorized")
