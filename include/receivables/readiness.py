@@ -1,10 +1,10 @@
 """Can a document be pushed yet? The one rule: it waits until what it depends on is in the platform.
 
-A document the gate accepted is *ready* when every document it needs (:func:`needs`: its customer; a
-payment's allocation targets; a credit-note allocation's invoice and credit note) stands ready in the
-platform, and *waiting* otherwise, with a reason finance can read (:func:`waiting`). Rejecting is the
-gate's business (:mod:`receivables.validate`), waiting this module's; transform then assumes that
-every reference it writes has a platform id.
+A document the gate accepted is *ready* when every document it needs (:func:`needs`, from the
+registry: its customer; a payment's allocation targets; a credit-note allocation's invoice and credit
+note) stands ready in the platform, and *waiting* otherwise, with a reason finance can read
+(:func:`waiting`). Rejecting is the gate's business (:mod:`receivables.validate`), waiting this
+module's; transform then assumes that every reference it writes has a platform id.
 
 Who asks decides how a dependency stands (:class:`Standing`): the gate, before anything is pushed,
 counts what it accepts today as going to be there (and knows rejected and draft targets); the company
@@ -22,7 +22,7 @@ from enum import StrEnum
 
 import pandas as pd
 
-from receivables.documents import LABEL
+from receivables.documents import KIND, LABEL
 
 WAITING_COLUMNS = ["company_id", "document_type", "source_id", "reason"]
 NEED_COLUMNS = ["company_id", "document_type", "source_id", "label", "on_type", "on_id"]
@@ -49,23 +49,22 @@ def reason(label: str, on_label: str, standing: Standing) -> str:
 def needs(kind: str, documents: pd.DataFrame, allocations: pd.DataFrame | None = None) -> pd.DataFrame:
     """What each document of ``kind`` needs in the platform first, in the order it is checked.
 
-    ``documents`` has company_id, source_id (the ledger key), label and the reference columns of the
-    kind (customer_id; credit_note_id and invoice_id for credit-note allocations). ``allocations``
-    (payments only): company_id, source_id (the payment), target_type, target_id.
+    The registry says what a kind refers to (:attr:`~receivables.documents.DocumentKind.references`:
+    a customer; a credit-note allocation's invoice and credit note) and whether its lines carry targets
+    of their own (:attr:`~receivables.documents.DocumentKind.allocates`: a payment's allocations).
+    ``documents`` has company_id, source_id (the ledger key), label and the kind's reference columns;
+    ``allocations`` (a kind that allocates): company_id, source_id (the document), target_type, target_id.
     """
-    parts = []
-    if kind in ("invoice", "credit_note", "payment") and len(documents):
-        parts.append(_rows(documents, kind, "customer", documents["customer_id"]))
-    if kind == "payment" and allocations is not None and len(allocations):
+    spec = KIND[kind]
+    parts = [_rows(documents, kind, on_type, documents[column])
+             for on_type, column in spec.references if len(documents)]
+    if spec.allocates and allocations is not None and len(allocations):
         labels = dict(zip(zip(documents["company_id"], documents["source_id"], strict=True),
                           documents["label"], strict=True))
         alloc = allocations.assign(label=[labels.get(k) for k in zip(
             allocations["company_id"], allocations["source_id"], strict=True)])
         parts.append(_rows(alloc[alloc["label"].notna()], kind, alloc["target_type"], alloc["target_id"]))
-    if kind == "credit_note_allocation" and len(documents):
-        parts.append(_rows(documents, kind, "invoice", documents["invoice_id"]))
-        parts.append(_rows(documents, kind, "credit_note", documents["credit_note_id"]))
-    # In the order checked: a document's customer before its targets (the first unready one is named).
+    # In the order checked: a document's references before its targets (the first unready one is named).
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=NEED_COLUMNS)
 

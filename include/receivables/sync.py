@@ -239,7 +239,7 @@ class CompanySync:
             ready[kind.name] = documents
             waiting.append(waits)
             if len(documents):
-                payloads.append(self._payloads(kind, documents, accepted, ids, ready))
+                payloads.append(self._payloads(kind, documents, accepted, ids))
         self._record_waiting(readiness.concat_waiting(*waiting) if any(len(w) for w in waiting)
                              else pd.DataFrame())
         payloads = [p for p in payloads if len(p)]
@@ -261,9 +261,9 @@ class CompanySync:
             return frame, pd.DataFrame()
         documents = keyed(kind, frame)
         lines = None
-        if kind.name == "payment":
-            lines = accepted["ar_payment_allocations"].assign(
-                source_id=accepted["ar_payment_allocations"]["payment_id"].astype(str))
+        if kind.allocates:  # its lines carry targets of their own (a payment's allocations)
+            lines = accepted[kind.lines_table]
+            lines = lines.assign(source_id=lines[kind.id_column].astype(str))
         have = set(zip(ids["document_type"], ids["source_id"].astype(str), strict=True))
 
         def standing(company, on_type, on_id) -> readiness.Standing:
@@ -295,7 +295,7 @@ class CompanySync:
         return customers
 
     def _payloads(self, kind: DocumentKind, documents: pd.DataFrame, accepted: Mapping[str, pd.DataFrame],
-                  ids: pd.DataFrame, ready: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+                  ids: pd.DataFrame) -> pd.DataFrame:
         """The kind's request bodies (its payload function, given what that function needs)."""
         state, to_payloads = self.state, kind.payload_function()
         if kind.name == "customer":
@@ -307,9 +307,9 @@ class CompanySync:
                                platform_ids=ids)
         context = {"companies": state.companies, "mappings": state.lookup, "platform_ids": ids}
         lines = accepted[kind.lines_table]
-        if kind.name == "payment":
-            return to_payloads(documents, lines[lines["payment_id"].astype(str).isin(
-                set(documents["payment_id"].astype(str))).astype(bool)], **context)
+        if kind.allocates:  # only the ready documents' allocations
+            mine = lines[kind.id_column].astype(str).isin(set(documents[kind.id_column].astype(str)))
+            return to_payloads(documents, lines[mine.astype(bool)], **context)
         return to_payloads(documents, lines, tax_rates=state.tax_rates, **context)
 
     def _adopt_existing_customers(self, customers: pd.DataFrame) -> None:
