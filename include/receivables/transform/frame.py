@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from receivables.money import plain_text
 
@@ -76,11 +77,11 @@ def finish(document_type: str, *, company_id: pa.Array, source_id: pa.Array, doc
     payloads = _object_column(payload.cast(pa.large_binary()))
     return pd.DataFrame(
         {
-            "company_id": _object_column(company_id),
+            "company_id": _object_column(company_id, repeats=True),
             "document_type": document_type,
             "source_id": _object_column(source_id),
             "document_number": _object_column(document_number),
-            "currency": _object_column(currency),
+            "currency": _object_column(currency, repeats=True),
             "total_amount": pd.Series(total_amount, dtype=object),
             "payload": payloads,
             "content_hash": pd.Series(hashes(payloads.tolist()), dtype=object),
@@ -89,9 +90,15 @@ def finish(document_type: str, *, company_id: pa.Array, source_id: pa.Array, doc
     )
 
 
-def _object_column(values: pa.Array) -> pd.Series:
-    """A column of Python ``str`` (or ``bytes``) objects with None for null."""
-    return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+def _object_column(values: pa.Array, *, repeats: bool = False) -> pd.Series:
+    """A column of Python ``str`` (or ``bytes``) objects with None for null; a column of few distinct
+    values (``repeats``) gets one object per distinct value."""
+    if not repeats:
+        return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
+    encoded = pc.dictionary_encode(values)
+    distinct = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+    codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return pd.Series(distinct[codes], dtype=object)
 
 
 def hashes(payloads: list[bytes]) -> list[str]:
