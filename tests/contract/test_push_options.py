@@ -91,6 +91,14 @@ def test_every_platforms_models_conform_to_push_option(server, companies, which,
     assert validation_errors(ACCOUNTING, "PushOption", body) == []
 
 
+def test_connections_on_every_platform_conform_to_codats_connection(server, companies):
+    for company in companies.values():
+        connections = get(server, f"/companies/{company['id']}/connections").json()
+        assert validation_errors(PLATFORM, "Connections", connections) == []
+        [connection] = connections["results"]
+        assert connection["sourceType"] == "Accounting" and connection["integrationKey"]
+
+
 def test_unpublished_models_are_an_empty_push_option_or_an_error_message(server, companies):
     company = companies["Oracle NetSuite"]
     url = f"/admin/companies/{company['id']}/platform"
