@@ -2,7 +2,8 @@
 
 One sandbox process (``python -m codat_sandbox serve``), ``--companies`` companies provisioned through its
 admin API, a PostgreSQL ledger, and the pipeline's own push (``receivables.push.push_documents`` with
-``AsyncCodatClient``: idempotent POSTs, per-company cap 10, settle by listing push operations). The
+``AsyncCodatClient``: idempotent POSTs, per-company cap 10, operations settled by listing them while the
+phase still sends, waits following how long operations take). The
 companies push at the same time, each with its own event loop and client as its sync task has (here a
 thread per company rather than a process per company).
 
@@ -57,7 +58,8 @@ class Sandbox:
     """The sandbox process and its admin API (latency, request counts)."""
 
     def __init__(self, workdir: Path) -> None:
-        self.process = SandboxProcess(workdir, push_delay_ms=50, state=str(workdir / "sandbox.sqlite")).start()
+        self.process = SandboxProcess(workdir, push_delay_ms=50,
+                                      state=str(workdir / "sandbox.sqlite")).start()
 
     @property
     def admin(self):
@@ -82,8 +84,10 @@ class Pusher:
     ``AsyncCodatClient`` (per-company cap 10), here one thread per company instead of one process."""
 
     def __init__(self, sandbox: Sandbox, engine, companies) -> None:
-        self.settings = CodatSettings(base_url=sandbox.process.base_url, api_key=SecretStr(sandbox.process.api_key),
-                                      max_concurrency=PER_COMPANY_CAP, max_concurrency_per_company=PER_COMPANY_CAP)
+        self.settings = CodatSettings(base_url=sandbox.process.base_url,
+                                      api_key=SecretStr(sandbox.process.api_key),
+                                      max_concurrency=PER_COMPANY_CAP,
+                                      max_concurrency_per_company=PER_COMPANY_CAP)
         self.ledger = push.Ledger(engine)
         self.companies = {c.company_id: c for c in companies}
 
@@ -124,8 +128,9 @@ class Pusher:
 def invoice_payloads(batch, companies, tax_rates, platform_ids) -> pd.DataFrame:
     company_frame, mapping_frame = company_rows(companies)
     lookup = resolve_mappings(mapping_frame, pd.DataFrame(columns=ISSUE_COLUMNS))
-    return transform.invoices_to_payloads(batch["ar_invoices"], batch["ar_invoice_lines"], companies=company_frame,
-                                          mappings=lookup, tax_rates=tax_rates, platform_ids=platform_ids)
+    return transform.invoices_to_payloads(batch["ar_invoices"], batch["ar_invoice_lines"],
+                                          companies=company_frame, mappings=lookup, tax_rates=tax_rates,
+                                          platform_ids=platform_ids)
 
 
 def tax_rate_frame(companies) -> pd.DataFrame:
@@ -134,8 +139,9 @@ def tax_rate_frame(companies) -> pd.DataFrame:
     from receivables import extract
 
     taxes = extract.REFERENCE_TYPES[2]
-    return pd.concat([extract.reference_frame(taxes, data.reference_records(c)["taxRates"], company_id=c.company_id,
-                                              fetched_at=datetime(2026, 11, 20)) for c in companies], ignore_index=True)
+    return pd.concat([extract.reference_frame(taxes, data.reference_records(c)["taxRates"],
+                                              company_id=c.company_id, fetched_at=datetime(2026, 11, 20))
+                      for c in companies], ignore_index=True)
 
 
 def split(documents: pd.DataFrame, sdk_share: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -153,7 +159,8 @@ def run_sdk(base_url: str, api_key: str, documents: pd.DataFrame, companies, wor
     if documents.empty:
         return None
     if not SDK_PYTHON.exists():
-        print(f"\n(SDK baseline skipped: {SDK_PYTHON} is missing — python3.11 -m venv benchmarks/.venv-sdk && "
+        print(f"\n(SDK baseline skipped: {SDK_PYTHON} is missing — "
+              "python3.11 -m venv benchmarks/.venv-sdk && "
               "benchmarks/.venv-sdk/bin/pip install codat-accounting==0.36.0)")
         return None
     connection = {c.company_id: c.connection_id for c in companies}
@@ -173,22 +180,32 @@ def run_sdk(base_url: str, api_key: str, documents: pd.DataFrame, companies, wor
                extra={"accepted": result["accepted"], "requests": result["documents"]})
 
 
+def load_average() -> str:
+    """The machine's load (1/5/15 min): on a shared box it moves every figure here, so each run states it."""
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--invoices", type=int, default=4_000, help="invoices in all (default 4,000)")
     p.add_argument("--companies", type=int, default=10)
     p.add_argument("--latency-ms", type=float, default=50.0)
-    p.add_argument("--sdk-invoices", type=int, default=50, help="invoices the SDK pushes (default 50; 0 skips the SDK)")
+    p.add_argument("--sdk-invoices", type=int, default=50,
+                   help="invoices the SDK pushes (default 50; 0 skips the SDK)")
     args = p.parse_args(argv)
-    header(f"Push — {args.invoices:,} invoices, {args.companies} companies, {args.latency_ms:g} ms latency", args)
-    with tempfile.TemporaryDirectory(prefix="rs-bench-push-") as tmp, data.scratch_database("push") as (_db, engine):
+    header(f"Push — {args.invoices:,} invoices, {args.companies} companies, {args.latency_ms:g} ms latency",
+           args)
+    print(f"\nload average at the start (1/5/15 min): {load_average()}")
+    with tempfile.TemporaryDirectory(prefix="rs-bench-push-") as tmp, \
+            data.scratch_database("push") as (_db, engine):
         workdir = Path(tmp)
         migrate(engine)
         sandbox = Sandbox(workdir)
         try:
             companies = provision_companies(sandbox.process.base_url, args.companies,
                                             api_key=sandbox.process.api_key, namespace="bench-push")
-            spec = data.spec_for(args.companies, invoices=args.invoices + args.sdk_invoices, payment_ratio=0.0)
+            spec = data.spec_for(args.companies, invoices=args.invoices + args.sdk_invoices,
+                                 payment_ratio=0.0)
             batch = data.generated_batch(companies, spec)
             pusher = Pusher(sandbox, engine, companies)
             sandbox.set_latency(0)
@@ -197,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             capacity_docs, achieved_docs, sdk_docs = split(documents, args.sdk_invoices)
             runs = []
             for label, docs, latency in (("capacity: ours at 0 ms", capacity_docs, 0.0),
-                                         (f"achieved: ours at {args.latency_ms:g} ms", achieved_docs, args.latency_ms)):
+                                         (f"achieved: ours at {args.latency_ms:g} ms", achieved_docs,
+                                          args.latency_ms)):
                 sandbox.set_latency(latency)
                 sandbox.reset_stats()
                 started = time.perf_counter()
@@ -205,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = time.perf_counter() - started
                 requests = sandbox.api_requests()
                 run = Run(label, seconds, sum(requests.values()), "requests",
-                          extra={"documents": len(docs), "docs/s": round(len(docs) / seconds), "ledger": statuses})
+                          extra={"documents": len(docs), "docs/s": round(len(docs) / seconds),
+                                 "ledger": statuses, "load after": load_average()})
                 runs.append(run)
             sandbox.reset_stats()
             read_started = time.perf_counter()
@@ -216,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sandbox.close()
     capacity, achieved = runs
-    achieved.extra["read-back"] = f"{read_requests} requests for {on_platform} invoices in {read_seconds:.1f}s"
+    achieved.extra["read-back"] = \
+        f"{read_requests} requests for {on_platform} invoices in {read_seconds:.1f}s"
     concurrency = PER_COMPANY_CAP * args.companies
     by_latency = concurrency / (args.latency_ms / 1000) if args.latency_ms else float("inf")
     bound = min(by_latency, capacity.rate)
