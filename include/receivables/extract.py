@@ -59,7 +59,8 @@ def _account(r: Mapping[str, Any]) -> dict[str, Any]:
 def _bank_account(r: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": r.get("accountName"), "status": r.get("status") or "Active",
-        "account_type": r.get("accountType"), "currency": r.get("currency"), "nominal_code": r.get("nominalCode"),
+        "account_type": r.get("accountType"), "currency": r.get("currency"),
+        "nominal_code": r.get("nominalCode"),
     }
 
 
@@ -134,7 +135,8 @@ class ChangedRecords:
     old watermark, so the same records are fetched again next time — never skipped.
     """
 
-    def __init__(self, engine, company_id: str, state_key: str, records: list[dict], previous: str | None) -> None:
+    def __init__(self, engine, company_id: str, state_key: str, records: list[dict],
+                 previous: str | None) -> None:
         self.engine, self.company_id, self.state_key = engine, company_id, state_key
         self.records, self.previous = records, previous
 
@@ -256,7 +258,8 @@ def refresh_platform_documents(client, engine, *, company_id: str, connection_id
             continue
         frame = platform_document_frame(data_type, changed.records, company_id=company_id, fetched_at=now)
         if len(frame):
-            io.write_frame(engine, table, frame, mode="upsert", key_columns=["company_id", "data_type", "platform_id"])
+            io.write_frame(engine, table, frame, mode="upsert",
+                           key_columns=["company_id", "data_type", "platform_id"])
         if why is None:
             changed.advance(now)
         else:
@@ -281,7 +284,8 @@ def _refresh(client, company_id: str, data_type: str, deadline_seconds: float | 
 def read_reference(engine, company_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
     """The ``ar_ref_*`` tables for some companies, keyed by data type."""
     ids = list(company_ids)
-    return {ref.data_type: io.read_frame(engine, selects.for_companies(ref.table, ids)) for ref in REFERENCE_TYPES}
+    return {ref.data_type: io.read_frame(engine, selects.for_companies(ref.table, ids))
+            for ref in REFERENCE_TYPES}
 
 
 # -- the day's batch -------------------------------------------------------------------------------
@@ -325,5 +329,6 @@ def load_batch(engine, *, company_id: str, business_date: date, timezone: str,
         frames[name] = io.read_frame(engine, parent_selects[name])
     for name, (parent, key) in _CHILDREN.items():
         table = schema.metadata.tables[name]
-        frames[name] = io.read_frame(engine, selects.children_of(table, company_id, key, parent_selects[parent]))
+        frames[name] = io.read_frame(engine, selects.children_of(table, company_id, key,
+                                                                 parent_selects[parent]))
     return Batch(company_id=company_id, business_date=business_date, frames=frames)

@@ -125,7 +125,8 @@ def check_companies_ran(plan: Mapping[str, Any], synced: Iterable[Mapping[str, A
 
 
 def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str, Any],
-             data_interval_start=None, data_interval_end=None, logical_date=None, run_after=None) -> dict[str, Any]:
+             data_interval_start=None, data_interval_end=None, logical_date=None,
+             run_after=None) -> dict[str, Any]:
     """The business day and the companies of one ``receivables_sync`` run.
 
     Raises :class:`RunRefused` for a day that cannot be synced (not a date, or after today).
@@ -140,8 +141,9 @@ def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str
     dry_run = bool(params.get("dry_run"))
     log.info("business day %s (%s), %d active compan%s%s", business_date, settings.timezone, len(companies),
              "y" if len(companies) == 1 else "ies", ", DRY RUN: nothing will be pushed" if dry_run else "")
-    items = [dict(c, business_date=business_date.isoformat(), run_id=run_id, dry_run=dry_run) for c in companies]
-    return {"business_date": business_date.isoformat(), "run_id": run_id, "dry_run": dry_run, "companies": items}
+    day = business_date.isoformat()
+    items = [dict(c, business_date=day, run_id=run_id, dry_run=dry_run) for c in companies]
+    return {"business_date": day, "run_id": run_id, "dry_run": dry_run, "companies": items}
 
 
 # -- reference data -------------------------------------------------------------------------------
@@ -157,16 +159,19 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
     company_id = company["company_id"]
     try:
         fetched = extract.pull_reference_data(client, engine, company_id=company_id,
-                                              connection_id=company["connection_id"], now=utc_now(), full=full)
+                                              connection_id=company["connection_id"], now=utc_now(),
+                                              full=full)
     except CodatError as exc:
-        raise CompanyFailed(_connection_advice(company, exc), retryable=outcomes.of_error(exc).retryable) from exc
+        raise CompanyFailed(_connection_advice(company, exc),
+                            retryable=outcomes.of_error(exc).retryable) from exc
     options = push_options.pull_push_options(client, engine, company_id=company_id,
                                              connection_id=company["connection_id"], now=utc_now(), full=full)
     issues = check_company_mappings(engine, company_id)
     if len(issues):
         log.warning("company %s: %d broken mapping(s) — documents using them will be rejected:\n  %s",
                     company_id, len(issues), "\n  ".join(issues["message"].head(20)))
-    return {"company_id": company_id, "fetched": fetched, "mapping_issues": len(issues), "push_options": options}
+    return {"company_id": company_id, "fetched": fetched, "mapping_issues": len(issues),
+            "push_options": options}
 
 
 def _connection_advice(company: Mapping[str, Any], exc: CodatError, what: str = "reference pull") -> str:
@@ -174,8 +179,9 @@ def _connection_advice(company: Mapping[str, Any], exc: CodatError, what: str = 
     who = f"company {company['company_id']} ({company.get('name') or 'unnamed'})"
     if isinstance(exc, CodatConnectionNotLinked):
         state = exc.connection_status or "not Linked"
-        return (f"{who}: its connection {company['connection_id']} is {state} in Codat, so nothing more was pushed "
-                "and the rest of its documents are left pending: re-link the connection in Codat, then rerun the day.")
+        return (f"{who}: its connection {company['connection_id']} is {state} in Codat, so nothing more "
+                "was pushed and the rest of its documents are left pending: re-link the connection in Codat, "
+                "then rerun the day.")
     if isinstance(exc, CodatUnreachable):
         return f"{who}: {str(exc).splitlines()[0]}"
     if status in (401, 403):
@@ -187,7 +193,8 @@ def _connection_advice(company: Mapping[str, Any], exc: CodatError, what: str = 
         return (f"{who}: the platform has not finished its first sync of this data (409). Wait for the "
                 "initial sync to complete, then rerun.")
     if status == 402:
-        return f"{who}: the Codat account has reached a plan limit (402): contact the account owner, then rerun."
+        return (f"{who}: the Codat account has reached a plan limit (402): contact the account owner, "
+                "then rerun.")
     return f"{who}: {what} failed: {exc}"
 
 
@@ -218,7 +225,8 @@ def as_date(value: str | date) -> date:
 # -- nightly sync ---------------------------------------------------------------------------------
 
 @recorded("sync")
-def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
+def sync_company(codat_settings, engine, company: Mapping[str, Any], *,
+                 settings: SyncSettings) -> dict[str, Any]:
     """Extract → validate → transform → push → settle for one company and business day."""
     migrations.ensure_current(engine)
 
@@ -231,9 +239,10 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
     try:
         result = run_async(run())
     except CodatError as exc:
-        # A broken link or a refused key fails the company (its documents are recorded pending), not each document.
-        raise CompanyFailed(_connection_advice(company, exc, "sync"), retryable=outcomes.of_error(exc).retryable) \
-            from exc
+        # A broken link or a refused key fails the company (its documents are recorded pending), not
+        # each document.
+        raise CompanyFailed(_connection_advice(company, exc, "sync"),
+                            retryable=outcomes.of_error(exc).retryable) from exc
     out = result.as_dict()
     if company.get("dry_run"):
         path = write_plan(result.plan, report_root(settings) / company["business_date"] / "dry-run"
@@ -246,14 +255,15 @@ def sync_company(codat_settings, engine, company: Mapping[str, Any], *, settings
 # -- reconciliation -------------------------------------------------------------------------------
 
 @recorded("reconcile")
-def reconcile_company(client, engine, company: Mapping[str, Any], *, settings: SyncSettings) -> dict[str, Any]:
+def reconcile_company(client, engine, company: Mapping[str, Any], *,
+                      settings: SyncSettings) -> dict[str, Any]:
     """Compare source ↔ ledger ↔ platform for one company and day; replace the day's rows."""
     if company.get("dry_run"):
         return {"company_id": company["company_id"], "skipped": "dry run: nothing was pushed"}
     return reconcile_scope.reconcile_day(client, engine, company_id=company["company_id"],
                                          connection_id=company["connection_id"],
-                                         business_date=as_date(company["business_date"]), run_id=company["run_id"],
-                                         settings=settings)
+                                         business_date=as_date(company["business_date"]),
+                                         run_id=company["run_id"], settings=settings)
 
 
 def report_root(settings: SyncSettings) -> Path:
@@ -277,7 +287,8 @@ def publish_report(engine, plan: Mapping[str, Any], *, settings: SyncSettings) -
     names, platforms = _company_labels(engine, ids)
     names = {c["company_id"]: c.get("name") for c in companies} | names
     folder = report_folder(report_root(settings), business_date) / ("dry-run" if dry_run else "")
-    paths = write_report(rows, summary, out_dir=report_root(settings), report_date=business_date, folder=folder,
+    paths = write_report(rows, summary, out_dir=report_root(settings), report_date=business_date,
+                         folder=folder,
                          run_meta={"run_id": plan["run_id"], "business_date": business_date.isoformat(),
                                    "companies": len(ids), "dry_run": dry_run},
                          company_names=names, company_states=None if dry_run else states, history=history,
@@ -290,9 +301,11 @@ def publish_report(engine, plan: Mapping[str, Any], *, settings: SyncSettings) -
     for state in failed:
         log.error("company %s: %s What to do: %s", names.get(state.company_id) or state.name, state.headline,
                   state.advice)
-    failed_companies = [{"company_id": s.company_id, "name": names.get(s.company_id) or s.name, "state": s.state,
-                         "stage": s.stage, "error": s.error, "advice": s.advice} for s in failed]
-    return {"html": str(paths.html), "csv": str(paths.csv), "summary": counts, "failed_companies": failed_companies,
+    failed_companies = [{"company_id": s.company_id, "name": names.get(s.company_id) or s.name,
+                         "state": s.state, "stage": s.stage, "error": s.error, "advice": s.advice}
+                        for s in failed]
+    return {"html": str(paths.html), "csv": str(paths.csv), "summary": counts,
+            "failed_companies": failed_companies,
             "problem": list(problem) if problem else None,
             "alert": {"fire": bool(decision.fire), "message": decision.message}}
 
@@ -317,8 +330,9 @@ def _report_inputs(engine, business_date: date, plan: Mapping[str, Any], ids: li
         log.exception("the report could not read the warehouse")
         failure = failures.explain(exc)
         problem = (failure.sentence, failure.advice or failures.READ_THE_LOG)
-        states = [run_state.CompanyState(c["company_id"], str(c.get("name") or c["company_id"]), run_state.FAILED,
-                                         stage="reconcile", error="its figures could not be read for the report.",
+        states = [run_state.CompanyState(c["company_id"], str(c.get("name") or c["company_id"]),
+                                         run_state.FAILED, stage="reconcile",
+                                         error="its figures could not be read for the report.",
                                          advice=problem[1]) for c in plan["companies"]]
     return rows, summary, history, states, problem
 
@@ -330,5 +344,6 @@ def _company_labels(engine, ids: list[str]) -> tuple[dict[str, str], dict[str, s
         platforms = push_options.company_platforms(engine, ids)
     except Exception:  # noqa: BLE001 - names are a nicety: ids still identify the companies
         return {}, {}
-    names = {str(c): str(n) for c, n in zip(companies["company_id"], companies["name"], strict=True) if pd.notna(n)}
+    names = {str(c): str(n) for c, n in zip(companies["company_id"], companies["name"], strict=True)
+             if pd.notna(n)}
     return names, platforms

@@ -8,7 +8,8 @@ so a reader sees ``totalAmount: 100.00 → 120.00`` instead of "content changed"
 The dry run itself writes only under ``reports/D/dry-run/``: a CSV plan per company (``sync``), then
 ``plan.html`` and ``summary.txt`` for the run (:func:`write_dry_run_report`), both headed DRY RUN.
 
-    >>> field_changes(b'{"totalAmount":100.0,"status":"Submitted"}', b'{"totalAmount":120.0,"status":"Submitted"}')
+    >>> field_changes(b'{"totalAmount":100.0,"status":"Submitted"}',
+    ...               b'{"totalAmount":120.0,"status":"Submitted"}')
     [('totalAmount', 100.0, 120.0)]
 """
 
@@ -31,7 +32,8 @@ PLAN_COLUMNS = ["company_id", "document_type", "source_id", "document_number", "
 
 # The planner's actions, in the words and order the plan shows them; the first five are always counted.
 ACTION_LABELS = {
-    "create": "creates", "update": "updates", "unchanged": "unchanged", "wait": "waiting", "reject": "rejected",
+    "create": "creates", "update": "updates", "unchanged": "unchanged", "wait": "waiting",
+    "reject": "rejected",
     "resolve": "to check (outcome of an earlier push unknown: read back first)",
     "changed_after_push": "changed after push (create-only in the platform: reported, not sent)",
     "failed_unchanged": "failed before, unchanged (not sent again)",
@@ -80,7 +82,8 @@ def describe(changes: list[tuple[str, Any, Any]]) -> str:
 # -- what the platform last received ----------------------------------------------------------------
 
 def _stored(engine, company_id: str, *, with_payload: bool) -> pd.DataFrame:
-    return records.stored_payloads(engine, company_id, (*KEY, "content_hash", *(["payload"] if with_payload else [])))
+    columns = (*KEY, "content_hash", *(["payload"] if with_payload else []))
+    return records.stored_payloads(engine, company_id, columns)
 
 
 def record_pushed(engine, final: pd.DataFrame) -> int:
@@ -97,7 +100,8 @@ def record_pushed(engine, final: pd.DataFrame) -> int:
     if rows.empty:
         return 0
     stored = _stored(engine, str(rows["company_id"].iloc[0]), with_payload=False)
-    known = set(zip(stored["document_type"], stored["source_id"].astype(str), stored["content_hash"], strict=True))
+    known = set(zip(stored["document_type"], stored["source_id"].astype(str), stored["content_hash"],
+                    strict=True))
     fresh = [(t, str(s), h) not in known for t, s, h in
              zip(rows["document_type"], rows["source_id"], rows["content_hash"], strict=True)]
     rows = rows[pd.Series(fresh, index=rows.index, dtype=bool)]
@@ -136,7 +140,8 @@ def planned_rows(engine, plan: pd.DataFrame) -> pd.DataFrame:
     return out[PLAN_COLUMNS]
 
 
-def side_rows(frame: pd.DataFrame, action: str, reason_column: str, id_column: str = "source_id") -> pd.DataFrame:
+def side_rows(frame: pd.DataFrame, action: str, reason_column: str,
+              id_column: str = "source_id") -> pd.DataFrame:
     """Waiting or rejected documents as plan rows (``reason`` says why)."""
     if frame is None or frame.empty:
         return pd.DataFrame(columns=PLAN_COLUMNS)
@@ -163,7 +168,8 @@ def _counts_line(numbers: Mapping[str, int]) -> str:
         "create", "update", "unchanged", "wait", "reject"))
 
 
-def read_plans(folder: Path, companies: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], pd.DataFrame]]:
+def read_plans(folder: Path,
+               companies: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], pd.DataFrame]]:
     """The run's companies with their plan CSV (an empty plan when a company's sync wrote none)."""
     out = []
     for company in companies:

@@ -33,8 +33,8 @@ import pandas as pd
 from receivables.documents import EXCEPTION_OUTCOMES, KINDS, LedgerStatus, Outcome
 from receivables.money import as_decimal, from_minor, is_finite_amount, sum_amounts
 
-__all__ = ["ACTIONS", "AGING_BUCKETS", "EXCEPTION_OUTCOMES", "ROW_COLUMNS", "SUMMARY_COLUMNS", "Reconciliation",
-           "exception_ids", "reconcile", "summarise"]
+__all__ = ["ACTIONS", "AGING_BUCKETS", "EXCEPTION_OUTCOMES", "ROW_COLUMNS", "SUMMARY_COLUMNS",
+           "Reconciliation", "exception_ids", "reconcile", "summarise"]
 
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
@@ -233,7 +233,8 @@ def _source_documents(source_docs, ledger, rejects) -> pd.DataFrame:
 
 def _platform_records(platform_docs) -> pd.DataFrame:
     plat = _prepare(platform_docs, "platform_docs",
-                    ["company_id", "document_type", "platform_id", "document_number", "currency", "platform_total"],
+                    ["company_id", "document_type", "platform_id", "document_number", "currency",
+                     "platform_total"],
                     {"platform_amount_due": None, "platform_status": None, "is_deleted": False,
                      "synced_customer": True, "customer_platform_id": None, "due_date": None})
     for column in ("company_id", "document_type", "platform_id", "document_number", "currency"):
@@ -311,32 +312,36 @@ def _reasons(docs: pd.DataFrame) -> dict[Outcome, pd.Series]:
     pid = docs["platform_id"].fillna("(none)")
     total_text = docs["platform_total"].astype("string").fillna("none")
     due_text = docs["platform_amount_due"].astype("string").fillna("none")
-    pending_reason = ("waiting on " + _text(docs["waiting_on"])).fillna("push status " + docs["ledger_status"]).fillna(
-        "not pushed yet (waiting on another document or a later run)"
-    )
+    pending_reason = ("waiting on " + _text(docs["waiting_on"])).fillna(
+        "push status " + docs["ledger_status"]).fillna(
+        "not pushed yet (waiting on another document or a later run)")
     unseen_reason = ("pushed as " + pid + ", but the platform's list may not show it yet ("
                      + docs["_stale_why"].fillna("not refreshed") + "): the next run checks it again")
     pending_reason = pending_reason.mask(docs["_unseen"], unseen_reason)
     missing_reason = ("pushed as " + pid + " but " + pd.Series(
         np.where(docs["_deleted"], "the platform shows it deleted", "the platform has no such record"),
         index=docs.index, dtype="string"))
-    duplicate_reason = (docs["copies"].astype("Int64").astype("string") + " live " + kind + "s in the platform have "
-                        "number " + number + ": " + docs["copy_ids"].astype("string"))
+    duplicate_reason = (docs["copies"].astype("Int64").astype("string") + " live " + kind
+                        + "s in the platform have number " + number + ": "
+                        + docs["copy_ids"].astype("string"))
     amount_reason = pd.Series(
-        np.where(docs["_currency_differs"], "currency differs: platform " + docs["platform_currency"].fillna("")
+        np.where(docs["_currency_differs"],
+                 "currency differs: platform " + docs["platform_currency"].fillna("")
                  + ", source " + docs["currency"].fillna(""),
                  "platform total " + total_text + " vs source total "
                  + docs["source_total"].astype("string").fillna("none")),
         index=docs.index, dtype="string")
     return {
         Outcome.REJECTED: docs["reject_reason"].astype("string"),
-        Outcome.PUSH_FAILED: docs["last_error"].astype("string").fillna("the platform refused the push (no message)"),
+        Outcome.PUSH_FAILED: docs["last_error"].astype("string").fillna(
+            "the platform refused the push (no message)"),
         Outcome.PENDING: pending_reason,
         Outcome.MISSING_IN_PLATFORM: missing_reason,
         Outcome.DUPLICATE_IN_PLATFORM: duplicate_reason,
         Outcome.AMOUNT_MISMATCH: amount_reason,
         Outcome.STATUS_MISMATCH: ("amount due " + due_text + " in the platform vs "
-                                  + docs["source_amount_due"].astype("string").fillna("none") + " in the source"),
+                                  + docs["source_amount_due"].astype("string").fillna("none")
+                                  + " in the source"),
     }
 
 
@@ -349,8 +354,8 @@ def _unexpected(plat: pd.DataFrame, ledger_ids: pd.DataFrame, docs: pd.DataFrame
     candidates = plat[
         plat["document_type"].isin(CHECKED_KINDS) & ~plat["is_deleted"] & plat["synced_customer"]
     ]
-    by_id = candidates.merge(ledger_ids.assign(_by_id=True), on=["company_id", "document_type", "platform_id"],
-                             how="left")
+    by_id = candidates.merge(ledger_ids.assign(_by_id=True),
+                             on=["company_id", "document_type", "platform_id"], how="left")
     covering = docs.loc[docs["outcome"].isin([Outcome.DUPLICATE_IN_PLATFORM, Outcome.PENDING])
                         & docs["document_number"].notna(), ["company_id", "document_type", "document_number"]]
     by_number = by_id.merge(covering.drop_duplicates().assign(_by_number=True),
@@ -397,7 +402,8 @@ def exception_ids(company_id: pd.Series, document_type: pd.Series, document_key:
 def _first_seen(ids: pd.Series, previous_exceptions, report_date: pd.Timestamp) -> pd.Series:
     prev = _prepare(previous_exceptions, "previous_exceptions", ["exception_id", "first_seen_date"], {})
     prev = prev[prev["exception_id"].notna() & prev["first_seen_date"].notna()]
-    earliest = pd.DataFrame({"exception_id": _text(prev["exception_id"]), "seen": _dates(prev["first_seen_date"])})
+    earliest = pd.DataFrame({"exception_id": _text(prev["exception_id"]),
+                             "seen": _dates(prev["first_seen_date"])})
     earliest = earliest.groupby("exception_id", as_index=False)["seen"].min()
     seen = pd.DataFrame({"exception_id": ids}).merge(earliest, on="exception_id", how="left")["seen"]
     seen = pd.Series(seen.to_numpy(), index=ids.index).astype("datetime64[ns]")
@@ -479,7 +485,8 @@ def reconcile(
     plat = _platform_records(platform_docs)
     docs = _with_platform_records(_source_documents(source_docs, ledger, rejects), plat)
     docs = _classify(docs, tolerance_minor_units, stale_read_back or {})
-    extra = _unexpected(plat, _ledger_ids(ledger, docs), docs).rename(columns={"due_date": "platform_due_date"})
+    extra = _unexpected(plat, _ledger_ids(ledger, docs), docs)
+    extra = extra.rename(columns={"due_date": "platform_due_date"})
 
     rows = pd.concat([docs, extra], ignore_index=True)
     for column in _MONEY_COLUMNS:
@@ -502,7 +509,8 @@ def _with_platform_records(docs: pd.DataFrame, plat: pd.DataFrame) -> pd.DataFra
         columns={"is_deleted": "platform_deleted", "currency": "platform_currency",
                  "due_date": "platform_due_date"})
     docs = docs.merge(by_id.assign(found=True), on=["company_id", "document_type", "platform_id"], how="left")
-    docs = docs.merge(_duplicate_groups(plat), on=["company_id", "document_type", "document_number"], how="left")
+    docs = docs.merge(_duplicate_groups(plat), on=["company_id", "document_type", "document_number"],
+                      how="left")
     docs["platform_total"] = docs["platform_total"].astype(object).where(docs["platform_total"].notna(), None)
     docs["platform_amount_due"] = docs["platform_amount_due"].astype(object).where(
         docs["platform_amount_due"].notna(), None)
@@ -538,7 +546,8 @@ def _with_exceptions(rows: pd.DataFrame, previous_exceptions, day: pd.Timestamp)
 
 def _typed_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """The output rows: sorted, :data:`ROW_COLUMNS` only, each column of its documented type."""
-    rows = rows.sort_values(["company_id", "document_type", "document_key"], kind="stable").reset_index(drop=True)
+    rows = rows.sort_values(["company_id", "document_type", "document_key"], kind="stable")
+    rows = rows.reset_index(drop=True)
     rows = rows[ROW_COLUMNS].copy()
     for column in _TEXT_COLUMNS:
         rows[column] = _text(rows[column])

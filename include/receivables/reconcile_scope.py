@@ -1,7 +1,8 @@
 """One company's reconciliation of one business day: what it covers, read from the warehouse and the platform.
 
 :mod:`receivables.reconcile` compares frames and does no I/O; this module reads them. The platform is
-read back first (each data type refreshed before it is listed, :func:`receivables.extract.refresh_platform_documents`),
+read back first (each data type refreshed before it is listed:
+:func:`receivables.extract.refresh_platform_documents`),
 then day D's scope is taken from the ledger and the warehouse, and the day's rows are replaced:
 
     >>> reconcile_day(client, engine, company_id="c1", connection_id="k1", business_date=date(2026, 3, 2),
@@ -81,15 +82,16 @@ def _inputs(engine, company_id: str, business_date: date, ledger: pd.DataFrame, 
     last_synced = pushed_on.max() if pushed_on.notna().any() else business_date
     source = source_documents(engine, company_id, business_date, ledger, timezone=timezone,
                               amounts_as_of=last_synced)
-    # Rejected documents first: where the ledger knows a document too, its facts win (reconcile keeps the last).
+    # Rejected documents first: where the ledger knows a document too, its facts win (reconcile keeps
+    # the last).
     source = pd.concat([rejected_facts, source], ignore_index=True) if len(rejected_facts) else source
     # Later days' unresolved rows are not D's business; their successes still explain platform records.
     as_of = (ledger["status"] == LedgerStatus.SUCCESS) | pushed_on.isna() | (pushed_on <= business_date)
     return {
         "source_docs": source, "ledger": ledger[as_of], "rejects": rejects,
         "platform_docs": platform_documents(engine, company_id, synced, allocations),
-        "previous_exceptions": pd.concat([previous[["exception_id", "first_seen_date"]].dropna(), rejected_since],
-                                         ignore_index=True),
+        "previous_exceptions": pd.concat([previous[["exception_id", "first_seen_date"]].dropna(),
+                                          rejected_since], ignore_index=True),
     }
 
 

@@ -37,11 +37,16 @@ from receivables.warehouse import io, schema
 
 T = schema.metadata.tables
 KEY = ["company_id", "document_type", "source_id"]
-FACT_COLUMNS = [*KEY, "document_number", "customer_id", "currency", "source_total", "source_amount_due", "due_date",
-                "in_batch"]
+FACT_COLUMNS = [*KEY, "document_number", "customer_id", "currency", "source_total", "source_amount_due",
+                "due_date", "in_batch"]
 
 # Kinds with an open balance (invoices, credit notes) total their lines, by the money rules.
 _TOTALLED_FROM_LINES = {k.name for k in KINDS if k.amount_due_field and k.lines_table}
+
+
+def _amounts(values: pd.Series) -> list[Decimal | None]:
+    """Exact amounts of a money column, None where a value is missing or not finite."""
+    return [as_decimal(v) if is_finite_amount(v) else None for v in values]
 
 
 def _day(values: pd.Series) -> pd.Series:
@@ -57,7 +62,8 @@ def _business_day(values: pd.Series, timezone: str) -> pd.Series:
     return stamps.dt.normalize().astype("datetime64[ns]")
 
 
-def _sales_totals(engine, company_id: str, document_type: str, ids: list[str], currency: dict[str, str]) -> dict:
+def _sales_totals(engine, company_id: str, document_type: str, ids: list[str],
+                  currency: dict[str, str]) -> dict:
     """Source totals of invoices or credit notes by the money rules (tax included where its rate is known)."""
     kind = KIND[document_type]
     id_column = kind.id_column
@@ -67,8 +73,9 @@ def _sales_totals(engine, company_id: str, document_type: str, ids: list[str], c
     lookup = resolve_mappings(io.read_frame(engine, T["ar_mappings"], where={"company_id": company_id}),
                               io.read_frame(engine, T["ar_mapping_issues"], where={"company_id": company_id}))
     rates_frame = extract.read_reference(engine, [company_id])["taxRates"]
-    rates = {str(p): as_decimal(r) for p, r in zip(rates_frame["platform_id"], rates_frame["effective_tax_rate"],
-                                                   strict=True) if is_finite_amount(r)}
+    rates = {str(p): as_decimal(r)
+             for p, r in zip(rates_frame["platform_id"], rates_frame["effective_tax_rate"], strict=True)
+             if is_finite_amount(r)}
     tax_ids = lookup.resolve(lines["company_id"], "tax_rate", lines["tax_code"]).platform_id
     totals: dict[str, Decimal | None] = {}
     usable = []
@@ -96,7 +103,8 @@ def _sales_totals(engine, company_id: str, document_type: str, ids: list[str], c
 
 
 def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """Number, currency, total, due date, status and last-change day of each rejected document's source row."""
+    """Number, currency, total, due date, status and last-change day of each rejected document's source
+    row."""
     frames = []
     for document_type, group in rejects.groupby("document_type"):
         ids = group["source_id"].astype(str).tolist()
@@ -109,7 +117,8 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
         id_column, number_column = kind.id_column, kind.number_column
         rows = io.read_frame(engine, T[kind.table], where={"company_id": company_id, id_column: ids})
         frame = pd.DataFrame({
-            "company_id": company_id, "document_type": document_type, "source_id": rows[id_column].astype(str),
+            "company_id": company_id, "document_type": document_type,
+            "source_id": rows[id_column].astype(str),
             "document_number": rows[number_column],
             "customer_id": rows["customer_id"] if document_type != "customer" else rows[id_column],
             "currency": rows["currency"] if "currency" in rows else None,
@@ -120,16 +129,17 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
         if document_type in _TOTALLED_FROM_LINES:
             currency = dict(zip(frame["source_id"], frame["currency"], strict=True))
             totals = _sales_totals(engine, company_id, document_type, ids, currency)
-            frame["source_total"] = pd.Series([totals.get(i) for i in frame["source_id"]], index=frame.index, dtype=object)
+            frame["source_total"] = pd.Series([totals.get(i) for i in frame["source_id"]], index=frame.index,
+                                              dtype=object)
         elif document_type == "payment":
-            frame["source_total"] = [as_decimal(v) if is_finite_amount(v) else None for v in rows["amount"]]
+            frame["source_total"] = _amounts(rows["amount"])
         elif document_type == "fee":
-            frame["source_total"] = [as_decimal(v) if is_finite_amount(v) else None for v in rows["fee_amount"]]
+            frame["source_total"] = _amounts(rows["fee_amount"])
         else:
             frame["source_total"] = None
         frames.append(frame)
-    columns = [*KEY, "document_number", "customer_id", "currency", "due_date", "status", "changed_on", "source_total",
-               "found"]
+    columns = [*KEY, "document_number", "customer_id", "currency", "due_date", "status", "changed_on",
+               "source_total", "found"]
     frames = [f.assign(found=True)[columns] for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
@@ -137,26 +147,29 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
 def _allocation_facts(engine, company_id: str, ids: list[str], timezone: str) -> pd.DataFrame:
     """Credit-note allocations (source id ``<credit_note_id>:<invoice_id>``) named by their two numbers."""
     pairs = [split_allocation_key(i) for i in ids if split_allocation_key(i)[1]]
+    note_ids, invoice_ids = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
     allocations = io.read_frame(engine, T["ar_credit_note_allocations"],
-                                where={"company_id": company_id, "credit_note_id": sorted({p[0] for p in pairs})})
+                                where={"company_id": company_id, "credit_note_id": note_ids})
     allocations = allocations.assign(source_id=allocation_keys(allocations["credit_note_id"],
                                                                allocations["invoice_id"]))
     allocations = allocations[allocations["source_id"].isin(ids)]
     notes = io.read_frame(engine, T["ar_credit_notes"],
-                          where={"company_id": company_id, "credit_note_id": sorted({p[0] for p in pairs})})
+                          where={"company_id": company_id, "credit_note_id": note_ids})
     invoices = io.read_frame(engine, T["ar_invoices"],
-                             where={"company_id": company_id, "invoice_id": sorted({p[1] for p in pairs})})
+                             where={"company_id": company_id, "invoice_id": invoice_ids})
     note_number = dict(zip(notes["credit_note_id"].astype(str), notes["credit_note_number"], strict=True))
     note_currency = dict(zip(notes["credit_note_id"].astype(str), notes["currency"], strict=True))
     note_customer = dict(zip(notes["credit_note_id"].astype(str), notes["customer_id"], strict=True))
     invoice_number = dict(zip(invoices["invoice_id"].astype(str), invoices["invoice_number"], strict=True))
     cn, inv = allocations["credit_note_id"].astype(str), allocations["invoice_id"].astype(str)
     return pd.DataFrame({
-        "company_id": company_id, "document_type": "credit_note_allocation", "source_id": allocations["source_id"],
-        "document_number": [f"{note_number.get(c, c)} → {invoice_number.get(i, i)}" for c, i in zip(cn, inv, strict=True)],
-        "customer_id": cn.map(note_customer), "currency": cn.map(note_currency), "due_date": None, "status": None,
-        "changed_on": _business_day(allocations["updated_at"], timezone),
-        "source_total": [as_decimal(v) if is_finite_amount(v) else None for v in allocations["amount"]],
+        "company_id": company_id, "document_type": "credit_note_allocation",
+        "source_id": allocations["source_id"],
+        "document_number": [f"{note_number.get(c, c)} → {invoice_number.get(i, i)}"
+                            for c, i in zip(cn, inv, strict=True)],
+        "customer_id": cn.map(note_customer), "currency": cn.map(note_currency), "due_date": None,
+        "status": None, "changed_on": _business_day(allocations["updated_at"], timezone),
+        "source_total": _amounts(allocations["amount"]),
     })
 
 
@@ -179,16 +192,19 @@ def open_rejects(engine, company_id: str, business_date: date, ledger: pd.DataFr
     history = history[history["day"] <= day]
     if history.empty:
         return empty
-    latest = history.sort_values("day", kind="stable").drop_duplicates(KEY, keep="last").reset_index(drop=True)
+    latest = history.sort_values("day", kind="stable").drop_duplicates(KEY, keep="last")
+    latest = latest.reset_index(drop=True)
     merged = latest.merge(_facts(engine, company_id, latest, timezone), on=KEY, how="left",
                           suffixes=("", "_source"))
-    pushed_on = ledger.assign(source_id=ledger["source_id"].astype(str)).set_index(["document_type", "source_id"])[
-        "business_date"] if len(ledger) else pd.Series(dtype=object)
+    pushed_on = (ledger.assign(source_id=ledger["source_id"].astype(str))
+                 .set_index(["document_type", "source_id"])["business_date"]
+                 if len(ledger) else pd.Series(dtype=object))
     still = merged[~_resolved(merged, pushed_on, day)].reset_index(drop=True)
     if still.empty:
         return empty
     out = pd.DataFrame({
-        "company_id": still["company_id"], "document_type": still["document_type"], "source_id": still["source_id"],
+        "company_id": still["company_id"], "document_type": still["document_type"],
+        "source_id": still["source_id"],
         "document_number": still["document_number"], "customer_id": still["customer_id"],
         "currency": still["currency"], "source_total": still["source_total"].astype(object),
         "source_amount_due": None, "due_date": still["due_date"], "in_batch": still["day"] == day,
@@ -214,11 +230,12 @@ def _resolved(merged: pd.DataFrame, pushed_on: pd.Series, day: pd.Timestamp) -> 
     return (carried & (after_reject(pushed) | after_reject(changed_on) | voided | gone)).astype(bool)
 
 
-def _first_seen(history: pd.DataFrame, still: pd.DataFrame, pushed_on: pd.Series, day: pd.Timestamp) -> pd.DataFrame:
+def _first_seen(history: pd.DataFrame, still: pd.DataFrame, pushed_on: pd.Series,
+                day: pd.Timestamp) -> pd.DataFrame:
     """The current run of rejections began on the first reject day after the last fix (push) or change."""
     streak = history.merge(still[[*KEY, "day"]].rename(columns={"day": "latest"}), on=KEY)
-    push_day = _day(pd.Series([pushed_on.get(k) for k in zip(streak["document_type"], streak["source_id"], strict=True)],
-                              index=streak.index, dtype=object))
+    keys = zip(streak["document_type"], streak["source_id"], strict=True)
+    push_day = _day(pd.Series([pushed_on.get(k) for k in keys], index=streak.index, dtype=object))
     streak = streak[(push_day.isna() | (streak["day"] > push_day) | (push_day > day)).astype(bool)]
     first = streak.groupby(KEY, as_index=False)["day"].min()
     return pd.DataFrame({

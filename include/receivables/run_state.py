@@ -2,10 +2,11 @@
 
 The per-company jobs (reference pull, sync, reconciliation) are wrapped by :func:`recorded`: a row of
 ``ar_run_companies`` says ``running`` when the stage starts and ``success`` or ``failed`` when it ends, a
-failure with one sentence of error and one of advice (:func:`receivables.failures.explain`, secrets redacted). The report reads the rows of
-its run with :func:`company_states`; a stage with no row was never started (Airflow skipped it after an
-earlier stage failed), and a stage still ``running`` when the report is written died without finishing
-(a killed worker): both count as a failure of that company's night.
+failure with one sentence of error and one of advice (:func:`receivables.failures.explain`, secrets
+redacted). The report reads the rows of its run with :func:`company_states`; a stage with no row was
+never started (Airflow skipped it after an earlier stage failed), and a stage still ``running`` when
+the report is written died without finishing (a killed worker): both count as a failure of that
+company's night.
 
     @recorded("sync")
     def sync_company(codat_settings, engine, company, *, settings): ...
@@ -34,6 +35,8 @@ STAGES = ("reference", "sync", "reconcile")
 STAGE_LABELS = {"reference": "reference data", "sync": "sync", "reconcile": "reconciliation"}
 # A company's night: every stage succeeded, one failed, or one never ran.
 SUCCESS, FAILED, SKIPPED, RUNNING = "success", "failed", "skipped", "running"
+# What to do about a failed stage that recorded no advice of its own.
+_READ_THE_LOG = "Read the task log of this stage, fix the cause and rerun the day."
 
 
 def _now() -> datetime:
@@ -50,7 +53,8 @@ def record(engine, company: Mapping[str, Any], stage: str, state: str, *, error:
         raise ValueError(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
     key = {"run_id": str(company["run_id"]), "company_id": str(company["company_id"]), "stage": stage}
     business_date = company["business_date"]
-    business_date = business_date if isinstance(business_date, date) else date.fromisoformat(str(business_date))
+    if not isinstance(business_date, date):
+        business_date = date.fromisoformat(str(business_date))
 
     def row(previous: Mapping[str, Any] | None) -> dict[str, Any]:
         attempts = (previous["attempts"] if previous else 0) + (1 if state == RUNNING else 0)
@@ -139,18 +143,21 @@ def summarise_company(company_id: str, name: str, rows: Iterable[Mapping[str, An
         row = by_stage.get(stage)
         if row is not None and row["state"] == FAILED:
             return CompanyState(company_id, name, FAILED, stages, stage, row["error"] or "no message",
-                                row["advice"] or "Read the task log of this stage, fix the cause and rerun the day.")
+                                row["advice"] or _READ_THE_LOG)
         if row is not None and row["state"] == RUNNING:
             return CompanyState(
                 company_id, name, FAILED, stages, stage,
                 "the task stopped before it finished (the worker was killed or timed out).",
-                f"Read the Airflow log of the {STAGE_LABELS[stage]} task for this company, then rerun the day.")
+                f"Read the Airflow log of the {STAGE_LABELS[stage]} task for this company, then rerun the "
+                "day.")
     for stage in STAGES:
         if stage not in by_stage:
             cause = ("none of this company's tasks started in this run" if stage == STAGES[0]
-                     else "it never started in this run (an earlier task did not complete, or the run was stopped)")
+                     else "it never started in this run (an earlier task did not complete, or the run was "
+                     "stopped)")
             return CompanyState(company_id, name, SKIPPED, stages, stage, f"{cause}.",
-                                "Look at the run in Airflow for the task that failed or was stopped, then rerun the day.")
+                                "Look at the run in Airflow for the task that failed or was stopped, "
+                                "then rerun the day.")
     return CompanyState(company_id, name, SUCCESS, stages)
 
 

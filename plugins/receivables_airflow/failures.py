@@ -73,7 +73,8 @@ def explain(exc: BaseException, *, who: str | None = None) -> Explained:
     from receivables import failures
 
     if isinstance(exc, AirflowNotFoundException):
-        failure = failures.Failure(_first_line(exc), "Define it (see docs/operations.md, 'Connections').", True)
+        failure = failures.Failure(_first_line(exc), "Define it (see docs/operations.md, 'Connections').",
+                                   permanent=True)
     else:
         failure = failures.explain(exc)
     return Explained(_with_who(who, failure.line), permanent=failure.permanent)

@@ -47,10 +47,12 @@ def stage_rows(engine: Engine, run_id: str, company_ids: Iterable[str]) -> list[
 def summaries_between(engine: Engine, start: date, end: date) -> pd.DataFrame:
     """``ar_reconciliation_summary`` rows with ``start <= report_date < end``."""
     table = metadata.tables["ar_reconciliation_summary"]
-    return io.read_frame(engine, sa.select(table).where(table.c.report_date >= start, table.c.report_date < end))
+    return io.read_frame(engine, sa.select(table).where(table.c.report_date >= start,
+                                                        table.c.report_date < end))
 
 
 def stored_payloads(engine: Engine, company_id: str, columns: Iterable[str]) -> pd.DataFrame:
     """Some columns of one company's ``ar_push_payloads`` rows."""
     table = ar_push_payloads
-    return io.read_frame(engine, sa.select(*(table.c[c] for c in columns)).where(table.c.company_id == company_id))
+    chosen = sa.select(*(table.c[c] for c in columns))
+    return io.read_frame(engine, chosen.where(table.c.company_id == company_id))
