@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import io
 import math
+import types
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,24 +71,16 @@ class _Col:
     nullable: bool
 
 
+# Column type -> how its values cross to pandas; the first match wins (Float before its base Numeric).
+_KINDS: tuple[tuple[type | types.UnionType, Kind], ...] = (
+    (Money | InputNumeric, "decimal"), (sa.Float, "float"), (sa.Numeric, "decimal"),
+    (sa.DateTime, "timestamp"), (sa.Date, "date"), (sa.Boolean, "boolean"), (sa.Integer, "integer"),
+    (sa.String, "text"),
+)
+
+
 def _kind(type_: sa.types.TypeEngine[Any]) -> Kind:
-    if isinstance(type_, Money | InputNumeric):
-        return "decimal"
-    if isinstance(type_, sa.Float):
-        return "float"
-    if isinstance(type_, sa.Numeric):
-        return "decimal"
-    if isinstance(type_, sa.DateTime):
-        return "timestamp"
-    if isinstance(type_, sa.Date):
-        return "date"
-    if isinstance(type_, sa.Boolean):
-        return "boolean"
-    if isinstance(type_, sa.Integer):
-        return "integer"
-    if isinstance(type_, sa.String):
-        return "text"
-    return "raw"
+    return next((kind for sa_type, kind in _KINDS if isinstance(type_, sa_type)), "raw")
 
 
 def _describe(stmt: Select[Any]) -> list[_Col]:
