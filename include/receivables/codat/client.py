@@ -13,6 +13,7 @@ globally, and both keep connections alive in a pool.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -53,6 +54,20 @@ T = TypeVar("T")
 Query = Expr | str | None
 
 
+# A push-options read is advice: without a model the gate applies its own rules. So it gives up after this
+# long instead of the full retry deadline: an options endpoint that keeps failing costs a night seconds.
+OPTIONS_RETRY_SECONDS = 20.0
+
+
+def _options_core(core: CodatCore, settings: CodatSettings, conn_id: str,
+                  clock: Callable[[], float]) -> CodatCore:
+    """A core like ``core`` whose retries stop after :data:`OPTIONS_RETRY_SECONDS`."""
+    assert core.policy is not None
+    policy = dataclasses.replace(core.policy, deadline_seconds=min(core.policy.deadline_seconds,
+                                                                   OPTIONS_RETRY_SECONDS))
+    return CodatCore(settings, conn_id=conn_id, policy=policy, clock=clock)
+
+
 def options_path(company_id: str, connection_id: str, data_type: str) -> str:
     """Where a connection publishes its create/update model of a data type (CONTRACT §0: per connection)."""
     return f"{CodatCore.connection_path(company_id, connection_id)}/options/{segment(data_type)}"
@@ -76,6 +91,7 @@ class CodatClient(_Describe):
                  clock: Callable[[], float] = time.monotonic,
                  retry_policy: RetryPolicy | None = None) -> None:
         self._core = CodatCore(settings, conn_id=conn_id, policy=retry_policy, clock=clock)
+        self._options = _options_core(self._core, settings, conn_id, clock)
         self._sleep = sleep
         self._http = httpx.Client(base_url=settings.base_url, transport=transport,
                                   headers=self._core.default_headers(), timeout=self._core.timeout(),
@@ -147,9 +163,10 @@ class CodatClient(_Describe):
         """The platform's rules for pushing ``data_type`` through this connection (empty: none published).
 
         Codat advises reading them before building payloads; they are mostly static per platform.
+        Retries stop after :data:`OPTIONS_RETRY_SECONDS` (the read is advice, see there).
         """
-        body = self._get(options_path(company_id, connection_id, data_type), company_id=company_id)
-        return PushOption.model_validate(body or {})
+        call = Call("GET", options_path(company_id, connection_id, data_type), company_id=company_id)
+        return PushOption.model_validate(self._run(self._options.exchange(call)) or {})
 
     def refresh(self, company_id: str, data_type: str, *,
                 deadline_seconds: float | None = None) -> PullOperation | None:
@@ -313,6 +330,7 @@ class AsyncCodatClient(_Describe):
                  clock: Callable[[], float] = time.monotonic,
                  retry_policy: RetryPolicy | None = None) -> None:
         self._core = CodatCore(settings, conn_id=conn_id, policy=retry_policy, clock=clock)
+        self._options = _options_core(self._core, settings, conn_id, clock)
         self._sleep = sleep
         limits = self._core.limits()
         # Without a transport given (tests give one), requests go straight to aiohttp: building an
@@ -412,8 +430,8 @@ class AsyncCodatClient(_Describe):
         return Connection.model_validate(body)
 
     async def get_push_options(self, company_id: str, connection_id: str, data_type: str) -> PushOption:
-        body = await self._get(options_path(company_id, connection_id, data_type), company_id=company_id)
-        return PushOption.model_validate(body or {})
+        call = Call("GET", options_path(company_id, connection_id, data_type), company_id=company_id)
+        return PushOption.model_validate(await self._run(self._options.exchange(call)) or {})
 
     async def refresh(self, company_id: str, data_type: str, *,
                       deadline_seconds: float | None = None) -> PullOperation | None:

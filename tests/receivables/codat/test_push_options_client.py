@@ -85,3 +85,24 @@ def test_an_empty_answer_is_an_empty_model_and_a_404_is_raised():
     }
     with CodatClient(SETTINGS, transport=transport([], 404, error)) as client, pytest.raises(CodatNotFound):
         client.get_push_options("c1", "k1", "payments")
+
+
+def test_a_failing_options_endpoint_is_given_up_after_seconds_not_the_full_retry_deadline():
+    from receivables.codat import CodatServerError
+    from receivables.codat.client import OPTIONS_RETRY_SECONDS
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    broken = transport([], 500, {"statusCode": 500, "service": "PublicApi", "error": "boom"})
+    settings = CodatSettings(base_url="https://api.codat.test", api_key="k", retry_deadline_seconds=300)
+    with CodatClient(settings, transport=broken, sleep=sleep, clock=lambda: now[0]) as client:
+        with pytest.raises(CodatServerError):
+            client.get_push_options("c1", "k1", "invoices")
+        assert 0 < now[0] <= OPTIONS_RETRY_SECONDS
+        now[0] = 0.0
+        with pytest.raises(CodatServerError):
+            client.get_record("c1", "invoices", "i1")  # other reads keep the full deadline
+        assert now[0] > OPTIONS_RETRY_SECONDS
