@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from sample_data.platform_fit import PLATFORM_RULE, PlatformFit, too_long_number
+from sample_data.platform_fit import PLATFORM_RULE, PlatformFit, credit_note_id, too_long_number
 from sample_data.provision import PAYMENT_ACCOUNTS, TAX_RATES, TRACKING, ProvisionedCompany
 from sample_data.spec import BAD_ROW_RULES, GBP_VALUE, MINOR_UNITS, BadRow, SampleSpec
 
@@ -370,7 +370,7 @@ class CompanyGenerator:
         counts = rng.choice(np.array([1, 2]), size=count, p=(0.7, 0.3))
         lines = self._lines(currencies, counts, small=True)
         totals = _sum_by(lines.document_index, lines.total_minor, count)
-        ids = [f"CN-{n:07d}" for n in numbers]
+        ids = [credit_note_id(n, self.fit) for n in numbers]
         header = {
             "company_id": [self.company.company_id] * count,
             "credit_note_id": ids,

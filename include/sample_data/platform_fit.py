@@ -10,6 +10,8 @@ plants bad rows at all.
     >>> fit = PlatformFit.of("QuickBooks Online")
     >>> fit.drafts, fit.untaxed_lines, fit.foreign_currency, fit.credit_note_links, fit.number_limit
     (False, False, False, True, 21)
+    >>> credit_note_id(42, fit)  # "CN-000042:INV-0000042" is 21 characters
+    'CN-000042'
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class PlatformFit:
     foreign_currency: bool  # documents and customers in other currencies than the base
     credit_note_links: bool  # credit notes may be allocated or refunded through payments
     number_limit: int  # the longest document number it takes
+    reference_limit: int  # the longest payment reference (an allocation's is "{cn id}:{invoice id}")
 
     @classmethod
     def of(cls, platform_name: str) -> PlatformFit:
@@ -43,6 +46,7 @@ class PlatformFit:
         links = rules.get(("payments", "lines.links.type"))
         limits = [rule.max_length for (data_type, path), rule in rules.items()
                   if path in ("invoiceNumber", "creditNoteNumber") and rule.max_length is not None]
+        reference = rules.get(("payments", "reference"))
         return cls(
             name=plat.name,
             drafts=status is None or status.allowed is None or "Draft" in status.allowed,
@@ -50,6 +54,7 @@ class PlatformFit:
             foreign_currency=plat.multi_currency,
             credit_note_links=links is None or links.allowed is None or "CreditNote" in links.allowed,
             number_limit=min(limits) if limits else 255,
+            reference_limit=reference.max_length if reference and reference.max_length else 255,
         )
 
     @property
@@ -61,6 +66,13 @@ class PlatformFit:
 def too_long_number(number: str, fit: PlatformFit) -> str:
     """``number`` padded to one character more than ``fit`` allows (``001-0000042-XXXX…``)."""
     return (number + "-" + "X" * fit.number_limit)[: fit.number_limit + 1]
+
+
+def credit_note_id(number: int, fit: PlatformFit) -> str:
+    """A credit note's source id: one digit shorter where the platform's payment references are too short
+    for the allocation reference ``CN-0000042:INV-0000042`` (22 characters; QuickBooks Online takes 21)."""
+    digits = 7 if fit.reference_limit >= 22 else 6  # CN-nnnnnnn:INV-nnnnnnn
+    return f"CN-{number:0{digits}d}"
 
 
 def platforms_for(count: int, namespace: str) -> list[str]:

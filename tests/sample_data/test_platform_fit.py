@@ -21,9 +21,9 @@ def test_the_demo_takes_one_platform_per_company_and_everything_else_stays_on_xe
 
 def test_fits_follow_the_sandbox_rules():
     fits = {name: PlatformFit.of(name) for name in ONE_PER_PLATFORM}
-    assert fits["Xero"] == PlatformFit("Xero", True, True, True, True, 225)
-    assert fits["QuickBooks Online"] == PlatformFit("QuickBooks Online", False, False, False, True, 21)
-    assert fits["Oracle NetSuite"] == PlatformFit("Oracle NetSuite", False, True, True, False, 45)
+    assert fits["Xero"] == PlatformFit("Xero", True, True, True, True, 225, 255)
+    assert fits["QuickBooks Online"] == PlatformFit("QuickBooks Online", False, False, False, True, 21, 21)
+    assert fits["Oracle NetSuite"] == PlatformFit("Oracle NetSuite", False, True, True, False, 45, 45)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,10 @@ def test_the_happy_path_fits_each_platform(sample):
         lines = _good(tables["ar_invoice_lines"], company, bad_rows, "invoice_id")
         assert invoices["invoice_number"].str.len().max() <= fit.number_limit
         assert tables["ar_credit_notes"]["credit_note_number"].str.len().max() <= fit.number_limit
+        allocations = tables["ar_credit_note_allocations"]
+        mine = allocations[allocations["company_id"] == company.company_id]
+        references = mine["credit_note_id"] + ":" + mine["invoice_id"]  # the allocation's payment reference
+        assert (references.str.len() <= fit.reference_limit).all()
         if not fit.drafts:
             assert set(invoices["status"]) == {"submitted"}
         if not fit.untaxed_lines:
