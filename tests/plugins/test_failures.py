@@ -46,11 +46,14 @@ KINDS = {
     "402": (lambda: CodatPaymentRequired("POST /x failed with 402: limit -> contact the account owner",
                                          status_code=402), True),
     "429": (lambda: CodatRateLimited("GET /x failed with 429: quota -> wait", status_code=429), False),
-    "503": (lambda: CodatServerError("GET /x failed with 503: maintenance -> retry later", status_code=503), False),
+    "503": (lambda: CodatServerError("GET /x failed with 503: maintenance -> retry later", status_code=503),
+            False),
     "not linked": (lambda: CodatConnectionNotLinked("POST /x failed with 409: Deauthorized -> re-link",
-                                                    status_code=409, connection_status="Deauthorized"), False),
+                                                    status_code=409, connection_status="Deauthorized"),
+                   False),
     "transport": (lambda: CodatTransportError("GET /x: connection refused"), False),
-    "company failed": (lambda: CompanyFailed("company c1 (Acme Ltd): the API refused the key (401). Check the "
+    "company failed": (lambda: CompanyFailed("company c1 (Acme Ltd): the API refused the key (401). Check "
+                                             "the "
                                              "password of connection codat_default.", retryable=False), True),
     "company failed, retryable": (lambda: CompanyFailed("company c1 (Acme Ltd): HTTP 500"), False),
     "run refused": (lambda: RunRefused("business date 2099-01-01 is in the future (today is 2026-12-01 in "

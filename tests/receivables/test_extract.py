@@ -1,4 +1,5 @@
-"""extract: platform records into ``ar_ref_*`` / ``ar_platform_documents`` rows, watermarks, and a day's batch.
+"""extract: platform records into ``ar_ref_*`` / ``ar_platform_documents`` rows, watermarks, and a day's
+batch.
 
 The pure converters are fed odd shapes (no records, records without an id, missing fields, deleted
 records, offsets in timestamps); the warehouse parts run on SQLite and PostgreSQL (``warehouse_engine``).
@@ -49,7 +50,8 @@ class Platform:
         if status is None:
             return None
         return PullOperation.model_validate({"id": "pull-1", "companyId": company_id, "connectionId": "k",
-                                             "dataType": data_type, "status": status, "requested": NOW.isoformat(),
+                                             "dataType": data_type, "status": status,
+                                             "requested": NOW.isoformat(),
                                              "progress": 100 if status == "Complete" else 0,
                                              "isCompleted": status == "Complete", "isErrored": False})
 
@@ -86,14 +88,16 @@ def test_reference_fields_of_each_type_land_in_their_columns():
     account = extract.reference_frame(REF["accounts"], [{
         "id": "a1", "name": "Sales", "status": "Active", "nominalCode": "4000", "type": "Income",
         "currency": "GBP", "isBankAccount": None,
-        "validDatatypeLinks": [{"property": "id", "links": ["invoices"]}]}], company_id=COMPANY, fetched_at=NOW)
+        "validDatatypeLinks": [{"property": "id", "links": ["invoices"]}]}], company_id=COMPANY,
+                                      fetched_at=NOW)
     assert not account.iloc[0]["is_bank_account"]  # a null flag is "not a bank account"
     assert account.iloc[0]["valid_datatype_links"] == '[{"links": ["invoices"], "property": "id"}]'
     bank = extract.reference_frame(REF["bankAccounts"], [{"id": "b1", "accountName": "Current"}],
                                    company_id=COMPANY, fetched_at=NOW)
     assert bank.iloc[0]["name"] == "Current" and bank.iloc[0]["status"] == "Active"  # Codat omits it
-    customer = extract.reference_frame(REF["customers"], [{"id": "cu", "customerName": "Acme", "status": "Active",
-                                                           "emailAddress": "ar@acme.test"}],
+    customer = extract.reference_frame(REF["customers"],
+                                       [{"id": "cu", "customerName": "Acme", "status": "Active",
+                                         "emailAddress": "ar@acme.test"}],
                                        company_id=COMPANY, fetched_at=NOW)
     assert customer.iloc[0][["name", "email"]].tolist() == ["Acme", "ar@acme.test"]
     assert pd.isna(customer.iloc[0]["default_currency"])
@@ -109,12 +113,14 @@ def test_platform_documents_carry_the_identity_and_open_balance_of_their_type():
     assert invoices["document_number"].tolist() == ["INV-1", "INV-2"]
     assert invoices["total_amount"].tolist() == [Decimal("1235"), Decimal("10.125")]  # exact, not floats
     assert invoices.iloc[0]["amount_due"] == Decimal("0") and pd.isna(invoices.iloc[1]["amount_due"])
-    assert pd.isna(invoices.iloc[1]["customer_platform_id"]) and invoices["is_deleted"].tolist() == [False, True]
+    assert pd.isna(invoices.iloc[1]["customer_platform_id"]) and invoices["is_deleted"].tolist() == [False,
+                                                                                                     True]
     credit = extract.platform_document_frame("creditNotes", [{"id": "k", "creditNoteNumber": "CN-1",
                                                              "remainingCredit": "4.5"}],
                                              company_id=COMPANY, fetched_at=NOW)
     assert credit.iloc[0][["document_number", "amount_due"]].tolist() == ["CN-1", Decimal("4.5")]
-    payments = extract.platform_document_frame("payments", [{"id": "pay", "reference": "RCPT-1", "amountDue": 9}],
+    payments = extract.platform_document_frame("payments",
+                                               [{"id": "pay", "reference": "RCPT-1", "amountDue": 9}],
                                                company_id=COMPANY, fetched_at=NOW)
     assert payments.iloc[0]["document_number"] == "RCPT-1" and pd.isna(payments.iloc[0]["amount_due"])
     with pytest.raises(KeyError):
@@ -144,20 +150,23 @@ def test_first_pull_is_full_then_only_strictly_newer_records(warehouse_engine):
     again.advance(NOW)  # nothing new: the watermark stays
     assert _watermarks(warehouse_engine) == {"customers": "2026-11-20T10:00:00Z"}
 
-    full = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="customers", full=True)
+    full = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="customers",
+                                 full=True)
     assert platform.calls[-1]["query"] is None and len(full.records) == 2
 
 
 def test_a_crash_before_advance_fetches_the_same_records_again(warehouse_engine):
     platform = Platform({"accounts": [{"id": "x", "modifiedDate": "2026-11-20T10:00:00Z"}]})
-    extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="accounts")  # never advanced
+    # never advanced
+    extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="accounts")
     retry = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="accounts")
     assert [r["id"] for r in retry.records] == ["x"] and retry.previous is None
 
 
 def test_records_without_modified_date_do_not_move_the_watermark(warehouse_engine):
     platform = Platform({"trackingCategories": [{"id": "t1", "name": "Region"}]})
-    changed = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY, data_type="trackingCategories")
+    changed = extract.fetch_changed(platform, warehouse_engine, company_id=COMPANY,
+                                    data_type="trackingCategories")
     assert changed.newest is None
     changed.advance(NOW)
     assert _watermarks(warehouse_engine) == {}
@@ -165,23 +174,27 @@ def test_records_without_modified_date_do_not_move_the_watermark(warehouse_engin
 
 def test_reference_pull_upserts_each_type_and_reads_bank_accounts_per_connection(warehouse_engine):
     records = {
-        "accounts": [{"id": "a1", "name": "Sales", "status": "Active", "modifiedDate": "2026-11-20T10:00:00Z"}],
+        "accounts": [{"id": "a1", "name": "Sales", "status": "Active",
+                      "modifiedDate": "2026-11-20T10:00:00Z"}],
         "bankAccounts": [{"id": "b1", "accountName": "Current", "modifiedDate": "2026-11-20T10:00:00Z"}],
         "taxRates": [], "trackingCategories": [],
-        "customers": [{"id": "cu", "customerName": "Acme", "status": "Active", "modifiedDate": "2026-11-20T10:00:00Z"}],
+        "customers": [{"id": "cu", "customerName": "Acme", "status": "Active",
+                       "modifiedDate": "2026-11-20T10:00:00Z"}],
     }
     platform = Platform(records)
-    counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY, connection_id="conn-1",
-                                         now=NOW)
-    assert counts == {"accounts": 1, "bankAccounts": 1, "taxRates": 0, "trackingCategories": 0, "customers": 1}
+    counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY,
+                                         connection_id="conn-1", now=NOW)
+    assert counts == {"accounts": 1, "bankAccounts": 1, "taxRates": 0, "trackingCategories": 0,
+                      "customers": 1}
     scoped = {c["data_type"]: c["connection_id"] for c in platform.calls}
-    assert scoped == {"accounts": None, "bankAccounts": "conn-1", "taxRates": None, "trackingCategories": None,
-                      "customers": None}
+    assert scoped == {"accounts": None, "bankAccounts": "conn-1", "taxRates": None,
+                      "trackingCategories": None, "customers": None}
 
     # Later: the account is renamed, the customer deleted. Both rows are updated in place, none is lost.
     records["accounts"][0].update(name="Sales UK", modifiedDate="2026-11-21T09:00:00Z")
     records["customers"][0].update(metadata={"isDeleted": True}, modifiedDate="2026-11-21T09:00:00Z")
-    counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY, connection_id="conn-1",
+    counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY,
+                                         connection_id="conn-1",
                                          now=NOW, data_types=["accounts", "customers"])
     assert counts == {"accounts": 1, "customers": 1}
     ref = extract.read_reference(warehouse_engine, [COMPANY])
@@ -204,7 +217,8 @@ def _invoice(iid: str, updated: str, customer: str = "cu-1") -> dict:
 
 
 def _line(iid: str, n: int) -> dict:
-    return {"company_id": COMPANY, "invoice_id": iid, "line_no": n, "description": "x", "quantity": Decimal(1),
+    return {"company_id": COMPANY, "invoice_id": iid, "line_no": n, "description": "x",
+            "quantity": Decimal(1),
             "unit_amount": Decimal("10.00"), "discount_amount": Decimal(0), "tax_code": None,
             "revenue_code": "SALES", "tracking_code": None}
 
@@ -228,7 +242,8 @@ def test_an_empty_warehouse_gives_every_table_empty_with_its_columns(inputs):
 
 def test_batch_is_the_business_day_in_its_timezone_plus_carried_over_documents(inputs):
     warehouse_engine = inputs
-    # Business day 2026-11-20 in Tokyo is [2026-11-19 15:00, 2026-11-20 15:00) UTC (naive UTC in the warehouse).
+    # Business day 2026-11-20 in Tokyo is [2026-11-19 15:00, 2026-11-20 15:00) UTC (naive UTC in the
+    # warehouse).
     io.write_frame(warehouse_engine, T["ar_customers"], pd.DataFrame([_customer("cu-1", "2026-11-19 15:00")]))
     io.write_frame(warehouse_engine, T["ar_invoices"], pd.DataFrame([
         _invoice("inv-start", "2026-11-19 15:00"),      # first instant of the day: in
@@ -265,9 +280,10 @@ INVOICE = {"id": "p1", "invoiceNumber": "INV-1", "totalAmount": 10, "modifiedDat
 def test_the_read_back_refreshes_each_type_first_and_moves_the_watermark_after_a_complete_refresh(
         warehouse_engine):
     platform = Platform({"invoices": [INVOICE]})
-    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY, connection_id="k",
-                                              now=NOW, refresh_deadline_seconds=3)
-    assert dict(read) == {"invoices": 1, "creditNotes": 0, "payments": 0, "directCosts": 0} and read.stale == {}
+    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY,
+                                              connection_id="k", now=NOW, refresh_deadline_seconds=3)
+    assert dict(read) == {"invoices": 1, "creditNotes": 0, "payments": 0,
+                          "directCosts": 0} and read.stale == {}
     for data_type in documents.READ_BACK:  # each list is read only after its refresh
         refreshed = platform.calls.index({"refresh": data_type, "deadline_seconds": 3})
         listed = next(i for i, c in enumerate(platform.calls) if c.get("data_type") == data_type)
@@ -280,8 +296,8 @@ def test_a_refresh_that_does_not_complete_leaves_the_watermark_and_reports_the_t
         warehouse_engine, status):
     platform = Platform({"invoices": [INVOICE]})
     platform.refresh_status = {"invoices": status}
-    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY, connection_id="k",
-                                              now=NOW)
+    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY,
+                                              connection_id="k", now=NOW)
     assert set(read.stale) == {"invoices"} and (status or "would not refresh") in read.stale["invoices"]
     assert read["invoices"] == 1, "what the platform shows is still read (and kept)"
     assert _watermarks(warehouse_engine) == {}, "no watermark moves without a completed refresh"
@@ -289,7 +305,7 @@ def test_a_refresh_that_does_not_complete_leaves_the_watermark_and_reports_the_t
     assert stored["platform_id"].tolist() == ["p1"]
 
     platform.refresh_status = {}
-    again = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY, connection_id="k",
-                                               now=NOW)
+    again = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY,
+                                               connection_id="k", now=NOW)
     assert again["invoices"] == 1 and again.stale == {}, "the same records are read again once it completes"
     assert _watermarks(warehouse_engine) == {"platform:invoices": "2026-11-20T10:00:00Z"}

@@ -25,12 +25,14 @@ def synced(tmp_path, sandbox, warehouse_engine):
     """One company with a day of clean sample data, synced and reconciled once."""
     from sample_data import SampleSpec, provision_companies, write_sample
 
-    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"jobs-{tmp_path.name}")
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key,
+                                    namespace=f"jobs-{tmp_path.name}")
     write_sample(warehouse_engine, SampleSpec(companies=1, business_days=(DAY,), invoices_per_day=6, seed=3),
                  companies)
     codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key, settle_deadline_seconds=20)
     settings = SyncSettings(report_dir=str(tmp_path / "reports"))
-    plan = jobs.plan_run(warehouse_engine, settings=settings, run_id="run-1", params={"business_date": DAY.isoformat()})
+    plan = jobs.plan_run(warehouse_engine, settings=settings, run_id="run-1",
+                         params={"business_date": DAY.isoformat()})
     company = plan["companies"][0]
     with CodatClient(codat) as client:
         jobs.refresh_reference(client, warehouse_engine, company)
@@ -65,7 +67,8 @@ def test_second_reference_pull_fetches_only_what_changed(synced):
 
     accounts = io.read_frame(engine, T["ar_ref_accounts"], where={"company_id": company["company_id"]})
     target = accounts[accounts["nominal_code"] == "4010"].iloc[0]
-    sandbox.admin.patch_record(company["company_id"], "accounts", target["platform_id"], name="Consulting income")
+    sandbox.admin.patch_record(company["company_id"], "accounts", target["platform_id"],
+                               name="Consulting income")
     with CodatClient(synced["codat"]) as client:
         changed = jobs.refresh_reference(client, engine, company)
     assert changed["fetched"]["accounts"] >= 1
@@ -132,7 +135,8 @@ def test_divergence_in_the_platform_shows_as_each_outcome(synced):
 def _sync_day(synced, day):
     plan = jobs.plan_run(synced["engine"], settings=synced["settings"], run_id=f"run-{day}",
                          params={"business_date": day.isoformat()})
-    return jobs.sync_company(synced["codat"], synced["engine"], plan["companies"][0], settings=synced["settings"])
+    return jobs.sync_company(synced["codat"], synced["engine"], plan["companies"][0],
+                             settings=synced["settings"])
 
 
 def _touch(engine, table, key_col, key, day, **changes):
@@ -155,27 +159,31 @@ def test_a_changed_invoice_is_updated_in_place_and_a_changed_payment_is_reported
     ledger = io.read_frame(engine, T["ar_push_ledger"], where={"company_id": cid})
     invoice = ledger[ledger["document_type"] == "invoice"].sort_values("source_id").iloc[0]
     payment = ledger[ledger["document_type"] == "payment"].sort_values("source_id").iloc[0]
-    count_before = len(sandbox.client().get(f"/companies/{cid}/data/invoices", params={"pageSize": 2000}).json()["results"])
+    count_before = len(sandbox.client().get(f"/companies/{cid}/data/invoices",
+                                            params={"pageSize": 2000}).json()["results"])
 
     lines = T["ar_invoice_lines"]
     import sqlalchemy as sa
 
     with engine.begin() as conn:  # one more unit on the first line
-        conn.execute(sa.update(lines).where(lines.c.company_id == cid, lines.c.invoice_id == invoice["source_id"],
+        conn.execute(sa.update(lines).where(lines.c.company_id == cid,
+                                            lines.c.invoice_id == invoice["source_id"],
                                             lines.c.line_no == 1).values(quantity=lines.c.quantity + 1))
     _touch(engine, "ar_invoices", "invoice_id", invoice["source_id"], day2, note="corrected quantity")
     _touch(engine, "ar_payments", "payment_id", payment["source_id"], day2, reference="CHANGED-REF")
 
     result = _sync_day(synced, day2)
 
-    after = io.read_frame(engine, T["ar_push_ledger"], where={"company_id": cid}).set_index(["document_type", "source_id"])
+    after = io.read_frame(engine, T["ar_push_ledger"],
+                          where={"company_id": cid}).set_index(["document_type", "source_id"])
     updated = after.loc[("invoice", invoice["source_id"])]
     assert updated["operation"] == "update" and updated["status"] == "success"
     assert updated["platform_id"] == invoice["platform_id"], "an update keeps the platform record"
     assert updated["source_total"] > invoice["source_total"]
     platform = sandbox.client().get(f"/companies/{cid}/data/invoices/{invoice['platform_id']}").json()
     assert Decimal(str(platform["totalAmount"])) == updated["source_total"]
-    count_after = len(sandbox.client().get(f"/companies/{cid}/data/invoices", params={"pageSize": 2000}).json()["results"])
+    count_after = len(sandbox.client().get(f"/companies/{cid}/data/invoices",
+                                           params={"pageSize": 2000}).json()["results"])
     assert count_after == count_before, "an update must not create a second invoice"
 
     rejects = io.read_frame(engine, T["ar_rejects"], where={"company_id": cid, "business_date": day2})
@@ -184,28 +192,35 @@ def test_a_changed_invoice_is_updated_in_place_and_a_changed_payment_is_reported
     assert after.loc[("payment", payment["source_id"]), "content_hash"] == payment["content_hash"]
 
 
-def test_an_existing_platform_customer_with_the_same_name_is_adopted_not_duplicated(tmp_path, sandbox, sqlite_engine):
+def test_an_existing_platform_customer_with_the_same_name_is_adopted_not_duplicated(tmp_path, sandbox,
+                                                                                    sqlite_engine):
     from sample_data import SampleSpec, provision_companies, write_sample
 
-    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"adopt-{tmp_path.name}")
-    write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY,), invoices_per_day=4, seed=5), companies)
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key,
+                                    namespace=f"adopt-{tmp_path.name}")
+    write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY,), invoices_per_day=4, seed=5),
+                 companies)
     cid = companies[0].company_id
     customer = io.read_frame(sqlite_engine, T["ar_customers"], where={"company_id": cid}).iloc[0]
-    existing = sandbox.admin.insert_record(cid, "customers", {"customerName": customer["name"], "status": "Active"})
+    existing = sandbox.admin.insert_record(cid, "customers",
+                                           {"customerName": customer["name"], "status": "Active"})
 
     codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key)
     settings = SyncSettings(report_dir=str(tmp_path / "reports"))
-    company = jobs.plan_run(sqlite_engine, settings=settings, run_id="r", params={"business_date": DAY.isoformat()})[
+    company = jobs.plan_run(sqlite_engine, settings=settings, run_id="r",
+                            params={"business_date": DAY.isoformat()})[
         "companies"][0]
     with CodatClient(codat) as client:
         jobs.refresh_reference(client, sqlite_engine, company)
     jobs.sync_company(codat, sqlite_engine, company, settings=settings)
 
     names = [c["customerName"] for c in
-             sandbox.client().get(f"/companies/{cid}/data/customers", params={"pageSize": 2000}).json()["results"]]
+             sandbox.client().get(f"/companies/{cid}/data/customers",
+                                  params={"pageSize": 2000}).json()["results"]]
     assert names.count(customer["name"]) == 1
     row = io.read_frame(sqlite_engine, T["ar_push_ledger"],
-                        where={"company_id": cid, "document_type": "customer", "source_id": customer["customer_id"]})
+                        where={"company_id": cid, "document_type": "customer",
+                               "source_id": customer["customer_id"]})
     assert row.iloc[0]["platform_id"] == existing["id"]
 
 
@@ -218,9 +233,11 @@ def test_rerunning_an_old_day_reports_the_same_documents(tmp_path, sandbox, sqli
     from sample_data import SampleSpec, provision_companies, write_sample
 
     day2, day3 = DAY + timedelta(days=1), DAY + timedelta(days=2)
-    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"old-{tmp_path.name}")
-    write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY, day2), invoices_per_day=12, seed=9,
-                                           payment_ratio=0.2), companies)
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key,
+                                    namespace=f"old-{tmp_path.name}")
+    write_sample(sqlite_engine,
+                 SampleSpec(companies=1, business_days=(DAY, day2), invoices_per_day=12, seed=9,
+                            payment_ratio=0.2), companies)
     codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key)
     settings = SyncSettings(report_dir=str(tmp_path / "reports"))
     cid = companies[0].company_id
@@ -240,13 +257,14 @@ def test_rerunning_an_old_day_reports_the_same_documents(tmp_path, sandbox, sqli
 
     run(DAY)
     first = run(day2)
-    ledger = io.read_frame(sqlite_engine, T["ar_push_ledger"], where={"company_id": cid, "document_type": "invoice"})
+    ledger = io.read_frame(sqlite_engine, T["ar_push_ledger"],
+                           where={"company_id": cid, "document_type": "invoice"})
     from_day1 = set(ledger.loc[pd.to_datetime(ledger["business_date"]).dt.date == DAY, "source_id"])
     carried = first[(first["document_type"] == "invoice") & first["document_key"].isin(from_day1)]
     assert len(carried), "day 2's report should carry a day-1 invoice that is still open"
     target = carried.iloc[0]
-    invoice = io.read_frame(sqlite_engine, T["ar_invoices"], where={"company_id": cid,
-                                                                    "invoice_id": target["document_key"]}).iloc[0]
+    invoice = io.read_frame(sqlite_engine, T["ar_invoices"],
+                            where={"company_id": cid, "invoice_id": target["document_key"]}).iloc[0]
     method = io.read_frame(sqlite_engine, T["ar_payments"], where={"company_id": cid}).iloc[0]["method"]
     paid_at = datetime.combine(day3, datetime.min.time()).replace(hour=9)
     io.write_frame(sqlite_engine, T["ar_payments"], pd.DataFrame([{
@@ -255,8 +273,8 @@ def test_rerunning_an_old_day_reports_the_same_documents(tmp_path, sandbox, sqli
         "amount": target["source_amount_due"], "fee_amount": 0, "method": method, "reference": "RCPT-DAY3",
         "updated_at": paid_at}]))
     io.write_frame(sqlite_engine, T["ar_payment_allocations"], pd.DataFrame([{
-        "company_id": cid, "payment_id": "PAY-DAY3", "target_type": "invoice", "target_id": target["document_key"],
-        "amount": target["source_amount_due"]}]))
+        "company_id": cid, "payment_id": "PAY-DAY3", "target_type": "invoice",
+        "target_id": target["document_key"], "amount": target["source_amount_due"]}]))
 
     third = run(day3)
     assert third.set_index("document_key").loc["PAY-DAY3", "outcome"] == "matched"
@@ -268,7 +286,8 @@ def _statements(engine):
     import sqlalchemy as sa
 
     seen: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: seen.append(statement))
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement,
+                    *rest: seen.append(statement))
     return seen
 
 
@@ -321,7 +340,8 @@ def lagging(tmp_path, sandbox, sqlite_engine):
     from sample_data import SampleSpec, provision_companies, write_sample
 
     sandbox.admin.set_faults(read_lag_seconds=86400)
-    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key, namespace=f"lag-{tmp_path.name}")
+    companies = provision_companies(sandbox.base_url, 1, api_key=sandbox.api_key,
+                                    namespace=f"lag-{tmp_path.name}")
     write_sample(sqlite_engine, SampleSpec(companies=1, business_days=(DAY,), invoices_per_day=4, seed=4),
                  companies)
     codat = CodatSettings(base_url=sandbox.base_url, api_key=sandbox.api_key, settle_deadline_seconds=20)

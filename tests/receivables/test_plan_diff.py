@@ -17,8 +17,8 @@ INVOICE = {"invoiceNumber": "INV-1", "dueDate": "2026-01-31T00:00:00", "totalAmo
 def _doc(payload: dict, source_id: str = "i1", document_type: str = "invoice") -> dict:
     body = orjson.dumps(payload)
     return {"company_id": "c1", "document_type": document_type, "source_id": source_id,
-            "document_number": payload.get("invoiceNumber", source_id), "currency": "GBP", "total_amount": 100,
-            "payload": body, "content_hash": plan_diff_hash(body)}
+            "document_number": payload.get("invoiceNumber", source_id), "currency": "GBP",
+            "total_amount": 100, "payload": body, "content_hash": plan_diff_hash(body)}
 
 
 def plan_diff_hash(body: bytes) -> str:
@@ -53,7 +53,8 @@ def test_long_diffs_are_cut_with_a_count():
 
 
 def _ledger_row(doc: dict, status: str = "success") -> dict:
-    return {"company_id": doc["company_id"], "document_type": doc["document_type"], "source_id": doc["source_id"],
+    return {"company_id": doc["company_id"], "document_type": doc["document_type"],
+            "source_id": doc["source_id"],
             "content_hash": doc["content_hash"], "status": status, "platform_id": "p-" + doc["source_id"],
             "idempotency_key": "k", "push_operation_key": "op", "attempts": 1}
 
@@ -75,7 +76,8 @@ def test_a_planned_update_shows_old_to_new_against_the_last_pushed_payload(wareh
 
 def test_an_update_of_a_document_pushed_before_payloads_were_kept_says_so(warehouse_engine):
     pushed = _doc(INVOICE)
-    plan = plan_pushes(pd.DataFrame([_doc(dict(INVOICE, totalAmount=1.0))]), pd.DataFrame([_ledger_row(pushed)]))
+    plan = plan_pushes(pd.DataFrame([_doc(dict(INVOICE, totalAmount=1.0))]),
+                       pd.DataFrame([_ledger_row(pushed)]))
     rows = plan_diff.planned_rows(warehouse_engine, plan)
     assert rows.loc[0, "action"] == "update"
     assert "not kept" in rows.loc[0, "changes"]

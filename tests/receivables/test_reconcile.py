@@ -28,8 +28,8 @@ def led(source_id, *, document_type="invoice", status="success", platform_id=Non
     return dict(company_id=company, document_type=document_type, source_id=source_id,
                 document_number=number or f"N-{source_id}", currency=currency,
                 source_total=None if total is None else D(total), content_hash="h",
-                platform_id=platform_id if platform_id is not None or status != "success" else f"p-{source_id}",
-                status=status, last_error=error)
+                platform_id=platform_id if platform_id is not None or status != "success"
+                else f"p-{source_id}", status=status, last_error=error)
 
 
 def plat(platform_id, *, document_type="invoice", number, total="100.00", due=None, deleted=False,
@@ -40,7 +40,8 @@ def plat(platform_id, *, document_type="invoice", number, total="100.00", due=No
                 platform_status="Submitted", is_deleted=deleted, synced_customer=synced)
 
 
-def run(sources=(), ledger=(), rejects=(), platform=(), previous=None, *, day=DAY, tolerance=0, run_id="run-1"):
+def run(sources=(), ledger=(), rejects=(), platform=(), previous=None, *, day=DAY, tolerance=0,
+        run_id="run-1"):
     return reconcile(
         report_date=day, run_id=run_id,
         source_docs=pd.DataFrame(list(sources)) if sources else None,
@@ -164,7 +165,8 @@ def test_amount_within_tolerance_is_matched():
 
 def test_tolerance_is_in_minor_units_of_the_document_currency():
     # 1 minor unit of JPY is 1 yen; a 1-yen difference passes, 2 yen do not.
-    sources = [src("j1", total="1000", due="1000", currency="JPY"), src("j2", total="1000", due="1000", currency="JPY")]
+    sources = [src("j1", total="1000", due="1000", currency="JPY"),
+               src("j2", total="1000", due="1000", currency="JPY")]
     ledger = [led("j1", total="1000", currency="JPY"), led("j2", total="1000", currency="JPY")]
     platform = [plat("p-j1", number="N-j1", total="1001", due="1000", currency="JPY"),
                 plat("p-j2", number="N-j2", total="1002", due="1000", currency="JPY")]
@@ -207,9 +209,11 @@ def test_customers_fees_and_allocations_match_on_a_successful_ledger_row():
 
 
 def test_payment_is_matched_only_when_the_platform_record_has_the_same_total():
-    sources = [src("pay1", document_type="payment", total="40.00"), src("pay2", document_type="payment", total="40.00"),
+    sources = [src("pay1", document_type="payment", total="40.00"),
+               src("pay2", document_type="payment", total="40.00"),
                src("pay3", document_type="payment", total="40.00")]
-    ledger = [led("pay1", document_type="payment", total="40.00"), led("pay2", document_type="payment", total="40.00"),
+    ledger = [led("pay1", document_type="payment", total="40.00"),
+              led("pay2", document_type="payment", total="40.00"),
               led("pay3", document_type="payment", total="40.00")]
     platform = [plat("p-pay1", document_type="payment", number="N-pay1", total="40.00"),
                 plat("p-pay2", document_type="payment", number="N-pay2", total="39.00")]
@@ -261,8 +265,8 @@ def test_aging_bucket_boundaries(due_date, days, bucket):
 def test_aging_accepts_datetime64_dates_and_skips_paid_invoices():
     sources = pd.DataFrame([src("i1", due="10.00"), src("i2", due="0.00")])
     sources["due_date"] = pd.to_datetime(sources["due_date"])
-    result = reconcile(report_date=pd.Timestamp(DAY), run_id="r", source_docs=sources, ledger=None, rejects=None,
-                       platform_docs=None, previous_exceptions=None)
+    result = reconcile(report_date=pd.Timestamp(DAY), run_id="r", source_docs=sources, ledger=None,
+                       rejects=None, platform_docs=None, previous_exceptions=None)
     assert one(result, "i1")["aging_bucket"] == "current"
     assert pd.isna(one(result, "i2")["aging_bucket"]) and pd.isna(one(result, "i2")["days_overdue"])
 
@@ -279,7 +283,8 @@ def test_exception_id_is_stable_across_nights_and_first_seen_is_carried():
     first = one(night1, "i1")
     assert first["first_seen_date"] == pd.Timestamp("2026-03-02")
     previous = night1.exceptions[["exception_id", "first_seen_date"]]
-    night2 = run([src("i1")], [led("i1", status="failed", error="x")], previous=previous, day=date(2026, 3, 3))
+    night2 = run([src("i1")], [led("i1", status="failed", error="x")], previous=previous,
+                 day=date(2026, 3, 3))
     second = one(night2, "i1")
     assert second["exception_id"] == first["exception_id"]
     assert second["first_seen_date"] == pd.Timestamp("2026-03-02")
@@ -394,7 +399,8 @@ def test_a_pushed_document_a_stale_read_back_does_not_show_is_pending_not_missin
     assert one(result, "i2")["outcome"] == "amount_mismatch"
     deleted = reconcile(report_date=DAY, run_id="run-1", source_docs=pd.DataFrame([src("i3")]),
                         ledger=pd.DataFrame([led("i3")]), rejects=None, previous_exceptions=None,
-                        platform_docs=pd.DataFrame([plat("p-i3", number="N-i3", deleted=True)]), stale_read_back=stale)
+                        platform_docs=pd.DataFrame([plat("p-i3", number="N-i3", deleted=True)]),
+                        stale_read_back=stale)
     assert one(deleted, "i3")["outcome"] == "missing_in_platform", "a deletion the list shows is a fact"
     # Only the stale kinds: a payment whose list was refreshed is still missing when it is not there.
     result = reconcile(report_date=DAY, run_id="run-1",

@@ -38,10 +38,11 @@ def warehouse(sqlite_engine):
             discount_amount=Decimal(0), tax_code="V20", revenue_code="4000"))
         conn.execute(sa.insert(T["ar_mappings"]).values(company_id="c1", kind="tax_rate", source_code="V20",
                                                         platform_id="tr-20"))
-        conn.execute(sa.insert(T["ar_ref_tax_rates"]).values(company_id="c1", platform_id="tr-20", name="VAT 20",
-                                                             effective_tax_rate=Decimal(20)))
+        conn.execute(sa.insert(T["ar_ref_tax_rates"]).values(company_id="c1", platform_id="tr-20",
+                                                             name="VAT 20", effective_tax_rate=Decimal(20)))
         conn.execute(sa.insert(T["ar_payments"]).values(
-            company_id="c1", payment_id="p1", customer_id="cu1", paid_on=D1, currency="EUR", amount=Decimal("1250.00"),
+            company_id="c1", payment_id="p1", customer_id="cu1", paid_on=D1, currency="EUR",
+            amount=Decimal("1250.00"),
             fee_amount=Decimal(0), method="bank", reference="RCPT-77", updated_at=_at(D1)))
         for source_id, kind in (("i1", "invoice"), ("p1", "payment")):
             conn.execute(sa.insert(T["ar_rejects"]).values(
@@ -59,7 +60,8 @@ def _report(engine, day, ledger=NO_LEDGER, previous=None):
 
 def _touch(engine, table, key, value, day, **changes):
     with engine.begin() as conn:
-        conn.execute(sa.update(T[table]).where(T[table].c[key] == value).values(updated_at=_at(day), **changes))
+        conn.execute(sa.update(T[table]).where(T[table].c[key] == value).values(updated_at=_at(day),
+                                                                                **changes))
 
 
 def test_a_reject_is_reported_with_number_currency_and_source_total(warehouse):
@@ -86,8 +88,8 @@ def test_an_unfixed_reject_stays_in_every_later_report_with_the_same_id(warehous
 def test_a_document_pushed_later_leaves_the_rejects_from_then_on_but_not_before(warehouse):
     _touch(warehouse, "ar_invoices", "invoice_id", "i1", D3, currency_rate=Decimal("0.86"))
     ledger = pd.DataFrame([dict(company_id="c1", document_type="invoice", source_id="i1", status="success",
-                                platform_id="pl-1", business_date=D3, document_number="INV-0001", currency="EUR",
-                                source_total=Decimal("1200.01"))])
+                                platform_id="pl-1", business_date=D3, document_number="INV-0001",
+                                currency="EUR", source_total=Decimal("1200.01"))])
     after = _report(warehouse, D3, ledger)
     assert "i1" not in after.index  # the ledger (source_documents) reports it from now on
     assert after.loc["p1", "outcome"] == "rejected"
@@ -161,11 +163,12 @@ def test_any_history_rejected_exactly_while_the_latest_event_is_a_reject(warehou
         if event == "reject":
             with warehouse.begin() as conn:
                 conn.execute(sa.insert(T["ar_rejects"]).values(
-                    business_date=day, company_id="c1", document_type="invoice", source_id="i1", run_id=f"r-{day}",
+                    business_date=day, company_id="c1", document_type="invoice", source_id="i1",
+                    run_id=f"r-{day}",
                     rule="unmapped_tax_code", message="line 1: tax code V20 has no mapping"))
         elif event == "push":
-            ledger = pd.DataFrame([dict(company_id="c1", document_type="invoice", source_id="i1", status="success",
-                                        business_date=day)])
+            ledger = pd.DataFrame([dict(company_id="c1", document_type="invoice", source_id="i1",
+                                        status="success", business_date=day)])
         elif event == "void":
             status = "void"
     _touch(warehouse, "ar_invoices", "invoice_id", "i1", last_change, status=status)
@@ -188,6 +191,7 @@ def test_any_history_rejected_exactly_while_the_latest_event_is_a_reject(warehou
         rejects, facts, first_seen = open_rejects(warehouse, "c1", report_day, ledger)
         assert (len(rejects) == 1) == expected, (report_day, events)
         if expected:
-            assert facts.loc[0, "document_number"] == "INV-0001" and facts.loc[0, "source_total"] == Decimal("1200.01")
+            assert facts.loc[0, "document_number"] == "INV-0001"
+            assert facts.loc[0, "source_total"] == Decimal("1200.01")
             first_seen_ids |= set(first_seen["exception_id"])
     assert len(first_seen_ids) <= 1  # one document, one outcome: one exception id on every night
