@@ -1,8 +1,8 @@
 """Reconciliation: what the warehouse says against what the platform holds, one outcome per document.
 
-The lead's DAG task reads the inputs (the day's source documents, the push ledger, the rejects, the
-platform read-back, earlier exceptions) and writes the two frames this returns to ``ar_reconciliation``
-and ``ar_reconciliation_summary``. Nothing here does I/O.
+:mod:`receivables.reconcile_scope` reads the inputs (the day's source documents, the push ledger, the
+rejects, the platform read-back, earlier exceptions) and writes the two frames this returns to
+``ar_reconciliation`` and ``ar_reconciliation_summary``. Nothing here does I/O.
 
     >>> result = reconcile(report_date=date(2026, 3, 2), run_id="run-1", source_docs=src, ledger=ledger,
     ...                    rejects=rejects, platform_docs=platform, previous_exceptions=prev)
@@ -10,8 +10,9 @@ and ``ar_reconciliation_summary``. Nothing here does I/O.
     >>> result.exceptions          # the non-matched rows, what finance works through
 
 Outcomes, in the order they take precedence for a source document: ``rejected`` (refused before push),
-``push_failed`` (the platform refused it), ``pending`` (push not settled, or not pushed yet),
-``missing_in_platform``, ``duplicate_in_platform``, ``amount_mismatch``, ``status_mismatch``, ``matched``.
+``push_failed`` (the platform refused it), ``pending`` (push not settled, or not pushed yet, or pushed
+but not shown by a read-back whose refresh did not complete), ``missing_in_platform``,
+``duplicate_in_platform``, ``amount_mismatch``, ``status_mismatch``, ``matched``.
 A live platform record of a synced customer that no ledger row explains is ``unexpected_in_platform``.
 
 Optional input columns: ``source_docs.waiting_on`` (text naming the document a payment or allocation
