@@ -13,7 +13,8 @@ and writes a data type's rows only when its content changed, tracked by a conten
 the endpoint answers 404, fails, or returns an empty model — is recorded as one row with
 ``published`` false and a note: the gate then applies only its own rules, and the night goes on. A
 failure while a model is already stored keeps the stored model (a platform's rules do not vanish
-because one request failed).
+because one request failed), and after one failure the pull asks that endpoint nothing more until the
+next pull (each failing read first waits out its retries; the client keeps those short for options).
 
     >>> outcome = pull_push_options(client, engine, company_id="…", connection_id="…", now=utc_now)
     {'customers': 'unchanged', 'invoices': 'changed', 'creditNotes': 'none published', …}
@@ -157,27 +158,35 @@ def _platform_name(client, company_id: str, connection_id: str) -> str | None:
         return None
 
 
-def _fetch(client, *, company_id: str, connection_id: str, data_type: str, platform_name: str | None,
-           now: datetime, stored: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
-    """The rows to store for one data type (None: keep what is stored) and what happened, in words."""
-    who = dict(company_id=company_id, connection_id=connection_id, data_type=data_type,
-               platform_name=platform_name, fetched_at=now)
+def _read(client, company_id: str, connection_id: str, data_type: str,
+          failed: CodatError | None) -> PushOption | CodatError:
+    """The model, or the error the endpoint answered. After one failure in a pull (``failed``) the endpoint
+    is not asked again until the next pull: each failing read waits out its retries first."""
+    if failed is not None:
+        return failed
     try:
-        model = client.get_push_options(company_id, connection_id, data_type)
-    except CodatNotFound:
+        return client.get_push_options(company_id, connection_id, data_type)
+    except CodatError as exc:
+        return exc
+
+
+def _rows_for(answer: PushOption | CodatError, stored: pd.DataFrame,
+              **who: Any) -> tuple[pd.DataFrame | None, str]:
+    """The rows to store for one data type (None: keep what is stored) and what happened, in words."""
+    if isinstance(answer, CodatNotFound):
         return unpublished_rows(**who, note="the options endpoint answered 404: this integration publishes "
                                             "no push rules for this data type"), NONE_PUBLISHED
-    except CodatError as exc:
-        reason = str(exc).splitlines()[0]
+    if isinstance(answer, CodatError):
+        reason = str(answer).splitlines()[0]
         if bool(stored["published"].astype(bool).any()):
-            log.warning("company %s: options of %s failed (%s); keeping the rules stored on %s", company_id,
-                        data_type, reason, stored["fetched_at"].max())
+            log.warning("company %s: options of %s failed (%s); keeping the rules stored on %s",
+                        who["company_id"], who["data_type"], reason, stored["fetched_at"].max())
             return None, KEPT
         return unpublished_rows(**who, note=f"the options endpoint failed: {reason}"), NONE_PUBLISHED
-    if model.is_empty:
+    if answer.is_empty:
         return unpublished_rows(**who, note="the options endpoint answered an empty model: this integration "
                                             "publishes no push rules for this data type"), NONE_PUBLISHED
-    return option_rows(model, **who), CHANGED
+    return option_rows(answer, **who), CHANGED
 
 
 def _store(engine, rows: pd.DataFrame, *, company_id: str, connection_id: str, data_type: str, digest: str,
@@ -202,10 +211,14 @@ def pull_push_options(client, engine, *, company_id: str, connection_id: str, no
     states = io.read_frame(engine, schema.ar_sync_state, where={"company_id": company_id})
     previous = dict(zip(states["data_type"], states["watermark"], strict=True))
     outcomes: dict[str, str] = {}
+    failed: CodatError | None = None
     for data_type in data_types or DATA_TYPES:
         stored = stored_all[stored_all["data_type"] == data_type]
-        rows, outcome = _fetch(client, company_id=company_id, connection_id=connection_id,
-                               data_type=data_type, platform_name=platform_name, now=now, stored=stored)
+        answer = _read(client, company_id, connection_id, data_type, failed)
+        if isinstance(answer, CodatError) and not isinstance(answer, CodatNotFound):
+            failed = answer
+        rows, outcome = _rows_for(answer, stored, company_id=company_id, connection_id=connection_id,
+                                  data_type=data_type, platform_name=platform_name, fetched_at=now)
         if rows is not None:
             digest = content_hash(rows)
             if not full and digest == previous.get(_state_key(connection_id, data_type)) and len(stored):

@@ -218,9 +218,9 @@ def pull(client, engine, now=NOW, **kwargs):
 def test_a_pull_stores_each_model_and_marks_the_silent_ones(warehouse_engine):
     client = Platform(
         {
+            "customers": CodatNotFound("no such route", status_code=404),
             "invoices": INVOICES,
-            "payments": CodatNotFound("no such route", status_code=404),
-            "creditNotes": CodatServerError("upstream broke", status_code=500),
+            "creditNotes": {},
         }
     )
     outcome = pull(client, warehouse_engine)
@@ -236,10 +236,26 @@ def test_a_pull_stores_each_model_and_marks_the_silent_ones(warehouse_engine):
     silent = rows[~rows["published"].astype(bool)].set_index("data_type")
     assert sorted(silent.index) == ["creditNotes", "customers", "directCosts", "payments"]
     assert (silent["property_path"] == "").all()
-    assert "404" in silent.loc["payments", "note"]
-    assert "upstream broke" in silent.loc["creditNotes", "note"]
-    assert "empty model" in silent.loc["customers", "note"]
+    assert "404" in silent.loc["customers", "note"]
+    assert "empty model" in silent.loc["creditNotes", "note"]
     assert len(rows[rows["data_type"] == "invoices"]) == 6
+
+
+def test_after_one_failure_the_endpoint_is_not_asked_again_in_that_pull(warehouse_engine):
+    client = Platform(
+        {"invoices": INVOICES, "creditNotes": CodatServerError("upstream broke", status_code=500)}
+    )
+    outcome = pull(client, warehouse_engine)
+    # Each failing read waits out its retries: the rest of the pull records the same failure instead.
+    assert client.calls == ["customers", "invoices", "creditNotes"]
+    assert outcome["invoices"] == po.CHANGED
+    assert {outcome[t] for t in ("creditNotes", "payments", "directCosts")} == {po.NONE_PUBLISHED}
+    silent = stored(warehouse_engine).set_index(["data_type", "property_path"])
+    for data_type in ("creditNotes", "payments", "directCosts"):
+        assert "the options endpoint failed: upstream broke" == silent.loc[(data_type, ""), "note"]
+    client.answers["creditNotes"] = {}
+    pull(client, warehouse_engine, now=LATER)
+    assert client.calls[3:] == list(po.DATA_TYPES), "the next pull asks afresh"
 
 
 def test_an_unchanged_model_is_not_written_again_and_a_changed_one_is(warehouse_engine):
