@@ -130,6 +130,7 @@ class CompanySync:
             settle_deadline_seconds=settle_deadline_seconds)
         self.result = CompanyRun(self.company_id, self.business_date)
         self.state: CompanyState | None = None
+        self._ledger_written = False   # a push wrote the ledger since the state last read it
         # Set when the company cannot push (a connection not Linked, a refused key): later kinds record
         # their documents as pending without sending, and the run ends by raising it.
         self.stopped: CodatError | None = None
@@ -231,6 +232,9 @@ class CompanySync:
     async def _push_wave(self, wave: tuple[DocumentKind, ...], accepted: Mapping[str, pd.DataFrame]
                          ) -> pd.DataFrame:
         """Ready → transform → push → settle → record, for the kinds of one wave; the rejects it finds."""
+        if self._ledger_written:  # an earlier wave pushed: its platform ids are in the ledger now
+            self.state.refresh_ledger(self.engine)
+            self._ledger_written = False
         ids = self._platform_ids()
         ready: dict[str, pd.DataFrame] = {}
         payloads, waiting = [], []
@@ -246,7 +250,7 @@ class CompanySync:
         if not payloads:
             return pd.DataFrame(columns=_FAILURE_COLUMNS)
         outcome = await self._push(wave_name(wave), pd.concat(payloads, ignore_index=True))
-        self.state.refresh_ledger(self.engine)
+        self._ledger_written = True
         return self._changed_after_push_rejects(outcome)
 
     def _ready(self, kind: DocumentKind, accepted: Mapping[str, pd.DataFrame], ids: pd.DataFrame,
