@@ -204,6 +204,9 @@ def check_company_mappings(engine, company_id: str) -> pd.DataFrame:
     company_mappings = io.read_frame(engine, T["ar_mappings"], where={"company_id": company_id})
     issues = mappings.check_mappings(
         company_mappings, ref["accounts"], ref["bankAccounts"], ref["taxRates"], ref["trackingCategories"])
+    # What the platform itself cannot accept, by the connection's published push options.
+    issues = pd.concat([issues, mappings.check_platform_mappings(
+        company_mappings, push_options.read_push_options(engine, company_id))], ignore_index=True)
     rows = issues.assign(checked_at=utc_now())
     io.replace_rows(engine, T["ar_mapping_issues"], rows, where={"company_id": company_id})
     return issues

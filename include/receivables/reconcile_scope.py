@@ -25,14 +25,13 @@ from typing import Any
 
 import pandas as pd
 
-from receivables import extract, open_amounts
+from receivables import company_state, extract, open_amounts
 from receivables.batches import business_day_window
 from receivables.documents import READ_BACK, LedgerStatus
 from receivables.push import Ledger
 from receivables.reconcile import Reconciliation, reconcile
 from receivables.rejected_documents import open_rejects
 from receivables.settings import SyncSettings
-from receivables.sync import read_context
 from receivables.warehouse import io, schema
 
 log = logging.getLogger("receivables")
@@ -137,7 +136,7 @@ def source_documents(engine, company_id: str, business_date: date, ledger: pd.Da
     old day is rerun: the platform shows today's balances, not D's). A rejected or unsettled allocation
     is reported on its own row; it does not lower the invoice's amount due.
     """
-    context = read_context(engine, company_id, ledger)
+    context = company_state.history(engine, company_id, ledger)
     pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
     docs = ledger[pushed_on.isna() | (pushed_on <= business_date)].copy()
     known = context.known_documents.set_index(["document_type", "source_id"])
