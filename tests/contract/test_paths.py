@@ -54,7 +54,7 @@ def pipeline_data_types() -> set[str]:
     """Every data type the pipeline reads or pushes, as the code names them."""
     types = pushed_data_types()
     types |= {ref.data_type for ref in extract.REFERENCE_TYPES}
-    types |= set(extract.PLATFORM_DOCUMENTS)
+    types |= set(documents.READ_BACK)
     return types | set(READ_PATH_SEGMENT)
 
 
