@@ -50,12 +50,14 @@ CHANGED, UNCHANGED, NONE_PUBLISHED, KEPT = "changed", "unchanged", "none publish
 
 # How platforms state a maximum length (Codat's examples: "Max length of 7 characters.", "Should not be
 # longer than 21 characters.", "Must have a length between 1 and 60 characters", "at most 24 characters",
-# "Maximum character length should not be longer than 4000.").
+# "Maximum character length should not be longer than 4000.", "Must not exceed 255 characters.",
+# "The customer name can have a maximum of 60 characters", "Must have a length of 14 characters").
 _MAX_LENGTH = (
-    re.compile(r"(?:max(?:imum)? length of|longer than|greater than|more than|at most|maximum|"
+    re.compile(r"(?:length of|longer than|greater than|more than|at most|maximum(?: of)?|exceed|"
                r"between \d+ and)\s+(\d+)\s+char", re.I),
     re.compile(r"character length\D{0,40}?(\d+)", re.I),
 )
+_SHORTER_THAN = re.compile(r"less than\s+(\d+)\s+char", re.I)  # "Must be less than 22 characters."
 # A rule that holds only sometimes ("For item based line items, …", "Only for Exact Netherlands, …")
 # cannot be applied without knowing the condition; "If provided …" is about the field itself and can.
 _CONDITIONAL = re.compile(r"^\s*(?:for|only|when|unless|if(?!\s+(?:included|provided|specified|supplied)))\b",
@@ -77,8 +79,9 @@ def max_length(details: Iterable[str]) -> int | None:
     >>> max_length(["If provided must be a number between 0 and 100."]) is None
     True
     """
-    found = [int(m.group(1)) for text in details if not _CONDITIONAL.match(text)
-             for pattern in _MAX_LENGTH for m in pattern.finditer(text)]
+    texts = [text for text in details if not _CONDITIONAL.match(text)]
+    found = [int(m.group(1)) for text in texts for pattern in _MAX_LENGTH for m in pattern.finditer(text)]
+    found += [int(m.group(1)) - 1 for text in texts for m in _SHORTER_THAN.finditer(text)]
     return min(found) if found else None
 
 

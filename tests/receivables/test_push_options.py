@@ -92,6 +92,10 @@ def model(body: dict) -> PushOption:
         ("Maximum character length should not be longer than 4000.", 4000),
         ("Must match the ID of an existing supplier and have a max length of 8 characters.", 8),
         ("If included must have a length between 1 and 7 characters", 7),
+        ("Must not exceed 255 characters.", 255),
+        ("The customer name can have a maximum of 60 characters", 60),
+        ("Must be less than 22 characters.", 21),
+        ("Must have a length of 14 characters", 14),
     ],
 )
 def test_max_length_reads_codats_own_phrasings(details, limit):
