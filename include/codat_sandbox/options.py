@@ -29,7 +29,7 @@ _Spec = tuple[tuple[str, str, bool, str], ...]
 _REF = "The id of an existing {what} (from GET …/data/{data_type})."
 _SALES_LINE: _Spec = (
     ("lineItems", "Array", True, "The lines; at least one."),
-    ("lineItems.description", "String", True, "What the line is for."),
+    ("lineItems.description", "String", False, "What the line is for."),
     ("lineItems.quantity", "Number", True, "Quantity."),
     ("lineItems.unitAmount", "Number", True, "Price of one unit, excluding tax."),
     ("lineItems.discountAmount", "Number", False, "Discount on the line, in the document's currency."),

@@ -76,6 +76,9 @@ class Platform:
 
 _STATUSES_DRAFT_OR_SUBMITTED = ("Draft", "Submitted")
 _SUBMITTED = ("Submitted",)
+# A line description: Xero's and QuickBooks Online's models require it (at most 4000 characters);
+# Oracle NetSuite's does not.
+_DESCRIBED_LINES = (Rule("lineItems.description", required=True, max_length=4000),)
 _TAX_RATE_ON_EVERY_LINE = (Rule("lineItems.taxRateRef", required=True),
                            Rule("lineItems.taxRateRef.id", required=True))
 
@@ -84,9 +87,11 @@ XERO = Platform(
     rules={
         "customers": (Rule("customerName", required=True, max_length=255),),
         "invoices": (Rule("invoiceNumber", max_length=255), Rule("dueDate", required=True),
-                     Rule("status", required=True, allowed=_STATUSES_DRAFT_OR_SUBMITTED, on_create=True)),
+                     Rule("status", required=True, allowed=_STATUSES_DRAFT_OR_SUBMITTED, on_create=True),
+                     *_DESCRIBED_LINES),
         "creditNotes": (Rule("creditNoteNumber", max_length=225),
-                        Rule("status", required=True, allowed=_STATUSES_DRAFT_OR_SUBMITTED, on_create=True)),
+                        Rule("status", required=True, allowed=_STATUSES_DRAFT_OR_SUBMITTED, on_create=True),
+                        *_DESCRIBED_LINES),
         "payments": (Rule("reference", max_length=255),),
         "directCosts": (Rule("reference", max_length=255),),
     },
@@ -104,12 +109,12 @@ QUICKBOOKS_ONLINE = Platform(
                      Rule("status", required=True, allowed=_SUBMITTED, on_create=True,
                           details='QuickBooks Online only supports "Submitted" as a status for new '
                                   'invoices.'),
-                     *_TAX_RATE_ON_EVERY_LINE),
+                     *_TAX_RATE_ON_EVERY_LINE, *_DESCRIBED_LINES),
         "creditNotes": (Rule("creditNoteNumber", max_length=21), Rule("currency", required=True),
                         Rule("status", required=True, allowed=_SUBMITTED, on_create=True,
                              details='QuickBooks Online only supports "Submitted" as a status for new credit '
                                      'notes.'),
-                        *_TAX_RATE_ON_EVERY_LINE),
+                        *_TAX_RATE_ON_EVERY_LINE, *_DESCRIBED_LINES),
         "payments": (Rule("reference", max_length=21),),
         "directCosts": (Rule("reference", max_length=21),),
     },

@@ -982,9 +982,10 @@ class Store:
         if pending.data_type == "customers":
             return validation.validate_customer(body, view) + platform_errors
         if pending.data_type == "invoices":
-            errors = validation.validate_invoice(body, view, creating, due_date_required=False)
+            errors = validation.validate_invoice(body, view, creating, due_date_required=False,
+                                                 description_required=False)
         elif pending.data_type == "creditNotes":
-            errors = validation.validate_credit_note(body, view, creating)
+            errors = validation.validate_credit_note(body, view, creating, description_required=False)
         elif pending.data_type == "payments":
             return validation.validate_payment(body, view) + platform_errors
         else:

@@ -249,7 +249,8 @@ def _check_income_account(errors: _Errors, view: CompanyView, line: Mapping[str,
 
 
 def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyView, currency: str,
-                       usage: str) -> tuple[Decimal, Decimal, Decimal] | None:
+                       usage: str,
+                       description_required: bool = True) -> tuple[Decimal, Decimal, Decimal] | None:
     """Check invoice/credit-note lines; returns the exact sums (subTotal, tax, total) when computable."""
     lines = body.get("lineItems")
     if not isinstance(lines, list) or not lines:
@@ -264,7 +265,8 @@ def _check_sales_lines(errors: _Errors, body: Mapping[str, Any], view: CompanyVi
             errors.add(where, f"{where} must be an object.")
             complete = False
             continue
-        if not isinstance(line.get("description"), str) or not line["description"].strip():
+        described = isinstance(line.get("description"), str) and line["description"].strip()
+        if description_required and not described:
             errors.add(f"{where}.description", f"{where}.description is required.")
         quantity = _number(errors, line, "quantity", f"{where}.quantity", True)
         unit = _number(errors, line, "unitAmount", f"{where}.unitAmount", True)
@@ -370,11 +372,13 @@ def validate_customer(body: Mapping[str, Any], view: CompanyView) -> list[dict[s
 
 
 def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool = True,
-                     due_date_required: bool = True) -> list[dict[str, Any]]:
+                     due_date_required: bool = True,
+                     description_required: bool = True) -> list[dict[str, Any]]:
     """References, statuses and totals of an invoice (CONTRACT §2.1, §11.3–11.4).
 
-    Whether a due date is required depends on the platform: the store leaves that to
-    :mod:`codat_sandbox.platforms` (``due_date_required=False``) and checks only its format here.
+    Whether a due date and line descriptions are required depends on the platform: the store leaves that
+    to :mod:`codat_sandbox.platforms` (``due_date_required=False, description_required=False``) and
+    checks only the due date's format here.
     """
     errors = _Errors("Invoice")
     _check_customer(errors, body, view)
@@ -382,7 +386,7 @@ def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool 
     _check_date(errors, body, "dueDate", required=due_date_required)
     _check_status(errors, body, creating)
     currency = _check_currency(errors, body, view)
-    sums = _check_sales_lines(errors, body, view, currency, INVOICE_LINE_ACCOUNT)
+    sums = _check_sales_lines(errors, body, view, currency, INVOICE_LINE_ACCOUNT, description_required)
     _check_document_totals(errors, body, sums, currency)
     due = _amount(errors, body, "amountDue", "amountDue", creating, currency)
     total = body.get("totalAmount")
@@ -392,15 +396,15 @@ def validate_invoice(body: Mapping[str, Any], view: CompanyView, creating: bool 
     return errors.items
 
 
-def validate_credit_note(body: Mapping[str, Any], view: CompanyView,
-                         creating: bool = True) -> list[dict[str, Any]]:
-    """References, statuses and totals of a credit note (CONTRACT §2.2)."""
+def validate_credit_note(body: Mapping[str, Any], view: CompanyView, creating: bool = True,
+                         description_required: bool = True) -> list[dict[str, Any]]:
+    """References, statuses and totals of a credit note (CONTRACT §2.2); line descriptions as for invoices."""
     errors = _Errors("CreditNote")
     _check_customer(errors, body, view)
     _check_date(errors, body, "issueDate")
     _check_status(errors, body, creating)
     currency = _check_currency(errors, body, view)
-    sums = _check_sales_lines(errors, body, view, currency, CREDIT_NOTE_LINE_ACCOUNT)
+    sums = _check_sales_lines(errors, body, view, currency, CREDIT_NOTE_LINE_ACCOUNT, description_required)
     _check_document_totals(errors, body, sums, currency)
     total = body.get("totalAmount")
     if is_number(total) and total <= 0:

@@ -193,6 +193,8 @@ def test_options_differ_where_the_platforms_differ():
         False,
         True,
     ]
+    described = [prop(n, "invoices", "lineItems.description")["required"] for n in PLATFORM_NAMES]
+    assert described == [True, True, False]
     statuses = [[c["value"] for c in prop(n, "invoices", "status")["options"]] for n in PLATFORM_NAMES]
     assert statuses == [["Draft", "Submitted"], ["Submitted"], ["Submitted"]]
     assert [c["value"] for c in prop("QuickBooks Online", "invoices", "currency")["options"]] == ["GBP"]
@@ -307,6 +309,21 @@ def test_due_date_tax_rate_status_and_currency_rules_differ(server, http):
     assert push(qbo, **foreign)["status"] == "Success"
     no_currency = netsuite.push("customers", {"customerName": "D", "status": "Active"})
     assert netsuite.errors(no_currency) == ["defaultCurrency is required on Oracle NetSuite."]
+
+
+def test_a_line_without_a_description_passes_netsuite_but_not_xero_or_quickbooks_online(server, http):
+    outcomes = {}
+    for name in PLATFORM_NAMES:
+        api = platform_api(server, http, name)
+        customer = api.create("customers", {"customerName": "C", "defaultCurrency": "GBP",
+                                            "status": "Active"})
+        line = invoice_line(api.company_id)
+        del line["description"]
+        outcomes[name] = (api, api.push("invoices", invoice(api.company_id, customer, lineItems=[line])))
+    assert outcomes["Oracle NetSuite"][1]["status"] == "Success"
+    for name in ("Xero", "QuickBooks Online"):
+        api, operation = outcomes[name]
+        assert api.errors(operation) == [f"lineItems[0].description is required on {name}."]
 
 
 def test_netsuite_neither_allocates_credit_notes_through_payments_nor_updates_them(server, http):
