@@ -27,10 +27,10 @@ from typing import Any
 import pandas as pd
 
 from receivables import company_state, extract, plan_diff, push, push_options, readiness, validate
-from receivables.codat import outcome as outcomes
 from receivables.codat.errors import CodatError
 from receivables.company_state import CompanyState
 from receivables.documents import KIND, DocumentKind, LedgerStatus, in_push_order
+from receivables.push import outcome as outcomes
 from receivables.settings import SyncSettings
 from receivables.validate.normalise import label
 from receivables.warehouse import io, schema
@@ -457,8 +457,3 @@ class CompanySync:
                 statuses[status] = statuses.get(status, 0) + n
         return (f"batch {self.result.batch}, rejected {self.result.rejected}, waiting {self.result.waiting}, "
                 f"ledger {statuses}")
-
-
-def read_context(engine, company_id: str, ledger: pd.DataFrame) -> company_state.History:
-    """The company's document history (:func:`receivables.company_state.history`), for reconciliation."""
-    return company_state.history(engine, company_id, ledger)
