@@ -18,9 +18,6 @@ the wire and imports nothing of the pipeline's vocabulary.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import httpx
 
 # The request never reached the server: resending it cannot duplicate anything.
@@ -42,15 +39,3 @@ def unknown_host(error: BaseException) -> bool:
         return False
     text = f"{error} {error.__cause__ or ''}".lower()
     return any(marker in text for marker in _UNKNOWN_HOST_TEXT)
-
-
-# Moved to receivables.push.outcome (issue 13); these names answer from there until every caller has
-# moved. Looked up lazily: importing the pipeline here would be a cycle (it imports this client).
-_MOVED = frozenset({"FAILED", "UNKNOWN", "PENDING", "SUCCESS", "TIMED_OUT", "Outcome", "of_error",
-                    "of_operation"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module("receivables.push.outcome"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

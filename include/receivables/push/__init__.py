@@ -26,7 +26,6 @@ The pieces: :mod:`~receivables.push.plan` (the pure decision table, :class:`Acti
 
 from __future__ import annotations
 
-from receivables import documents as _documents
 from receivables.documents import NOT_FINAL
 from receivables.push import outcome
 from receivables.push.ledger import LEDGER, Ledger, record_not_sent, waiting_rows, with_run
@@ -49,14 +48,12 @@ from receivables.push.settle import Settler, settle_rows
 CREATE, UPDATE, UNCHANGED, RESOLVE, CHANGED_AFTER_PUSH, FAILED_UNCHANGED = (
     Action.CREATE, Action.UPDATE, Action.UNCHANGED, Action.RESOLVE, Action.CHANGED_AFTER_PUSH,
     Action.FAILED_UNCHANGED)
-# Kept until callers ask the registry (receivables.documents.KIND) directly.
-KINDS = _documents.KIND
 # The private names tests drive directly.
 _send_all, _settle, _read_back = send_all, settle_rows, read_back
 _resolve_unknown, _with_run = resolve_unknown, with_run
 
 __all__ = [
-    "CHANGED_AFTER_PUSH", "CREATE", "FAILED_UNCHANGED", "KINDS", "LEDGER", "LEDGER_KEY", "NOT_FINAL",
+    "CHANGED_AFTER_PUSH", "CREATE", "FAILED_UNCHANGED", "LEDGER", "LEDGER_KEY", "NOT_FINAL",
     "NOT_VISIBLE_YET", "REFUSED", "RESOLVE", "SENDING", "UNCHANGED", "UPDATE", "Action", "Ledger",
     "PushContext", "PushOutcome", "Settler", "check_connection", "explain_stop", "log", "outcome",
     "plan_pushes", "push_documents",
