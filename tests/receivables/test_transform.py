@@ -1143,3 +1143,36 @@ def test_a_line_beyond_int64_minor_units_gives_the_references_bytes(refdata, loo
     )
     compare(out, ref.sales_documents("invoice", inv, df, COMPANIES, lookup, taxes, ids))
     assert b'"subTotal":1234567849999999987.65' in out.loc[0, "payload"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    allocs=st.lists(st.tuples(tie_amounts, st.sampled_from(list(currency_of)), st.booleans()), min_size=1,
+                    max_size=4),
+    rate=st.sampled_from([None, D("0.781234567"), D("1E-7")]),
+)
+def test_credit_note_allocation_bytes_equal_the_reference_at_the_rounding_edges(allocs, rate):
+    # One credit note per drawn currency (its company's base or not), each applied to an invoice.
+    rows, docs, ids = [], [], []
+    for n, (amount, currency, second) in enumerate(allocs):
+        company, cn, inv = currency_of[currency], f"cn{n}", f"inv{n}{'b' if second else ''}"
+        rows.append({"company_id": company, "credit_note_id": cn, "invoice_id": inv, "amount": amount,
+                     "allocated_on": "2026-03-05", "updated_at": "2026-03-05 10:00"})
+        docs.append({"company_id": company, "document_type": "credit_note", "source_id": cn,
+                     "customer_id": "cu", "currency": currency, "currency_rate": rate})
+        ids += [{"company_id": company, "document_type": t, "source_id": s, "platform_id": f"P-{s}"}
+                for t, s in [("customer", "cu"), ("invoice", inv), ("credit_note", cn)]]
+    alloc = frame(rows, numeric=("amount",), dates=("allocated_on", "updated_at"))
+    known = frame(docs, numeric=("currency_rate",))
+    platform = frame(ids)
+    compare(credit_note_allocations_to_payloads(alloc, documents=known, companies=COMPANIES,
+                                                platform_ids=platform),
+            ref.credit_note_allocations(alloc, known, COMPANIES, platform))
+
+
+def test_the_json_text_helpers_examples_hold():
+    import doctest
+
+    from receivables.transform import text
+
+    assert doctest.testmod(text).failed == 0

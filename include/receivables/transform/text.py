@@ -1,10 +1,14 @@
-"""JSON text, a column at a time: literals, strings escaped as orjson escapes them, refs, dates, lists.
+r"""JSON text, a column at a time: literals, strings escaped as orjson escapes them, refs, dates, lists.
 
 Every function takes and returns Arrow ``large_string`` arrays (64-bit offsets: a night's JSON text can
-pass 2 GiB) with one element per row; a null stands for a value that is missing.
+pass 2 GiB) with one element per row; a null stands for a value that is missing, and becomes JSON's
+``null`` in :func:`json_strings`.
 
-    >>> join('{"id":', json_strings(pa.array(["a", None], TEXT)), "}").to_pylist()
-    ['{"id":"a"}', None]
+    >>> ids = pa.array(["a", None, 'say "hi"'], TEXT)
+    >>> join('{"id":', json_strings(ids), "}").to_pylist()
+    ['{"id":"a"}', '{"id":null}', '{"id":"say \\"hi\\""}']
+    >>> join("<", ids, ">").to_pylist()  # a null anywhere gives null
+    ['<a>', None, '<say "hi">']
 """
 
 from __future__ import annotations
