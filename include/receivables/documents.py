@@ -109,6 +109,8 @@ class DocumentKind:
     references: tuple[tuple[str, str], ...] = ()
     # Its lines name their own targets (a payment's allocations: target_type, target_id).
     allocates: bool = False
+    # The column of :attr:`table` holding its amount, for a kind not totalled from lines.
+    amount_column: str | None = None
 
     @property
     def updatable(self) -> bool:
@@ -147,11 +149,11 @@ KINDS: tuple[DocumentKind, ...] = (
                  data_type="payments", number_field="reference",
                  depends_on=("customer", "invoice", "credit_note"), payload="payments_to_payloads",
                  lines_table="ar_payment_allocations", read_back=True,
-                 references=(("customer", "customer_id"),), allocates=True),
+                 references=(("customer", "customer_id"),), allocates=True, amount_column="amount"),
     # A payment's platform fee is pushed as a direct cost carrying the payment's reference.
     DocumentKind("fee", "platform fee", "ar_payments", "payment_id", "reference",
                  data_type="directCosts", number_field="reference", depends_on=(),
-                 payload="fees_to_payloads"),
+                 payload="fees_to_payloads", amount_column="fee_amount"),
     # Applying a credit note to an invoice is a zero-total payment in Codat.
     DocumentKind("credit_note_allocation", "credit note allocation", "ar_credit_note_allocations", "",
                  None, data_type="payments", number_field="reference",

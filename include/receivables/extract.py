@@ -194,9 +194,6 @@ def pull_reference_data(client, engine, *, company_id: str, connection_id: str, 
 
 # -- what the platform holds, for reconciliation ----------------------------------------------------
 
-# The read-back data types by their old name, until tests/contract/test_paths.py asks the registry itself.
-PLATFORM_DOCUMENTS = READ_BACK
-
 
 def platform_document_frame(data_type: str, records: Iterable[Mapping[str, Any]], *, company_id: str,
                             fetched_at: datetime) -> pd.DataFrame:

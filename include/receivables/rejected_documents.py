@@ -131,10 +131,8 @@ def _facts(engine, company_id: str, rejects: pd.DataFrame, timezone: str) -> pd.
             totals = _sales_totals(engine, company_id, document_type, ids, currency)
             frame["source_total"] = pd.Series([totals.get(i) for i in frame["source_id"]], index=frame.index,
                                               dtype=object)
-        elif document_type == "payment":
-            frame["source_total"] = _amounts(rows["amount"])
-        elif document_type == "fee":
-            frame["source_total"] = _amounts(rows["fee_amount"])
+        elif kind.amount_column:
+            frame["source_total"] = _amounts(rows[kind.amount_column])
         else:
             frame["source_total"] = None
         frames.append(frame)
