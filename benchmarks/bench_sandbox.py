@@ -62,6 +62,39 @@ class PeakSampler:
         self._thread.join()
 
 
+class CpuMeter:
+    """The sandbox's CPU seconds and API requests per phase (psutil ``cpu_times`` of its process, the
+    requests its ``/admin/stats`` counted), so a phase's CPU per request can be read apart from the rest."""
+
+    def __init__(self, sampler: PeakSampler, sandbox: Sandbox) -> None:
+        self.sampler, self.sandbox, self.rows = sampler, sandbox, []
+        self._cpu, self._requests = sampler.cpu(), self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        return self.sandbox.api_requests()
+
+    def phase(self, label: str) -> None:
+        cpu, requests = self.sampler.cpu(), self._counts()
+        routes = {route: n - self._requests.get(route, 0) for route, n in requests.items()}
+        routes = {route: n for route, n in routes.items() if n}
+        self.rows.append((label, cpu - self._cpu, routes))
+        self._cpu, self._requests = cpu, requests
+
+    def print(self) -> None:
+        print("\n| phase | requests | sandbox CPU s | µs per request | requests by route |\n"
+              "| --- | ---: | ---: | ---: | --- |")
+        for label, cpu, routes in self.rows:
+            n = sum(routes.values())
+            by_route = ", ".join(f"{_short(route)} {count:,}" for route, count in sorted(routes.items()))
+            print(f"| {label} | {n:,} | {cpu:.2f} | {cpu * 1e6 / max(n, 1):,.0f} | {by_route} |")
+
+
+def _short(route: str) -> str:
+    """``POST /companies/{companyId}/connections/{connectionId}/push/invoices`` → ``POST …/push/invoices``."""
+    method, _, path = route.partition(" ")
+    return f"{method} …/{'/'.join(path.split('/')[-2:])}"
+
+
 def payloads(batch, companies, tax_rates, platform_ids, kind: str) -> pd.DataFrame:
     company_frame, mapping_frame = company_rows(companies)
     lookup = resolve_mappings(mapping_frame, pd.DataFrame(columns=ISSUE_COLUMNS))
@@ -101,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 before, cpu_before = sampler.rss(), sampler.cpu()
                 rows.append(("before the load (companies provisioned)", 0, before, 0.0))
                 pushed, statuses = 0, {}
+                meter = CpuMeter(sampler, sandbox)
                 for kind in ("customer", "invoice", "credit_note", "payment"):
                     if kind == "customer":
                         docs = transform.customers_to_payloads(batch["ar_customers"])
@@ -110,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                     for status, n in pusher.push(docs).items():
                         statuses[f"{kind} {status}"] = statuses.get(f"{kind} {status}", 0) + n
                     pushed += len(docs)
+                    meter.phase(f"{kind}s")
                     rows.append((f"after {kind}s", pushed, sampler.rss(), time.perf_counter() - started))
                 started = time.perf_counter()
                 read = sum(pusher.read_back(t) for t in ("invoices", "creditNotes", "payments"))
+                meter.phase("read-back")
                 rows.append((f"after reading back {read:,} records (pages of 2,000)", pushed, sampler.rss(),
                              time.perf_counter() - started))
                 requests = sum(sandbox.api_requests().values())
@@ -123,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nledger: {statuses}; {requests:,} API requests; sandbox CPU {cpu:.1f} s = "
           f"{cpu * 1e6 / max(requests, 1):,.0f} µs per request, {cpu * 1000 / max(pushed, 1):.2f} s per "
           "1,000 documents")
+    meter.print()
     print("\n| point | documents | sandbox RSS | seconds |\n| --- | ---: | ---: | ---: |")
     for label, documents, rss, seconds in rows:
         print(f"| {label} | {documents:,} | {human_bytes(rss)} | {seconds:.1f} |")
