@@ -514,14 +514,18 @@ class Sandbox:
     def routes(self) -> list[Route]:
         company = "/companies/{companyId}"
         connection = company + "/connections/{connectionId}"
-        routes = [
+        # Pushes first, then their polls: Starlette tries routes in order and a night's requests are
+        # nearly all pushes. No two API paths overlap (tests/codat_sandbox/test_routes.py), so the order
+        # decides nothing but how soon a request finds its route.
+        routes = [self._api(f"{connection}/push/{t}", self.push(t), ["POST"], t) for t in PUSH_TYPES]
+        routes += [
+            self._api(company + "/push/{pushOperationKey}", self.get_operation, ["GET"]),
+            self._api(company + "/push", self.list_operations, ["GET"]),
             self._api("/companies", self.list_companies, ["GET"]),
             self._api(company, self.get_company, ["GET"]),
             self._api(company + "/connections", self.list_connections, ["GET"]),
             self._api(connection, self.get_connection, ["GET"]),
             self._api(company + "/data/info", self.company_info, ["GET"]),
-            self._api(company + "/push", self.list_operations, ["GET"]),
-            self._api(company + "/push/{pushOperationKey}", self.get_operation, ["GET"]),
             self._api(company + "/data/queue/{dataType}", self.queue_refresh, ["POST"]),
             self._api(company + "/dataStatus", self.data_status, ["GET"]),
             self._api(company + "/data/history", self.pull_history, ["GET"]),
@@ -544,11 +548,12 @@ class Sandbox:
                                     ["GET"],
                                     data_type))
         for data_type in PUSH_TYPES:
-            routes.append(self._api(f"{connection}/push/{data_type}", self.push(data_type), ["POST"],
-                                    data_type))
             update = self.push(data_type) if data_type in UPDATABLE_TYPES else self.not_allowed
             routes.append(self._api(f"{connection}/push/{data_type}/{{recordId}}", update, ["PUT"],
                                     data_type))
+        return routes + self._admin_routes()
+
+    def _admin_routes(self) -> list[Route]:
         admin = [
             ("/admin/faults", self.admin_get_faults, ["GET"]),
             ("/admin/faults", self.admin_put_faults, ["PUT"]),
@@ -569,8 +574,7 @@ class Sandbox:
             ("/admin/quota", self.admin_quota, ["PUT"]),
             ("/admin/reset", self.admin_reset, ["POST"]),
         ]
-        routes += [Route(path, self._admin(handler), methods=methods) for path, handler, methods in admin]
-        return routes
+        return [Route(path, self._admin(handler), methods=methods) for path, handler, methods in admin]
 
     def asgi(self) -> Starlette:
         """The Starlette application; unknown paths and methods answer with an ``ErrorMessage``."""
