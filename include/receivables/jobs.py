@@ -23,8 +23,6 @@ from receivables.batches import resolve_business_date
 from receivables.codat.client import AsyncCodatClient
 from receivables.codat.errors import CodatConnectionNotLinked, CodatError, CodatUnreachable
 from receivables.push import outcome as outcomes
-from receivables.report import should_alert, write_report
-from receivables.report.writer import report_folder
 from receivables.run_state import recorded
 from receivables.settings import SyncSettings
 from receivables.sync import CompanySync, write_plan
@@ -142,7 +140,9 @@ def plan_run(engine, *, settings: SyncSettings, run_id: str, params: Mapping[str
     log.info("business day %s (%s), %d active compan%s%s", business_date, settings.timezone, len(companies),
              "y" if len(companies) == 1 else "ies", ", DRY RUN: nothing will be pushed" if dry_run else "")
     day = business_date.isoformat()
-    items = [dict(c, business_date=day, run_id=run_id, dry_run=dry_run) for c in companies]
+    # active_companies brought the warehouse to this code's version: the stamp tells the company jobs.
+    items = [dict(c, business_date=day, run_id=run_id, dry_run=dry_run, **migrations.stamp())
+             for c in companies]
     return {"business_date": day, "run_id": run_id, "dry_run": dry_run, "companies": items}
 
 
@@ -155,7 +155,7 @@ def refresh_reference(client, engine, company: Mapping[str, Any], *, full: bool 
         # A dry run changes nothing outside reports/D/dry-run/: it plans against the data last pulled.
         return {"company_id": company["company_id"], "fetched": {}, "mapping_issues": 0,
                 "skipped": "dry run: reference data as last pulled"}
-    migrations.ensure_current(engine)
+    migrations.ensure_stamped(engine, company)
     company_id = company["company_id"]
     try:
         fetched = extract.pull_reference_data(client, engine, company_id=company_id,
@@ -231,7 +231,7 @@ def as_date(value: str | date) -> date:
 def sync_company(codat_settings, engine, company: Mapping[str, Any], *,
                  settings: SyncSettings) -> dict[str, Any]:
     """Extract → validate → transform → push → settle for one company and business day."""
-    migrations.ensure_current(engine)
+    migrations.ensure_stamped(engine, company)
 
     async def run():
         async with AsyncCodatClient(codat_settings) as client:
@@ -282,6 +282,11 @@ def publish_report(engine, plan: Mapping[str, Any], *, settings: SyncSettings) -
     the report says so instead of the task crashing with nothing written. A dry run writes its report to
     ``reports/D/dry-run/`` only.
     """
+    # Here, not at the top: the report pulls in matplotlib and jinja2, which no company process needs
+    # (each company's chain is a fresh process, and these imports were a good part of its start).
+    from receivables.report import should_alert, write_report
+    from receivables.report.writer import report_folder
+
     business_date = as_date(plan["business_date"])
     companies = list(plan["companies"])
     ids = [c["company_id"] for c in companies]
