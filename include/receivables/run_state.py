@@ -89,7 +89,7 @@ def recorded(stage: str) -> Callable:
                 return job(*args, **kwargs)
             started = _now()
             try:
-                migrations.ensure_current(engine)
+                migrations.ensure_stamped(engine, company)
             except Exception:  # noqa: BLE001 - the job reports the broken warehouse itself
                 pass
             _record_quietly(engine, company, stage, RUNNING, started_at=started)

@@ -10,6 +10,9 @@ its row in ``ar_schema_version``, so a failed step leaves the warehouse at the p
 A run migrates once: its first task goes through :func:`ensure_current`, which finds the warehouse
 behind the code and calls :func:`migrate`; every later job of the run asks the version table once
 (one small query) and finds nothing to do, and a job asking again with the same engine asks nothing.
+A job given the version its run's plan found (``checked_version``, the plan's stamp) asks nothing
+either when that is this code's version: the plan checked, and versions only ever go up. A job run
+alone (a backfill, the reference-data DAG) has no stamp and asks.
 
 Two workers may call :func:`migrate` at once: on PostgreSQL each step runs under a transaction-scoped
 advisory lock, on SQLite under ``BEGIN IMMEDIATE``; the loser of the race re-reads the version table
@@ -27,9 +30,10 @@ import logging
 import pkgutil
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -72,26 +76,55 @@ def available_migrations() -> list[Migration]:
 
 @functools.cache
 def _code_versions() -> frozenset[int]:
-    """The versions this code expects (the package's modules do not change while a process runs)."""
-    return frozenset(m.version for m in available_migrations())
+    """The versions this code expects (the package's modules do not change while a process runs).
+
+    From the module names alone: a warehouse that is current never needs the modules imported.
+    """
+    names = (_MODULE_NAME.match(info.name) for info in pkgutil.iter_modules(__path__))
+    return frozenset(int(match.group(1)) for match in names if match)
+
+
+def code_version() -> int:
+    """The newest version this code expects: what a checked warehouse is stamped with for a run."""
+    return max(_code_versions(), default=0)
 
 
 # Engines already seen at the code's version in this process: a job using one asks nothing more.
 _current: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def ensure_current(engine: Engine) -> list[int]:
+def ensure_current(engine: Engine, *, checked_version: int | None = None) -> list[int]:
     """Bring the warehouse to the code's version, cheaply when it is there already; returns what was applied.
 
     One ``SELECT`` of the version table decides: when every migration of this code is applied nothing
     else happens, and the engine is not asked again in this process. A warehouse behind the code (or
     never migrated, or unreadable) goes through :func:`migrate`, locks and all, exactly as before.
+    ``checked_version``: the :func:`code_version` an earlier task of the same run found the warehouse at
+    (the plan's stamp); equal to this code's, nothing is asked. Any other value (older code planned the
+    run) is ignored and the version table asked as without it.
     """
     if engine in _current:
+        return []
+    if checked_version is not None and checked_version == code_version():
+        _current.add(engine)
         return []
     applied = migrate(engine) if _behind(engine) else []
     _current.add(engine)
     return applied
+
+
+# The key of a run's work items (``jobs.plan_run``'s companies) that carries the plan's stamp.
+STAMP = "schema_version"
+
+
+def stamp() -> dict[str, int]:
+    """What the plan puts in each work item once it has brought the warehouse to this code's version."""
+    return {STAMP: code_version()}
+
+
+def ensure_stamped(engine: Engine, item: Mapping[str, Any]) -> list[int]:
+    """:func:`ensure_current` for a job given a work item: its plan's stamp, if any, saves the query."""
+    return ensure_current(engine, checked_version=item.get(STAMP))
 
 
 def _behind(engine: Engine) -> bool:
