@@ -131,6 +131,9 @@ class CompanySync:
         self.result = CompanyRun(self.company_id, self.business_date)
         self.state: CompanyState | None = None
         self._ledger_written = False   # a push wrote the ledger since the state last read it
+        # Nothing at all (push, pending rows, adoptions, deletions) wrote the ledger since the state read
+        # it: the push may plan from the state's rows instead of reading the same rows again.
+        self._ledger_as_read = False
         # Set when the company cannot push (a connection not Linked, a refused key): later kinds record
         # their documents as pending without sending, and the run ends by raising it.
         self.stopped: CodatError | None = None
@@ -142,6 +145,7 @@ class CompanySync:
         self.state = company_state.load(
             self.engine, self.company_id, business_date=self.business_date,
             push_options=push_options.read_push_options(self.engine, self.company_id, self.ctx.connection_id))
+        self._ledger_as_read = True
         batch = self._load_batch()
         checked = self._validate(batch)
         self._record_waiting(checked.waiting.assign(document_number=None))
@@ -235,6 +239,7 @@ class CompanySync:
         if self._ledger_written:  # an earlier wave pushed: its platform ids are in the ledger now
             self.state.refresh_ledger(self.engine)
             self._ledger_written = False
+            self._ledger_as_read = True
         ids = self._platform_ids()
         ready: dict[str, pd.DataFrame] = {}
         payloads, waiting = [], []
@@ -345,6 +350,7 @@ class CompanySync:
             "settled_at": now, "last_error": None,
         })
         self.ledger.write(rows)
+        self._ledger_as_read = False
         log.info("company %s: %d customer(s) matched to existing platform customers by name", self.company_id,
                  len(rows))
 
@@ -358,8 +364,10 @@ class CompanySync:
                                                          stopped_by=self.stopped).as_dict()
             return push.PushOutcome()
         progress = replace(self.ctx, progress_label=f"company {self.company_name}: {phase}")
-        outcome, final = await push.push_documents(self.client, self.ledger, progress, documents,
-                                                   concurrency=self.concurrency)
+        outcome, final = await push.push_documents(
+            self.client, self.ledger, progress, documents, concurrency=self.concurrency,
+            ledger_rows=self.state.ledger if self._ledger_as_read else None)
+        self._ledger_as_read = False
         self.stopped = self.stopped or outcome.stopped_by
         if self.ctx.dry_run:
             self.result.plan.append(plan_diff.planned_rows(self.engine, final))
@@ -401,6 +409,7 @@ class CompanySync:
             self.result.plan.append(plan_diff.side_rows(waiting, "wait", "reason"))
             return
         self.ledger.write(push.waiting_rows(waiting, self.ctx, self.state.ledger))
+        self._ledger_as_read = False
         for row in waiting.head(5).itertuples():
             log.info("company %s: %s %s is pending: %s", self.company_id, row.document_type, row.source_id,
                      row.reason)
@@ -430,6 +439,7 @@ class CompanySync:
                          index=never_sent.index, dtype=object)
         gone = never_sent[keys.isin(rejected).astype(bool)]
         for document_type, rows in gone.groupby("document_type"):
+            self._ledger_as_read = False
             # The status and key in the condition: a row sent meanwhile by another run stays.
             io.delete_rows(self.engine, push.LEDGER, where={
                 "company_id": self.company_id, "document_type": document_type,

@@ -29,10 +29,7 @@ class Ledger:
         self.engine = engine
 
     def load(self, company_id: str, document_types: Iterable[str] | None = None) -> pd.DataFrame:
-        frame = io.read_frame(self.engine, LEDGER, where={"company_id": company_id})
-        if document_types is not None:
-            frame = frame[frame["document_type"].isin(list(document_types))]
-        return frame.reset_index(drop=True)
+        return of_types(io.read_frame(self.engine, LEDGER, where={"company_id": company_id}), document_types)
 
     def write(self, rows: pd.DataFrame) -> None:
         if len(rows):
@@ -48,6 +45,13 @@ class Ledger:
         frame = self.load(company_id)
         ok = frame[(frame["status"] == LedgerStatus.SUCCESS) & frame["platform_id"].notna()]
         return ok[LEDGER_KEY + ["platform_id"]].reset_index(drop=True)
+
+
+def of_types(frame: pd.DataFrame, document_types: Iterable[str] | None) -> pd.DataFrame:
+    """The rows of a company's ledger (as :meth:`Ledger.load` reads it) of some document types."""
+    if document_types is not None:
+        frame = frame[frame["document_type"].isin(list(document_types))]
+    return frame.reset_index(drop=True)
 
 
 def _ledger_columns(rows: pd.DataFrame) -> list[str]:

@@ -15,7 +15,7 @@ import pandas as pd
 from receivables.codat.errors import CodatError, CodatRateLimited
 from receivables.documents import LedgerStatus
 from receivables.push import outcome as outcomes
-from receivables.push.ledger import Ledger, record_not_sent, with_run
+from receivables.push.ledger import Ledger, of_types, record_not_sent, with_run
 from receivables.push.plan import SENDING, Action, plan_pushes
 from receivables.push.resolve import read_back, resolve_unknown
 from receivables.push.send import explain_stop, send_all
@@ -81,24 +81,28 @@ def _add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
 
 
 async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd.DataFrame,
-                         *, concurrency: int = 10) -> tuple[PushOutcome, pd.DataFrame]:
+                         *, concurrency: int = 10, ledger_rows: pd.DataFrame | None = None
+                         ) -> tuple[PushOutcome, pd.DataFrame]:
     """Push one phase's documents of one company idempotently; returns counts and the final rows.
 
     ``documents`` is the transform's output (company_id, document_type, source_id, document_number,
     currency, total_amount, payload, content_hash). When pushing had to stop (a broken connection, a
     refused key), ``outcome.stopped_by`` holds the error; every document is recorded all the same.
+    ``ledger_rows``: the company's whole ledger as the caller has just read it (nothing written since),
+    so that it is not read again here; by default it is read.
     """
     outcome = PushOutcome()
     if documents.empty:
         return outcome, documents
-    plan = plan_pushes(documents, ledger.load(ctx.company_id, documents["document_type"].unique()))
+    company_ledger = ledger.load(ctx.company_id) if ledger_rows is None else ledger_rows
+    plan = plan_pushes(documents, of_types(company_ledger, documents["document_type"].unique()))
     outcome.planned = {str(k): v for k, v in plan["action"].value_counts().to_dict().items()}
     if ctx.dry_run:
         return outcome, plan
     outcome.unchanged = int((plan["action"] == Action.UNCHANGED).sum())
     outcome.changed_after_push = plan.loc[plan["action"] == Action.CHANGED_AFTER_PUSH, "source_id"].tolist()
     try:
-        await _resolve(client, ledger, ctx, plan, outcome)
+        await _resolve(client, ledger, ctx, plan, outcome, company_ledger)
     except CodatError as exc:
         if not outcomes.of_error(exc).stop:
             raise
@@ -124,13 +128,16 @@ async def push_documents(client, ledger: Ledger, ctx: PushContext, documents: pd
 
 
 async def _resolve(client, ledger: Ledger, ctx: PushContext, plan: pd.DataFrame,
-                   outcome: PushOutcome) -> None:
-    """Settle or read back the documents whose last write has no definite outcome; updates ``plan``."""
+                   outcome: PushOutcome, company_ledger: pd.DataFrame) -> None:
+    """Settle or read back the documents whose last write has no definite outcome; updates ``plan``.
+
+    ``company_ledger``: every ledger row of the company, as read for the plan (nothing written since).
+    """
     resolving = plan["action"] == Action.RESOLVE
     if not resolving.any():
         return
     # Operation keys the ledger knows: a Pending operation not among them may be a lost answer of ours.
-    known_keys = set(ledger.load(ctx.company_id)["push_operation_key"].dropna().astype(str))
+    known_keys = set(company_ledger["push_operation_key"].dropna().astype(str))
     resolved = await resolve_unknown(client, ctx, plan[resolving], outcome, known_keys)
     ledger.write(with_run(resolved[resolved["action"] == Action.UNCHANGED], ctx))
     for column in ("action", "platform_id", "idempotency_key"):
