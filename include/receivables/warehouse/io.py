@@ -237,13 +237,29 @@ def _convert(col: _Col, values: Any) -> pd.Series:
     if col.kind == "float":
         return pd.Series(values, dtype="float64")
     if col.kind == "boolean":
+        if not col.nullable and isinstance(values, list) and all(v is True or v is False for v in values):
+            return pd.Series(np.array(values, dtype=bool))  # the driver's bools: no NA to look for
         series = pd.Series(values, dtype="boolean")
         return series.astype(bool) if not col.nullable and not series.isna().any() else series
-    if col.kind == "date":
-        return _datetimes(values).dt.normalize()
-    if col.kind == "timestamp":
-        return _datetimes(values)
+    if col.kind in ("date", "timestamp"):
+        plain = _plain_datetimes(values, col.kind)
+        if plain is not None:
+            return plain
+        return _datetimes(values).dt.normalize() if col.kind == "date" else _datetimes(values)
     return pd.Series(values, dtype=object)
+
+
+def _plain_datetimes(values: Any, kind: Kind) -> pd.Series | None:
+    """``datetime64[us]`` straight from naive ``datetime``/``date`` objects and None (what psycopg2 hands a
+    small read), else None. The same values :func:`_datetimes` gives — a naive value is UTC already, a
+    date is its midnight — without parsing: dates and times were most of a small read's cost."""
+    if not isinstance(values, list) or not all(
+            v is None or (type(v) is datetime and v.tzinfo is None) or type(v) is date for v in values):
+        return None
+    array = np.array(values, dtype="datetime64[us]")
+    if kind == "date":
+        array = array.astype("datetime64[D]").astype("datetime64[us]")
+    return pd.Series(array, dtype="datetime64[us]")
 
 
 def _decimals(values: Any) -> list[Any]:
