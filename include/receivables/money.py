@@ -268,6 +268,40 @@ def scaled_from_text(text: pa.Array) -> ScaledColumn:
     return ScaledColumn(np.where(exact, mantissa, 0), np.where(exact, places, 0), exact)
 
 
+# The bytes of plain decimal text: what str() of a finite Decimal in plain notation is made of.
+_PLAIN_BYTES = np.zeros(256, dtype=bool)
+_PLAIN_BYTES[list(b"0123456789.-")] = True
+
+
+def _plain_scaled(text: pa.Array) -> ScaledColumn | None:
+    """:func:`scaled_from_text` in three Arrow passes for the usual column, whose every value is plain
+    decimal text: no null, no exponent, no ``-0`` (whose text is rewritten). None for any other column,
+    which then takes the careful path; the result is the same where both apply.
+
+    >>> _plain_scaled(pa.array(["-12.50", "3"], _TEXT)).mantissa.tolist(), _plain_scaled(pa.array(["1E+3"]))
+    ([-1250, 3], None)
+    """
+    if len(text) == 0 or text.null_count or text.type != _TEXT:
+        return None
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    raw = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if not _PLAIN_BYTES[raw].all():
+        return None
+    try:  # "-12.50" -> "-1250": Arrow reads the sign, and refuses anything but one number
+        mantissa = pc.cast(pc.replace_substring(text, ".", "", max_replacements=1), pa.int64())
+    except pa.ArrowInvalid:
+        return None
+    mantissa = mantissa.to_numpy(zero_copy_only=False)
+    zero = np.flatnonzero(mantissa == 0)
+    if len(zero) and (raw[offsets[zero] - offsets[0]] == ord("-")).any():
+        return None
+    dot = pc.find_substring(text, ".").to_numpy(zero_copy_only=False).astype(np.int64)
+    length = np.diff(offsets)
+    exact = length - (dot >= 0) <= 18  # as scaled_from_text: at most 18 characters of digits and sign
+    places = np.where(dot < 0, 0, length - dot - 1)
+    return ScaledColumn(np.where(exact, mantissa, 0), np.where(exact, places, 0), exact)
+
+
 def plain_text(value: Decimal) -> str:
     """A finite Decimal in plain notation with the decimals it was written with (``-0.00`` -> ``0.00``).
 
@@ -294,6 +328,9 @@ def decimal_column(values: Sequence) -> tuple[pa.Array, ScaledColumn]:
     values = np.asarray(values, dtype=object)
     texts = list(map(str, values))
     text = pa.array(texts, _TEXT)
+    plain = _plain_scaled(text)
+    if plain is not None:
+        return text, plain
     # The text of every NULL flavour (faster than pd.isna over objects); Decimal's own NaN is "NaN".
     null = pc.is_in(text, value_set=_NULL_TEXTS).to_numpy(zero_copy_only=False)
     if null.any():
@@ -314,6 +351,53 @@ def decimal_column(values: Sequence) -> tuple[pa.Array, ScaledColumn]:
     return text, scaled
 
 
+# Amounts that are only ever rounded (discounts, payments, allocations, fees) need no text of their own:
+# Arrow's C++ conversion reads the Decimal objects at this fixed scale, which holds every amount the
+# warehouse's NUMERIC inputs carry in practice (<= 4 decimals, < 10**14). A column with anything else (more
+# decimals or digits, a float, a Decimal NaN or infinity) is refused by Arrow as a whole and takes
+# :func:`decimal_column`'s text path instead, so the result is the same for every value.
+_FIXED_SCALE = 4
+_FIXED_DECIMAL = pa.decimal128(18, _FIXED_SCALE)
+
+
+def scaled_column(values: Sequence) -> ScaledColumn:
+    """Decimals (or ints; None/NA for null) as a :class:`ScaledColumn`, without making their text.
+
+    >>> s = scaled_column([Decimal("2.50"), None, Decimal("-1E+3")])
+    >>> s.mantissa.tolist(), s.places.tolist(), s.exact.tolist()
+    ([25000, 0, -10000000], [4, 0, 4], [True, False, True])
+    >>> scaled_column([Decimal("0.00001"), Decimal("2.5")]).mantissa.tolist()  # beyond the scale: by text
+    [1, 25]
+    """
+    return _scaled_and_null(np.asarray(values, dtype=object))[0]
+
+
+def _scaled_and_null(values: np.ndarray) -> tuple[ScaledColumn, np.ndarray]:
+    """:func:`scaled_column` and where the value is null (any NULL flavour)."""
+    fixed = _fixed_scale(values)
+    if fixed is not None:
+        return fixed, ~fixed.exact
+    text, scaled = decimal_column(values)
+    return scaled, ~text.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _fixed_scale(values: np.ndarray) -> ScaledColumn | None:
+    """The column at :data:`_FIXED_SCALE` by Arrow's conversion, or None where Arrow refuses a value."""
+    try:
+        fixed = pa.array(values, _FIXED_DECIMAL, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return None
+    valid = fixed.is_valid().to_numpy(zero_copy_only=False)
+    # Arrow reads a Decimal NaN as null: only a real NULL may be one.
+    if not valid.all() and not all(_is_null(values[i]) for i in np.flatnonzero(~valid)):
+        return None
+    if len(fixed) == 0:
+        return ScaledColumn(*(np.zeros(0, dtype=t) for t in (np.int64, np.int64, bool)))
+    # decimal128 is two little-endian int64 words per value; 18 digits always fit the low one.
+    low = np.frombuffer(fixed.buffers()[1], dtype=np.int64, count=2 * len(fixed))[0::2]
+    return ScaledColumn(np.where(valid, low, 0), np.where(valid, _FIXED_SCALE, 0), valid)
+
+
 def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarray | None = None
                     ) -> np.ndarray:
     """:func:`to_minor` for a whole column, as int64 (a null counts as 0).
@@ -321,12 +405,14 @@ def to_minor_column(values: Sequence, currencies: Sequence[str], minor: np.ndarr
     >>> to_minor_column([Decimal("12.345"), Decimal("1500.5"), Decimal("-0.0005"), None],
     ...                 ["GBP", "JPY", "BHD", "GBP"]).tolist()
     [1235, 1501, -1, 0]
+    >>> to_minor_column([Decimal("0.125"), Decimal("1E-5")], ["GBP", "GBP"]).tolist()  # by text
+    [13, 0]
     """
     values = np.asarray(values, dtype=object)
     minor = minor_units_array(currencies) if minor is None else minor
-    text, scaled = decimal_column(values)
+    scaled, null = _scaled_and_null(values)
     amounts, ok = round_scaled_half_up(scaled.mantissa, scaled.places, minor)
-    redo = np.flatnonzero(~(ok & scaled.exact) & text.is_valid().to_numpy(zero_copy_only=False))
+    redo = np.flatnonzero(~(ok & scaled.exact) & ~null)
     if len(redo):
         currencies = list(currencies) if not isinstance(currencies, (list, np.ndarray)) else currencies
         try:

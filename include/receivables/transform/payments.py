@@ -15,10 +15,10 @@ import pyarrow.compute as pc
 
 from receivables.documents import KIND, allocation_keys
 from receivables.mappings import MappingLookup
-from receivables.money import MinorText, decimal_column, minor_units_array, to_minor_column
+from receivables.money import MinorText, minor_units_array, scaled_column, to_minor_column
 from receivables.transform.frame import Problems, decimals, empty, finish, group_sums, missing, sorted_by
 from receivables.transform.keys import platform_ids_of, rate_json, resolve, rows_of, take_or_null
-from receivables.transform.text import choose, date_json, join, json_strings, lists, lit, ref_json, text_array
+from receivables.transform.text import choose, date_json, join, lists, lit, ref_json, strings, text_array
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,17 @@ def payments_to_payloads(payments: pd.DataFrame, allocations: pd.DataFrame, *, c
     remainder = amounts - group_sums(line_amounts, bounds)
     allocated = np.diff(bounds) > 0
     on_account = (remainder != 0) | ~allocated
-    customer_json = json_strings(customer)
+    customer_json = strings(customer)
     money = MinorText(p.minor)
     amount_text = money(amounts)
     rest = pc.if_else(pa.array(on_account), join(
         '{"amount":', money(remainder), ',"links":[{"type":"PaymentOnAccount","id":', customer_json,
         ',"amount":', money(-remainder), "}]}"), lit(""))
     payloads = join(
-        '{"customerRef":{"id":', customer_json, '},"accountRef":{"id":', json_strings(account),
-        '},"date":', date_json(p.frame["paid_on"]), ',"currency":', json_strings(p.currency),
+        '{"customerRef":{"id":', customer_json, '},"accountRef":{"id":', strings(account),
+        '},"date":', date_json(p.frame["paid_on"]), ',"currency":', strings(p.currency),
         ',"currencyRate":', p.rates(companies), ',"totalAmount":', amount_text,
-        ',"reference":', json_strings(p.references),
+        ',"reference":', strings(p.references),
         ',"lines":[', lists(alloc_lines, bounds), choose(allocated & on_account, ",", ""), rest, "]}",
     )
     return finish("payment", company_id=p.company, source_id=p.ids, document_number=p.references,
@@ -113,7 +113,7 @@ def _allocation_lines(p: _Payments, allocations: pd.DataFrame, platform_ids: pd.
     line = np.where(is_invoice, amount, -amount)  # an invoice's payment is +X, a refund -X
     money = MinorText(minor)
     link_type = choose(is_invoice, '"Invoice"', '"CreditNote"')
-    lines = join('{"amount":', money(line), ',"links":[{"type":', link_type, ',"id":', json_strings(target),
+    lines = join('{"amount":', money(line), ',"links":[{"type":', link_type, ',"id":', strings(target),
                  ',"amount":', money(-line), "}]}")
     return lines, line, bounds
 
@@ -167,12 +167,12 @@ def credit_note_allocations_to_payloads(allocations: pd.DataFrame, *, documents:
     amount = to_minor_column(a["amount"].to_numpy(dtype=object), cur_list, minor)
     zero = money(np.zeros(len(a), dtype=np.int64))
     payloads = join(
-        '{"customerRef":{"id":', json_strings(customer), '},"date":', date_json(a["allocated_on"]),
-        ',"currency":', json_strings(currency),
+        '{"customerRef":{"id":', strings(customer), '},"date":', date_json(a["allocated_on"]),
+        ',"currency":', strings(currency),
         ',"currencyRate":', rate_json(currency, rates, comp, companies),
-        ',"totalAmount":', zero, ',"reference":', json_strings(src), ',"lines":[{"amount":', zero,
-        ',"links":[{"type":"Invoice","id":', json_strings(invoice_pid), ',"amount":', money(-amount),
-        '},{"type":"CreditNote","id":', json_strings(credit_pid), ',"amount":', money(amount), "}]}]}",
+        ',"totalAmount":', zero, ',"reference":', strings(src), ',"lines":[{"amount":', zero,
+        ',"links":[{"type":"Invoice","id":', strings(invoice_pid), ',"amount":', money(-amount),
+        '},{"type":"CreditNote","id":', strings(credit_pid), ',"amount":', money(amount), "}]}]}",
     )
     return finish("credit_note_allocation", company_id=comp, source_id=src, document_number=src,
                   currency=currency, total_amount=decimals(zero), payload=payloads)
@@ -187,7 +187,7 @@ def fees_to_payloads(payments: pd.DataFrame, *, companies: pd.DataFrame, mapping
     """
     if payments.empty:
         return empty()
-    _, fee_scaled = decimal_column(payments["fee_amount"].to_numpy(dtype=object))
+    fee_scaled = scaled_column(payments["fee_amount"].to_numpy(dtype=object))
     # A mask array, so rows are selected even when none match (a list of booleans would pick columns).
     with_fee = payments[fee_scaled.exact & (fee_scaled.mantissa > 0)]
     if with_fee.empty:
@@ -202,13 +202,13 @@ def fees_to_payloads(payments: pd.DataFrame, *, companies: pd.DataFrame, mapping
     money = MinorText(p.minor)
     fee = money(p.minor_units("fee_amount"))
     zero = money(np.zeros(len(p.frame), dtype=np.int64))
-    rate, day, currency = p.rates(companies), date_json(p.frame["paid_on"]), json_strings(p.currency)
+    rate, day, currency = p.rates(companies), date_json(p.frame["paid_on"]), strings(p.currency)
     refs = p.references
     paid = [',"currency":', currency, ',"currencyRate":', rate]
     note, description = join("Payment fee withheld from payment ", refs), join("Payment fee for ", refs)
     payloads = join(
-        '{"reference":', json_strings(refs), ',"note":', json_strings(note), ',"issueDate":', day, *paid,
-        ',"lineItems":[{"description":', json_strings(description), ',"unitAmount":', fee,
+        '{"reference":', strings(refs), ',"note":', strings(note), ',"issueDate":', day, *paid,
+        ',"lineItems":[{"description":', strings(description), ',"unitAmount":', fee,
         ',"quantity":1,"subTotal":', fee, ',"taxAmount":', zero, ',"totalAmount":', fee,
         ',"accountRef":', ref_json(fee_account), '}],"paymentAllocations":[{"payment":{"accountRef":',
         ref_json(account), *paid, ',"paidOnDate":', day, ',"totalAmount":', fee,

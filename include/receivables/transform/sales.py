@@ -33,7 +33,7 @@ from receivables.transform.keys import (
     resolve_codes,
     rows_of,
 )
-from receivables.transform.text import TEXT, date_json, join, json_strings, lists, ref, ref_json, text_array
+from receivables.transform.text import TEXT, date_json, join, lists, ref, ref_json, strings, text_array
 
 # Warehouse status -> Codat enum spelling. ``void`` never reaches transform (validate holds it back).
 _STATUS = {"draft": "Draft", "submitted": "Submitted"}
@@ -46,8 +46,8 @@ def customers_to_payloads(customers: pd.DataFrame) -> pd.DataFrame:
     c = sorted_by(customers, ["company_id", KIND["customer"].id_column])
     names, currencies = text_array(c["name"]), text_array(c["default_currency"])
     emails = text_array(c["email"])
-    payloads = join('{"customerName":', json_strings(names), ',"emailAddress":', json_strings(emails),
-                    ',"defaultCurrency":', json_strings(currencies), ',"status":"Active"}')
+    payloads = join('{"customerName":', strings(names), ',"emailAddress":', strings(emails),
+                    ',"defaultCurrency":', strings(currencies), ',"status":"Active"}')
     return finish("customer", company_id=text_array(c["company_id"]),
                   source_id=text_array(c[KIND["customer"].id_column]), document_number=names,
                   currency=currencies, total_amount=[None] * len(c), payload=payloads)
@@ -211,8 +211,9 @@ def _line_refs(d: _Documents, ls: _Lines, line_comp: Coded, mappings: MappingLoo
 
 
 def _line_tail(account: str | None, tax: str | None, tracking: str | None) -> str:
-    """A line's refs, closing the line's object."""
-    return (ref(account) + ("" if tax is None else ',"taxRateRef":' + ref(tax))
+    """A line's refs from ``accountRef`` on, closing the line's object (one text per distinct combination,
+    so the field name costs the line template no piece of its own)."""
+    return (',"accountRef":' + ref(account) + ("" if tax is None else ',"taxRateRef":' + ref(tax))
             + ("" if tracking is None else ',"tracking":{"categoryRefs":[' + ref(tracking)
                + '],"isBilledTo":"Unknown","isRebilledTo":"Unknown"}') + "}")
 
@@ -234,10 +235,10 @@ def _line_items(ls: _Lines, money: _LineMoney, tail: pa.Array) -> pa.Array:
     """Each line's JSON object."""
     as_text = MinorText(money.minor)
     return join(
-        '{"description":', json_strings(ls.text("description")), ',"unitAmount":', money.unit_text,
+        '{"description":', strings(ls.text("description")), ',"unitAmount":', money.unit_text,
         ',"quantity":', money.quantity_text, ',"discountAmount":', as_text(money.discount),
         ',"subTotal":', as_text(money.sub), ',"taxAmount":', as_text(money.tax),
-        ',"totalAmount":', as_text(money.sub + money.tax), ',"accountRef":', tail,
+        ',"totalAmount":', as_text(money.sub + money.tax), tail,
     )
 
 
@@ -254,9 +255,9 @@ def _sales_payloads(d: _Documents, items: pa.Array, bounds: np.ndarray, money: _
     notes = text_array(d.frame["note"]) if "note" in d.frame else pa.nulls(len(d.frame), TEXT)
     rates = rate_json(d.currency, d.frame["currency_rate"].to_numpy(dtype=object), d.company, companies)
     payloads = join(
-        f'{{"{d.kind.number_field}":', json_strings(d.numbers), ',"customerRef":', ref_json(customer), *dates,
-        ',"currency":', json_strings(d.currency), ',"currencyRate":', rates,
-        ',"status":', json_strings(status), ',"note":', json_strings(notes),
+        f'{{"{d.kind.number_field}":', strings(d.numbers), ',"customerRef":', ref_json(customer), *dates,
+        ',"currency":', strings(d.currency), ',"currencyRate":', rates,
+        ',"status":', strings(status), ',"note":', strings(notes),
         ',"lineItems":[', lists(items, bounds), '],"subTotal":', as_text(sub_sum),
         ',"totalDiscount":', as_text(group_sums(money.discount, bounds)),
         "" if invoice else ',"discountPercentage":0',
