@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.fixtures.airflow_env import copy_migrated_db
 
 from local_stack.scheduler import Scheduler
 
@@ -20,9 +21,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.airflow]
 
 
 def _airflow_env(tmp_path: Path) -> dict[str, str]:
+    """A throwaway AIRFLOW_HOME whose metadata DB is a copy of the session's freshly migrated one."""
+    metadata = copy_migrated_db(tmp_path / "airflow" / "airflow.db")
     env = dict(os.environ)
     env.update({
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -39,7 +43,8 @@ def test_backfill_syncs_days_like_nightly_runs_and_repeats_without_pushing(e2e_s
     first_day, last_day = (d.isoformat() for d in stack.days)
     lines: list[str] = []
 
-    with Scheduler(_airflow_env(tmp_path), log_dir=tmp_path / "logs") as airflow:
+    # Migrated already (the copy): `migrate=True` is covered by tests/local_stack/test_scheduler.py.
+    with Scheduler(_airflow_env(tmp_path), log_dir=tmp_path / "logs", migrate=False) as airflow:
         airflow.set_pool("accounting_api", 8, "Requests to the accounting API")
 
         outcomes = airflow.backfill("receivables_sync", first_day, last_day, report=lines.append)

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from tests.fixtures.airflow_env import copy_migrated_db
 
 from local_stack.scheduler import AirflowStackError, DayOutcome, Scheduler, day_outcome, run_backfill
 
@@ -59,7 +60,9 @@ def stack(tmp_path_factory):
     (root / "plugins").mkdir()
     (root / "dags" / "rs_tiny.py").write_text(TINY_DAG)
     home = root / "airflow_home"
-    home.mkdir()
+    # Initialised like `make airflow-init` leaves it (a copy of the session's migrated DB); the first
+    # backfill still runs `airflow db migrate` on it, as `make backfill` does.
+    copy_migrated_db(home / "airflow.db")
     env = dict(os.environ)
     env.update({
         "AIRFLOW_HOME": str(home),
