@@ -12,14 +12,22 @@ and finally ``publish_report``. The wall time counts from ``plan_run`` to the re
 data is set-up and reported separately. Peak RSS is per process: this one, each company process (its
 own peak) and the sandbox.
 
+CPU is reported per 1,000 documents for the pipeline (the company processes, each from its start, plus
+this process's plan and report) apart from the sandbox's (its process, over the same window). The
+per-company fixed cost is measured after the night on a tiny one (``--fixed-cost`` companies of 10
+invoices each, one company process at a time): process start, imports and each task of the chain.
+
     python -m benchmarks.bench_night --scale 1            # target 5
+    python -m benchmarks.bench_night --scale 0.1          # a tenth of it (<= 90 s)
     python -m benchmarks.bench_night --scales 0.25,0.5,1,2  # target 6
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -30,7 +38,6 @@ from pathlib import Path
 import psutil
 from pydantic import SecretStr
 
-from benchmarks import data
 from benchmarks.harness import (
     GIB,
     ChildrenSampler,
@@ -41,12 +48,14 @@ from benchmarks.harness import (
     peak_rss_self,
     print_targets,
 )
-from local_stack.sandbox_process import SandboxProcess
-from sample_data import SampleSpec, provision_companies, write_sample
 
 FULL = {"companies": 100, "invoices": 200_000, "credit_notes": 50_000, "payments": 100_000}
 WALL_TARGET_SECONDS = 600
+TENTH_WALL_TARGET_SECONDS = 90  # --scale 0.1
+FIXED_COST_TARGET_SECONDS = 2.0
+FIXED_COST_INVOICES = 10  # per company of the tiny night the fixed cost is measured on
 RSS_TARGET = 1.5 * GIB
+CHAIN_PARTS = ("process start", "imports", "refresh_reference", "sync_company", "reconcile_company")
 
 
 @dataclass
@@ -65,24 +74,42 @@ class NightResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    chains: list[dict[str, float]] = field(default_factory=list)  # per company: CHAIN_PARTS → seconds
+    cpu_companies: float = 0.0   # CPU seconds of the company processes, each from its start
+    cpu_driver: float = 0.0      # CPU seconds of this process from plan to report (plan_run, publish_report)
+    cpu_sandbox: float = 0.0     # CPU seconds of the sandbox process over the same window
 
     @property
     def documents(self) -> int:
         return sum(self.rows.get(t, 0)
                    for t in ("ar_customers", "ar_invoices", "ar_credit_notes", "ar_payments"))
 
+    def cpu_per_1k(self, seconds: float) -> float:
+        return 1000 * seconds / self.documents if self.documents else 0.0
 
-def company_chain(database: str, base_url: str, api_key: str, company: dict, report_dir: str) -> dict:
-    """One company's ``refresh_reference → sync_company → reconcile_company``, as its three tasks do."""
+    def chain_median(self, part: str | None = None) -> float:
+        """The median over companies of one part of the chain (None: the whole chain)."""
+        values = [c.get(part, 0.0) if part else sum(c.get(p, 0.0) for p in CHAIN_PARTS) for c in self.chains]
+        return statistics.median(values) if values else 0.0
+
+
+def company_chain(warehouse: dict, base_url: str, api_key: str, company: dict, report_dir: str) -> dict:
+    """One company's ``refresh_reference → sync_company → reconcile_company``, as its three tasks do.
+
+    Also what the process cost before the first task: its start (interpreter, unpickling this call) and
+    the pipeline's imports; and its CPU seconds from its start to the end of the chain.
+    """
+    process_start = _process_age()
+    started = time.perf_counter()
     from receivables import jobs
     from receivables.codat.client import CodatClient
     from receivables.settings import CodatSettings, SyncSettings
-    from receivables.warehouse import create_warehouse_engine
+    from receivables.warehouse import WarehouseSettings, create_warehouse_engine
 
+    seconds: dict[str, float] = {"process start": process_start, "imports": time.perf_counter() - started}
     codat = CodatSettings(base_url=base_url, api_key=SecretStr(api_key))
     settings = SyncSettings(report_dir=report_dir)
-    engine = create_warehouse_engine(data.pg_settings(database))
-    seconds: dict[str, float] = {}
+    engine = create_warehouse_engine(WarehouseSettings(**warehouse))
     try:
         started = time.perf_counter()
         with CodatClient(codat) as client:
@@ -97,23 +124,65 @@ def company_chain(database: str, base_url: str, api_key: str, company: dict, rep
         seconds["reconcile_company"] = time.perf_counter() - started
     finally:
         engine.dispose()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"company_id": company["company_id"], "peak_rss": peak_rss_self(), "seconds": seconds,
+            "cpu": usage.ru_utime + usage.ru_stime,
             "outcomes": reconciled.get("outcomes", {}), "rejected": synced.get("rejected", 0)}
 
 
-def spec_for_scale(scale: float, companies: int = FULL["companies"]) -> SampleSpec:
-    per_company = max(1, round(FULL["invoices"] * scale / companies))
+def _process_age() -> float:
+    """Seconds since this process was created (Linux: its start in clock ticks against the uptime, both
+    since boot — psutil's create_time is off by up to a second, the boot time being whole seconds)."""
+    try:
+        with open("/proc/uptime") as uptime, open("/proc/self/stat") as stat:
+            now = float(uptime.read().split()[0])
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        return max(now - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def spec_for_scale(scale: float, companies: int = FULL["companies"], *,
+                   invoices_per_company: int | None = None):
+    from benchmarks import data
+    from sample_data import SampleSpec
+
+    per_company = invoices_per_company or max(1, round(FULL["invoices"] * scale / companies))
     return SampleSpec(companies=companies, business_days=(data.BUSINESS_DAY,), invoices_per_day=per_company,
                       credit_note_ratio=FULL["credit_notes"] / FULL["invoices"],
                       payment_ratio=FULL["payments"] / FULL["invoices"])
 
 
+def _run_chains(chain_args: list[tuple], workers: int) -> tuple[list[dict], list[str]]:
+    """Each company's chain in a fresh spawned process, ``workers`` at a time (0: here, one by one)."""
+    if workers == 0:  # in this process, one company after another (quick checks)
+        return [company_chain(*a) for a in chain_args], []
+    results, failed = [], []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = [(pool.submit(company_chain, *a), a[3]["company_id"]) for a in chain_args]
+        for future, company_id in futures:
+            try:
+                results.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - reported per company, as Airflow would
+                failed.append(f"{company_id}: {type(exc).__name__}: {exc}"[:300])
+    return results, failed
+
+
 def run_night(scale: float, *, workers: int, latency_ms: float,
-              companies: int = FULL["companies"]) -> NightResult:
+              companies: int = FULL["companies"], invoices_per_company: int | None = None) -> NightResult:
+    from benchmarks import data
+    from local_stack.sandbox_process import SandboxProcess
     from receivables import jobs
     from receivables.settings import SyncSettings
+    from sample_data import provision_companies, write_sample
 
-    spec = spec_for_scale(scale, companies)
+    spec = spec_for_scale(scale, companies, invoices_per_company=invoices_per_company)
     with tempfile.TemporaryDirectory(prefix="rs-bench-night-") as tmp, \
             data.scratch_database("night") as (database, engine):
         sandbox = SandboxProcess(Path(tmp), state=str(Path(tmp) / "sandbox.sqlite")).start()
@@ -127,31 +196,21 @@ def run_night(scale: float, *, workers: int, latency_ms: float,
             sandbox.admin.reset_stats()
             settings = SyncSettings(report_dir=str(Path(tmp) / "reports"))
             sandbox_ps = psutil.Process(sandbox.process.pid)
-            sandbox_peak = 0
+            warehouse = data.pg_settings(database).model_dump(exclude_none=True)
             with ChildrenSampler() as sampler:
-                started = time.perf_counter()
+                started, cpu_started, sandbox_cpu_started = (time.perf_counter(), time.process_time(),
+                                                             _cpu_seconds(sandbox_ps))
                 plan = jobs.plan_run(engine, settings=settings, run_id="bench_night",
                                      params={"business_date": data.BUSINESS_DAY.isoformat()})
-                results, failed = [], []
-                chain_args = [(database, sandbox.base_url, sandbox.api_key, company,
-                               str(Path(tmp) / "reports"))
-                              for company in plan["companies"]]
-                if workers == 0:  # in this process, one company after another (quick checks)
-                    results = [company_chain(*a) for a in chain_args]
-                else:
-                    context = multiprocessing.get_context("spawn")
-                    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                             max_tasks_per_child=1) as pool:
-                        futures = [(pool.submit(company_chain, *a), a[3]["company_id"]) for a in chain_args]
-                        for future, company_id in futures:
-                            try:
-                                results.append(future.result())
-                            except Exception as exc:  # noqa: BLE001 - reported per company, as Airflow would
-                                failed.append(f"{company_id}: {type(exc).__name__}: {exc}"[:300])
+                results, failed = _run_chains(
+                    [(warehouse, sandbox.base_url, sandbox.api_key, company, str(Path(tmp) / "reports"))
+                     for company in plan["companies"]], workers)
                 report_started = time.perf_counter()
                 jobs.publish_report(engine, plan, settings=settings)
                 report_seconds = time.perf_counter() - report_started
                 wall = time.perf_counter() - started
+                cpu_driver = time.process_time() - cpu_started
+                cpu_sandbox = _cpu_seconds(sandbox_ps) - sandbox_cpu_started
                 sandbox_peak = max(sandbox_ps.memory_info().rss, 0)
             requests = sandbox.admin.stats()
             api_requests = sum(n for route, n in requests["requests"].items() if " /admin" not in route)
@@ -169,7 +228,9 @@ def run_night(scale: float, *, workers: int, latency_ms: float,
         wall_seconds=wall, requests=api_requests,
         peak_self=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         peak_company=company_peak, peak_sandbox=max(sandbox_peak, sampler.peak_single - 0),
-        outcomes=dict(outcomes), failed=failed, phase_seconds=dict(phases))
+        outcomes=dict(outcomes), failed=failed, phase_seconds=dict(phases),
+        chains=[r["seconds"] for r in results], cpu_companies=sum(r["cpu"] for r in results),
+        cpu_driver=cpu_driver, cpu_sandbox=cpu_sandbox)
 
 
 def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
@@ -190,9 +251,52 @@ def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
     print(f"- peak RSS: this process {human_bytes(result.peak_self)}, largest company process "
           f"{human_bytes(result.peak_company)}, largest child incl. the sandbox "
           f"{human_bytes(result.peak_sandbox)}")
+    pipeline = result.cpu_companies + result.cpu_driver
+    print(f"- CPU seconds per 1,000 documents: pipeline {result.cpu_per_1k(pipeline):.2f} "
+          f"(company processes {result.cpu_companies:,.0f}s, plan and report {result.cpu_driver:,.0f}s), "
+          f"sandbox {result.cpu_per_1k(result.cpu_sandbox):.2f} ({result.cpu_sandbox:,.0f}s)")
+    print_chain("- one company's chain, median over companies", result)
     print(f"- reconciliation outcomes: {result.outcomes}")
     if result.failed:
         print(f"- FAILED companies ({len(result.failed)}): " + "; ".join(result.failed[:3]))
+
+
+def print_chain(title: str, result: NightResult) -> None:
+    print(f"{title}: {result.chain_median():.2f}s — " + ", ".join(
+        f"{part} {result.chain_median(part):.2f}s" for part in CHAIN_PARTS))
+
+
+def fixed_cost(companies: int, *, latency_ms: float) -> NightResult:
+    """A tiny night (FIXED_COST_INVOICES invoices per company), one company process at a time: what a
+    company costs whatever its volume (process start, imports, reads, settle waits, read-back)."""
+    result = run_night(FIXED_COST_INVOICES * companies / FULL["invoices"], workers=1, latency_ms=latency_ms,
+                       companies=companies, invoices_per_company=FIXED_COST_INVOICES)
+    print(f"\n### Per-company fixed cost: {companies} companies of {FIXED_COST_INVOICES} invoices "
+          f"({result.documents:,} documents), one company process at a time, {latency_ms:g} ms latency\n")
+    print_chain("- one company's chain (process start to the end of reconcile_company), median", result)
+    print(f"- CPU per company process: {result.cpu_companies / max(len(result.chains), 1):.2f}s")
+    if result.failed:
+        print(f"- FAILED companies ({len(result.failed)}): " + "; ".join(result.failed[:3]))
+    return result
+
+
+def print_night_targets(results: list[NightResult], fixed: NightResult | None) -> None:
+    """The issue's targets this run measured: the full night, its tenth, the per-company fixed cost."""
+    targets = []
+    for r in results:
+        if r.scale == 1:
+            targets += [Target("night wall seconds", r.wall_seconds, "<=", WALL_TARGET_SECONDS),
+                        Target("peak RSS of any process GiB",
+                               max(r.peak_self, r.peak_company, r.peak_sandbox) / GIB, "<=", RSS_TARGET / GIB,
+                               "{:.2f}")]
+        if r.scale == 0.1 and r.companies == FULL["companies"]:
+            targets.append(Target("tenth of the night (--scale 0.1) wall seconds", r.wall_seconds, "<=",
+                                  TENTH_WALL_TARGET_SECONDS))
+    if fixed is not None:
+        targets.append(Target("per-company fixed cost seconds", fixed.chain_median(), "<=",
+                              FIXED_COST_TARGET_SECONDS, "{:.2f}"))
+    if targets:
+        print_targets(targets)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="company processes at a time (default 8; 0 = in this process, one by one)")
     p.add_argument("--companies", type=int, default=FULL["companies"], help="companies (default 100)")
     p.add_argument("--latency-ms", type=float, default=50.0)
+    p.add_argument("--fixed-cost", type=int, default=5, metavar="N",
+                   help="after the night, measure the per-company fixed cost on N tiny companies (default 5; "
+                        "0, or --workers 0, skips it)")
     args = p.parse_args(argv)
     scales = [float(s) for s in args.scales.split(",")] if args.scales else [args.scale]
     header(f"Whole night — scale {', '.join(f'{s:g}' for s in scales)} of "
@@ -223,15 +330,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{1000 * r.wall_seconds / r.documents:.2f} "
                   f"| {r.wall_seconds / base.wall_seconds:.2f} | {r.documents / base.documents:.2f} "
                   f"| {human_bytes(r.peak_company)} | {human_bytes(r.peak_sandbox)} |")
-    full = [r for r in results if r.scale == 1]
-    if full:
-        r = full[0]
-        print_targets([
-            Target("night wall seconds", r.wall_seconds, "<=", WALL_TARGET_SECONDS),
-            Target("peak RSS of any process GiB", max(r.peak_self, r.peak_company, r.peak_sandbox) / GIB,
-                   "<=", RSS_TARGET / GIB, "{:.2f}"),
-        ])
-    return 1 if any(r.failed for r in results) else 0
+    fixed = None
+    if args.fixed_cost and args.workers:
+        fixed = fixed_cost(args.fixed_cost, latency_ms=args.latency_ms)
+    print_night_targets(results, fixed)
+    return 1 if any(r.failed for r in results) or (fixed is not None and fixed.failed) else 0
 
 
 if __name__ == "__main__":
