@@ -308,6 +308,38 @@ def test_a_job_on_a_current_warehouse_asks_the_version_once_and_then_nothing(sql
         engine.dispose()
 
 
+def test_a_company_job_trusts_its_plans_stamp_and_a_job_without_one_asks(sqlite_settings, sqlite_engine):
+    from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
+
+    create_input_tables(sqlite_engine)
+    plan = jobs.plan_run(sqlite_engine, settings=SyncSettings(), run_id="r",
+                         params={"business_date": DAY.isoformat()})
+    assert all(c[migrations.STAMP] == migrations.code_version() for c in plan["companies"])
+    for item, asks in (({"company_id": "c1", **migrations.stamp()}, 0), ({"company_id": "c1"}, 1),
+                       ({"company_id": "c1", migrations.STAMP: migrations.code_version() - 1}, 1)):
+        engine = create_warehouse_engine(sqlite_settings)  # each a new task's engine
+        try:
+            seen = _statements(engine)
+            assert migrations.ensure_stamped(engine, item) == []
+            assert len([s for s in seen if "ar_schema_version" in s]) == asks, (item, seen)
+        finally:
+            engine.dispose()
+
+
+def test_a_stamp_does_not_stop_a_warehouse_behind_the_code_from_being_migrated(sqlite_settings):
+    from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
+
+    engine = create_warehouse_engine(sqlite_settings)
+    try:
+        create_input_tables(engine)
+        everything = [m.version for m in migrations.available_migrations()]
+        migrations.migrate(engine, migrations.available_migrations()[:1])
+        # A stamp from older code (one migration fewer) is not this code's: the job still migrates.
+        assert migrations.ensure_stamped(engine, {migrations.STAMP: everything[0]}) == everything[1:]
+    finally:
+        engine.dispose()
+
+
 def test_a_warehouse_behind_the_code_is_still_migrated_by_the_first_job(sqlite_settings):
     from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
 
