@@ -38,6 +38,9 @@ _COMPILED = frozenset({"type", "properties", "required", "additionalProperties",
 
 
 def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float or kind is int:  # what orjson gives; the ABC check below is slow
+        return True
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
@@ -92,6 +95,9 @@ class _Compiler:
         unsupported = set(applied) - _COMPILED
         if unsupported or not self._supported_values(schema):
             return self.cls(schema).is_valid  # jsonschema itself, for this object only
+        typed = self._typed(schema, set(applied))
+        if typed is not None:
+            return typed
         checks = [check for check in (self._type(schema), self._strings(schema), self._object(schema),
                                       self._array(schema), *self._combined(schema)) if check is not None]
         if not checks:
@@ -124,6 +130,36 @@ class _Compiler:
                 return False
         return all(isinstance(schema.get(key, []), list) for key in ("required", "allOf", "anyOf", "oneOf"))
 
+    def _typed(self, schema: dict[str, Any], applied: set[str]) -> Check | None:
+        """One closure for the common shapes (an object, an array or a string, perhaps nullable): the
+        same verdicts as the type check and the keyword checks one after the other, in fewer calls."""
+        if "type" not in schema:
+            return None
+        kinds = set(schema["type"] if isinstance(schema["type"], list) else [schema["type"]])
+        null_ok, kinds = "null" in kinds, kinds - {"null"}
+        if kinds == {"object"} and applied <= {"type", "properties", "required", "additionalProperties",
+                                               "format"}:
+            fields = self._fields(schema)
+            return lambda value: fields(value) if isinstance(value, dict) else null_ok and value is None
+        if kinds == {"array"} and applied <= {"type", "items", "format"}:
+            each = self.compile(schema.get("items", True))
+
+            def typed_array(value: Any) -> bool:
+                if not isinstance(value, list):
+                    return null_ok and value is None
+                for item in value:
+                    if not each(item):
+                        return False
+                return True
+
+            return typed_array
+        if kinds == {"string"} and applied <= {"type", "enum", "minLength", "maxLength", "format"}:
+            rules = self._strings(schema) or _always
+            # null passes the type, then an enum of strings refuses it; length rules ignore it
+            return lambda value: rules(value) if isinstance(value, str) else (
+                null_ok and value is None and "enum" not in schema)
+        return None
+
     @staticmethod
     def _type(schema: dict[str, Any]) -> Check | None:
         if "type" not in schema:
@@ -131,6 +167,10 @@ class _Compiler:
         names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         plain = tuple(_PLAIN_TYPES[n] for n in names if n in _PLAIN_TYPES)
         number, integer = "number" in names, "integer" in names and "number" not in names
+        if not number and not integer:
+            return lambda value: isinstance(value, plain)
+        if number and not plain:
+            return _is_number
 
         def is_type(value: Any) -> bool:
             if isinstance(value, plain):
@@ -158,14 +198,17 @@ class _Compiler:
     def _object(self, schema: dict[str, Any]) -> Check | None:
         if not {"properties", "required", "additionalProperties"} & set(schema):
             return None
+        fields = self._fields(schema)
+        return lambda value: fields(value) if isinstance(value, dict) else True
+
+    def _fields(self, schema: dict[str, Any]) -> Check:
+        """``properties``, ``required`` and ``additionalProperties`` of a dict."""
         known = {name: self.compile(sub) for name, sub in (schema.get("properties") or {}).items()}
         required = tuple(schema.get("required", ()))
         extra = self.compile(schema["additionalProperties"]) if "additionalProperties" in schema else _always
         open_ended = extra is _always
 
-        def object_rules(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
+        def object_rules(value: dict[str, Any]) -> bool:
             for name in required:
                 if name not in value:
                     return False

@@ -105,6 +105,13 @@ KEYWORD_CASES = [
     ({"allOf": [{"type": "object"}, {"required": ["a"]}]}, [{"a": 1}, {}, []]),
     ({"anyOf": [{"type": "string"}, {"type": "null"}]}, ["a", None, 1]),
     ({"oneOf": [{"type": "number"}, {"type": "integer"}]}, [1, 1.5, "a"]),
+    # the shapes compiled into one closure each: nullable or not, with their keywords
+    ({"type": ["string", "null"], "enum": ["a"]}, [None, "a", "b", 1]),
+    ({"type": "string", "minLength": 1}, [None, "", "a", 1]),
+    ({"type": ["object", "null"], "required": ["a"]}, [None, {}, {"a": 1}, [], "a"]),
+    ({"type": "object", "properties": {"a": {"type": "number"}}}, [None, {}, {"a": "x"}, {"a": 1}]),
+    ({"type": ["array", "null"], "items": {"type": "number"}}, [None, [], [1], ["a"], {}]),
+    ({"type": "array"}, [[], None, {}]),
     # keywords left to jsonschema (this object only), and references (the whole schema)
     ({"properties": {"n": {"type": "number", "minimum": 0}}}, [{"n": 1}, {"n": -1}, {}]),
     ({"properties": {"s": {"pattern": "^a"}}}, [{"s": "ab"}, {"s": "ba"}]),
