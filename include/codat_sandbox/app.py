@@ -128,6 +128,8 @@ class Sandbox:
     def __init__(self, store: Store, api_key: str, admin: bool = False, faults: FaultInjector | None = None,
                  limiter: RateLimiter | None = None, read_lag_seconds: float = 0.0) -> None:
         self.store = store
+        # One SQLite transaction per request (flushed before it is answered), not one per written row.
+        store.hold_writes()
         self.read_lag_seconds = read_lag_seconds
         # The lag a write gets is decided when it lands: the run's setting unless a fault replaces it.
         store.read_lag = lambda data_type: self.faults.read_lag_seconds(data_type, self.read_lag_seconds)
@@ -145,7 +147,10 @@ class Sandbox:
     # ---- request pipeline ------------------------------------------------------------------------
     async def handle(self, request: Request, template: str, handler: Handler,
                      data_type: str | None) -> Response:
-        response = await self._handle(request, handler, data_type)
+        try:
+            response = await self._handle(request, handler, data_type)
+        finally:
+            self.store.flush_writes()  # what a request changed is on disk before it is answered
         for name, value in self.limiter.headers():
             response.headers[name] = value
         route = f"{request.method} {template}"
@@ -408,6 +413,8 @@ class Sandbox:
                 return error_response(404, str(exc))
             except (ValueError, TypeError, KeyError) as exc:
                 return error_response(400, str(exc))
+            finally:
+                self.store.flush_writes()
             return result if isinstance(result, Response) else JSONResponse(result)
 
         return endpoint
