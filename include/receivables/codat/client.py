@@ -16,13 +16,11 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
-import aiohttp
 import httpx
-import yarl
 from pydantic import BaseModel
 
 from receivables.codat.core import Call, CodatCore, Flow, Send, Sleep, segment
@@ -249,79 +247,6 @@ class CodatClient(_Describe):
                                            requested_since=requested_since))
 
 
-# Request headers aiohttp writes itself (its own encodings, which it then decodes; host; body length).
-_HOP_HEADERS = frozenset({"accept-encoding", "host", "content-length", "transfer-encoding"})
-# Answer headers that no longer describe the body once aiohttp has decoded it.
-_DECODED_HEADERS = (b"content-encoding", b"content-length", b"transfer-encoding")
-
-
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx's async API over aiohttp's connection pool: the async client's default transport.
-
-    httpx's own async pool spends most of its time matching waiting requests to connections once
-    dozens are in flight (≈400 req/s at 32-64 concurrent requests on 2 cores); aiohttp's pool does not
-    (see ``benchmarks/RESULTS.md``). Errors are mapped so the retry policy can still tell a request that
-    never left (``ConnectError``/``ConnectTimeout``/``PoolTimeout``: safe to resend) from one whose answer
-    was lost (``ReadError``/``ReadTimeout``: the outcome is unknown). Bodies are read whole: API
-    answers are JSON pages, never streams.
-    """
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        # Created on first use, inside the running event loop (aiohttp binds the session to it).
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limits.max_connections or 0, limit_per_host=0,
-                                             keepalive_timeout=self._limits.keepalive_expiry or 30.0)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False,
-                                                  skip_auto_headers=("User-Agent",))
-        return self._session
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
-        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _HOP_HEADERS]
-        response = await self.exchange(request.method, str(request.url), headers, await request.aread(),
-                                       timeout, request=request)
-        response.request = request
-        return response
-
-    async def exchange(self, method: str, url: str, headers: Any, body: bytes | None,
-                       timeout: Mapping[str, Any], *, request: httpx.Request | None = None) -> httpx.Response:
-        """One exchange; ``url`` must be fully encoded already. Raises httpx's transport errors."""
-        session = self._open()
-        try:
-            async with session.request(
-                method, yarl.URL(url, encoded=True), headers=headers, data=body or None,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("pool"),
-                                              sock_connect=timeout.get("connect"),
-                                              sock_read=timeout.get("read")),
-            ) as answer:
-                content = await answer.read()
-                raw_headers = [(k, v) for k, v in answer.raw_headers
-                               if k.lower() not in _DECODED_HEADERS]
-                status = answer.status
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc), request=request) from exc
-        except aiohttp.SocketTimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc), request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except TimeoutError as exc:  # waiting for a free connection of the pool
-            raise httpx.PoolTimeout(str(exc), request=request) from exc
-        except (aiohttp.ClientError, OSError) as exc:  # sent, then the connection broke: outcome unknown
-            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-        return httpx.Response(status, headers=raw_headers, content=content,
-                              extensions={"http_version": b"HTTP/1.1"})
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
 class AsyncCodatClient(_Describe):
     """Asynchronous client with a per-company cap (``max_concurrency_per_company``) and a global cap."""
 
@@ -335,13 +260,17 @@ class AsyncCodatClient(_Describe):
         limits = self._core.limits()
         # Without a transport given (tests give one), requests go straight to aiohttp: building an
         # httpx.Request (URL parsing, cookies) costs about as much CPU as the exchange itself.
-        self._direct = AiohttpTransport(limits) if transport is None else None
+        self._direct = None
+        if transport is None:
+            # Imported here: aiohttp costs a task process ~0.16 s to import, and only pushes need it.
+            from receivables.codat.transport import AiohttpTransport
+            self._direct = AiohttpTransport(limits)
         self._http = httpx.AsyncClient(base_url=settings.base_url, transport=transport or self._direct,
                                        headers=self._core.default_headers(), timeout=self._core.timeout(),
                                        limits=limits)
         self._base_url = settings.base_url
         self._headers = self._core.default_headers()
-        self._timeouts = self._core.timeout().as_dict()
+        self._timeouts = self._direct.timeout(self._core.timeout()) if self._direct is not None else None
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._per_company: dict[str | None, asyncio.Semaphore] = {}
 
@@ -384,12 +313,12 @@ class AsyncCodatClient(_Describe):
         if self._direct is not None:
             url = self._base_url + call.path
             if call.params:
-                url += "?" + str(httpx.QueryParams(call.params))
+                url += "?" + self._direct.query_string(call.params)
             headers = {**self._headers, **self._core.call_headers(call)}
             async with self._global, self._company_slot(call.company_id):
                 try:
-                    return await self._direct.exchange(call.method, url, headers, call.content,
-                                                       self._timeouts)
+                    return await self._direct.answer(call.method, url, headers, call.content,
+                                                     self._timeouts)
                 except httpx.TransportError as exc:
                     return exc
         request = self._http.build_request(call.method, call.path, params=call.params, content=call.content,

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -93,7 +94,13 @@ def segment(value: str) -> str:
     """A path segment from an id, escaped so an id can never change the path."""
     if not value:
         raise ValueError("an id in the URL path must not be empty")
-    return quote(str(value), safe="")
+    return _quoted(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _quoted(value: str) -> str:
+    # Every request quotes its company and connection ids again: the same few strings, all night.
+    return quote(value, safe="")
 
 
 def _utc(moment: datetime) -> datetime:
