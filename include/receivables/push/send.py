@@ -180,6 +180,8 @@ async def send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger,
     finally:
         if flushing is not None:
             await flushing
+    if settler is not None:
+        settler.sending_done()  # the last batch is settled while the last answers are written
     if unflushed:
-        ledger.write(sender.answered(unflushed))
+        await flush(sender.answered(unflushed), None)
     return sender.result_rows()

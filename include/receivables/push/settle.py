@@ -50,16 +50,18 @@ class Settler:
         self._ready = asyncio.Event()
         self._finishing = False
         self._task: asyncio.Task | None = None
+        self._rest: asyncio.Task | None = None
 
     async def __aenter__(self) -> Settler:
         self._task = asyncio.create_task(self._settle_while_sending())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None and not self._task.done():  # sending failed: nothing more to settle
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._rest):
+            if task is not None and not task.done():  # sending failed: nothing more to settle
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     def sent(self, key: str) -> None:
         """An operation key was answered: it joins the next batch."""
@@ -84,12 +86,20 @@ class Settler:
                     self._failed.extend(batch)
                     return
 
+    def sending_done(self) -> None:
+        """The last answer is in: settle the rest now, in the background, while the sender still writes
+        the ledger (:meth:`finish` then waits for it instead of starting it)."""
+        if self._rest is None and self._queue:
+            rest, self._queue = self._queue, []
+            self._rest = asyncio.create_task(self._settle(rest))
+
     async def finish(self) -> dict[str, PushOperation]:
         """Every operation sent, settled (or as last seen at its deadline). An API error is raised."""
         self._finishing = True
         self._ready.set()
         rest, self._queue = self._queue, []
-        await asyncio.gather(self._settle(rest) if rest else asyncio.sleep(0), self._task)
+        await asyncio.gather(self._settle(rest) if rest else asyncio.sleep(0), self._task,
+                             self._rest if self._rest is not None else asyncio.sleep(0))
         if self._failed:
             failed, self._failed = self._failed, []
             await self._settle(failed)
