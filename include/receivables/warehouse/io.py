@@ -22,7 +22,7 @@ PostgreSQL reads stream ``COPY (SELECT …) TO STDOUT`` through a pipe into pyar
 column types), and writes ``COPY`` into a temporary table followed by ``INSERT … SELECT`` (``ON CONFLICT
 DO UPDATE`` for upserts). NUMERIC columns cross the pipe as text and become ``Decimal`` from their exact
 digits: the columns are unscaled, so a fixed-scale ``decimal128`` could not hold every stored value.
-A PostgreSQL read of at most 5,000 rows (a company's context) skips COPY for a plain cursor. SQLite
+Small PostgreSQL reads (<= 5,000 rows) and writes (<= 1,000) skip COPY: a plain cursor, one INSERT. SQLite
 reads through a plain cursor and writes with ``executemany``. Each write call is one transaction.
 Identifiers come only from the ``Table`` objects; values are always parameters (or COPY data).
 """
@@ -62,6 +62,7 @@ _TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _WRITE_BATCH_ROWS = 50_000
 _COPY_BLOCK_BYTES = 4 << 20
 _SMALL_READ_ROWS = 5_000  # a PostgreSQL read of at most this many rows skips COPY (see _small_read)
+_SMALL_WRITE_ROWS = 1_000  # a PostgreSQL write of at most this many rows is one INSERT (see _pg_insert)
 
 
 @dataclass(frozen=True)
@@ -437,6 +438,8 @@ def _pg_write(
     conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]], mode: WriteMode,
     keys: list[str],
 ) -> int:
+    if len(df) <= _SMALL_WRITE_ROWS:
+        return _pg_insert(conn, table, df, columns, mode, keys)
     name, quoted = _quoted(conn, table, columns)
     column_list = ", ".join(quoted)
     # An append COPYs straight into the table (one transaction: a failure leaves nothing behind); an
@@ -460,6 +463,33 @@ def _pg_write(
     conn.exec_driver_sql(f"INSERT INTO {name} ({column_list}) SELECT {column_list} FROM {target}{conflict}")
     conn.exec_driver_sql(f"DROP TABLE {target}")
     return len(df)
+
+
+def _pg_insert(conn: Connection, table: sa.Table, df: pd.DataFrame, columns: list[sa.Column[Any]],
+               mode: WriteMode, keys: list[str]) -> int:
+    """A small write as one ``INSERT … VALUES … [ON CONFLICT …]``: staging a few rows in a temporary table
+    for COPY cost four statements and a table created and dropped. The values are the texts COPY was given
+    (money, dates), which PostgreSQL casts to each column's type alike."""
+    from psycopg2.extras import execute_values
+
+    name, quoted = _quoted(conn, table, columns)
+    sql = f"INSERT INTO {name} ({', '.join(quoted)}) VALUES %s" + _conflict_clause(conn, columns, mode, keys)
+    rows = list(zip(*(_param_values(col, df[col.name]) for col in columns), strict=True))
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        with _driver_errors(conn, sql):
+            execute_values(cursor, sql, rows, page_size=len(rows))
+    finally:
+        cursor.close()
+    return len(df)
+
+
+def _param_values(column: sa.Column[Any], series: pd.Series) -> list[Any]:
+    """One column as psycopg2 parameters: :func:`_db_values`' (None for NULL), booleans as ``bool``."""
+    values = _db_values(column, series, "sqlite")
+    if _kind(column.type) == "boolean":
+        return [None if v is None else bool(v) for v in values]
+    return values
 
 
 def _copy_csv(columns: list[sa.Column[Any]], df: pd.DataFrame) -> io.BytesIO:

@@ -277,3 +277,42 @@ def test_a_small_postgresql_read_skips_copy_and_reads_the_same_frame(warehouse_e
     assert copies == [1]
     pd.testing.assert_frame_equal(small, big)
     assert small["note"].iloc[0] == "" and small["note"].isna().iloc[1]
+
+
+def test_a_small_postgresql_write_is_one_insert_and_stores_what_copy_stores(warehouse_engine, monkeypatch):
+    from receivables.warehouse import io
+
+    if warehouse_engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL writes through COPY")
+    create_input_tables(warehouse_engine)
+    frame = pd.DataFrame({
+        "company_id": ["c1"] * 3, "invoice_id": ["i1", "i2", "i3"], "invoice_number": ["A,1", 'B"2', "C\n3"],
+        "customer_id": ["cu1"] * 3, "issue_date": [date(2026, 11, 20)] * 3,
+        "due_date": [date(2026, 12, 20), date(2026, 12, 21), date(2999, 12, 31)],
+        "currency": ["GBP", "JPY", "BHD"], "currency_rate": [None, Decimal("150.25"), Decimal("1E-3")],
+        "status": ["submitted"] * 3, "note": ["", None, "é"],
+        "updated_at": [datetime(2026, 11, 20, 10, 30, 15, 123456)] * 3})
+    ledger = _ledger(3).assign(source_total=[Decimal("0.1") + Decimal("0.2"), None, Decimal("-0.005")])
+    statements = []
+    sa.event.listen(warehouse_engine, "before_cursor_execute", lambda c, cur, statement, *a:
+                    statements.append(statement))
+    written = {}
+    for label, small_rows in (("insert", 1_000), ("copy", 0)):
+        monkeypatch.setattr(io, "_SMALL_WRITE_ROWS", small_rows)
+        statements.clear()
+        write_frame(warehouse_engine, ar_invoices, frame)
+        write_frame(warehouse_engine, ar_push_ledger, ledger, mode="upsert")
+        write_frame(warehouse_engine, ar_push_ledger, ledger.assign(status="success"), mode="upsert")
+        if label == "insert":  # no temporary table staged, nothing created
+            assert not [s for s in statements if "TEMP" in s or "DROP" in s], statements
+        written[label] = (read_frame(warehouse_engine, ar_invoices).sort_values("invoice_id")
+                          .reset_index(drop=True),
+                          read_frame(warehouse_engine, ar_push_ledger).sort_values("source_id")
+                          .reset_index(drop=True))
+        delete_rows(warehouse_engine, ar_invoices, where={"company_id": "c1"})
+        delete_rows(warehouse_engine, ar_push_ledger, where={"company_id": "c1"})
+    pd.testing.assert_frame_equal(written["insert"][0], written["copy"][0])
+    given = list(ledger.columns)  # the others take their defaults (the time of the write)
+    pd.testing.assert_frame_equal(written["insert"][1][given], written["copy"][1][given])
+    assert written["insert"][1]["status"].tolist() == ["success"] * 3
+    assert written["insert"][0]["note"].iloc[0] == "" and written["insert"][0]["note"].isna().iloc[1]
