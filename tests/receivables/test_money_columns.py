@@ -130,8 +130,9 @@ def test_the_plain_parse_equals_the_careful_parse(values):
 
     text = pa.array([str(v) for v in values], pa.large_string())
     fast, slow = _plain_scaled(text), scaled_from_text(text)
-    if fast is None:  # declined only for text the careful path has to rewrite: exponents, -0
-        assert any("E" in t or (t.startswith("-") and D(t).is_zero()) for t in text.to_pylist())
+    if fast is None:  # declined only for exponents and -0 (rewritten) and past int64 (not exact anyway)
+        assert any("E" in t or (t.startswith("-") and D(t).is_zero()) or len(t.replace(".", "")) > 18
+                   for t in text.to_pylist())
         return
     for field in ("mantissa", "places", "exact"):
         assert np.array_equal(getattr(fast, field), getattr(slow, field)), field
