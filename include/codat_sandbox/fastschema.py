@@ -203,7 +203,8 @@ class _Compiler:
 
     def _fields(self, schema: dict[str, Any]) -> Check:
         """``properties``, ``required`` and ``additionalProperties`` of a dict."""
-        known = {name: self.compile(sub) for name, sub in (schema.get("properties") or {}).items()}
+        properties = (schema.get("properties") or {}).items()
+        known = {name: (self._leaf_types(sub), self.compile(sub)) for name, sub in properties}
         required = tuple(schema.get("required", ()))
         extra = self.compile(schema["additionalProperties"]) if "additionalProperties" in schema else _always
         open_ended = extra is _always
@@ -213,15 +214,28 @@ class _Compiler:
                 if name not in value:
                     return False
             for name, item in value.items():
-                check = known.get(name)
-                if check is None:
+                rule = known.get(name)
+                if rule is None:
                     if not open_ended and not extra(item):
                         return False
-                elif not check(item):
+                elif type(item) not in rule[0] and not rule[1](item):
                     return False
             return True
 
         return object_rules
+
+    def _leaf_types(self, schema: Any) -> frozenset[type]:
+        """For a schema of nothing but a type: the exact Python types that surely pass it (JSON as orjson
+        parses it), tested inline by the parent; anything else (a bool for a number, 1.0 for an
+        integer, a subclass) still goes to the schema's check."""
+        if not isinstance(schema, dict) or "type" not in schema or not self._supported_values(schema):
+            return frozenset()
+        if {key for key in schema if key in self.applied} - {"type", "format"}:
+            return frozenset()
+        exact = {"string": (str,), "null": (type(None),), "number": (int, float), "integer": (int,),
+                 "boolean": (bool,), "object": (), "array": ()}
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        return frozenset(kind for name in names for kind in exact[name])
 
     def _array(self, schema: dict[str, Any]) -> Check | None:
         if "items" not in schema:

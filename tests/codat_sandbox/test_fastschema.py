@@ -112,6 +112,11 @@ KEYWORD_CASES = [
     ({"type": "object", "properties": {"a": {"type": "number"}}}, [None, {}, {"a": "x"}, {"a": 1}]),
     ({"type": ["array", "null"], "items": {"type": "number"}}, [None, [], [1], ["a"], {}]),
     ({"type": "array"}, [[], None, {}]),
+    # type-only properties, tested inline by their object
+    ({"properties": {"a": {"type": "number"}, "b": {"type": "integer"}, "c": {"type": ["string", "null"]},
+                     "d": {"type": "boolean"}, "e": {"type": "object"}}},
+     [{"a": 1, "b": 2, "c": None, "d": False, "e": {}}, {"a": True}, {"b": 1.0}, {"b": 1.5}, {"b": True},
+      {"c": 1}, {"d": 0}, {"e": []}, {"a": "1"}]),
     # keywords left to jsonschema (this object only), and references (the whole schema)
     ({"properties": {"n": {"type": "number", "minimum": 0}}}, [{"n": 1}, {"n": -1}, {}]),
     ({"properties": {"s": {"pattern": "^a"}}}, [{"s": "ab"}, {"s": "ba"}]),
