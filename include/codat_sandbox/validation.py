@@ -225,10 +225,13 @@ def _amount(errors: _Errors, container: Mapping[str, Any], name: str, where: str
     value = _number(errors, container, name, where, required)
     if value is None:
         return None
-    amount = exact(container[name])
+    raw = container[name]
+    amount = exact(raw)
     digits = _MINOR_DIGITS.get(currency, 2)
+    # A whole number has no decimal places in any currency (normalize() is the dearest step here).
+    whole = isinstance(raw, int) or raw.is_integer()
     # By exponent, not quantize(): quantize overflows on absurd amounts such as 1e308 (schemathesis found it).
-    if amount.normalize().as_tuple().exponent < -digits:
+    if not whole and amount.normalize().as_tuple().exponent < -digits:
         errors.add(where,
                    f"{where} {_show(amount)} has more decimal places than {currency} allows ({digits}).")
     return amount
