@@ -868,9 +868,10 @@ class Store:
     def _views(rows: Iterable[_Row], index: _Index, indexed_only: bool) -> Iterator[_View]:
         fields = index.fields
         for row in rows:
-            if indexed_only:  # absent and null read the same to the query language
-                view = _View((name, value) for name, value in zip(fields, row.indexed, strict=True)
-                             if value is not None)
+            if indexed_only:
+                # Nulls kept (dict(zip) runs in C): absent and null read the same to the query language,
+                # to its path walk and to the ordering (all see None either way).
+                view = _View(zip(fields, row.indexed, strict=True))
             else:
                 view = _View(row.decode())
             view.row = row
