@@ -132,8 +132,10 @@ def _known(kind, docs: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def carried_over(ledger: pd.DataFrame, rejected_today: pd.DataFrame | None = None) -> dict[str, list[str]]:
+def carried_over(ledger: pd.DataFrame, rejected_today: pd.DataFrame | None = None) -> dict[str, list]:
     """Source ids of documents whose last push is not final, per batch table (they are retried).
+
+    A table keyed by a pair (credit-note allocations) gets ``(credit_note_id, invoice_id)`` tuples.
 
     ``rejected_today``: the day's earlier rejects (document_type, source_id). A rerun of the day decides
     them again: one that only waited before and was rejected has no ledger row left to carry it.
@@ -144,8 +146,9 @@ def carried_over(ledger: pd.DataFrame, rejected_today: pd.DataFrame | None = Non
     carried: dict[str, set[str]] = {}
     for document_type, source_id in zip(open_rows["document_type"], open_rows["source_id"], strict=True):
         kind = KIND[document_type]
-        # A credit-note allocation is keyed by the pair it joins; it is re-read by its credit note.
-        reread_by = split_allocation_key(source_id)[0] if kind.key_columns else str(source_id)
+        # A credit-note allocation is keyed by the pair it joins, and re-read by that pair alone: by its
+        # credit note, a rerun would decide again every allocation of that credit note, earlier days' too.
+        reread_by = split_allocation_key(source_id) if kind.key_columns else str(source_id)
         carried.setdefault(kind.table, set()).add(reread_by)
     return {table: sorted(ids) for table, ids in carried.items()}
 

@@ -287,9 +287,9 @@ def read_reference(engine, company_ids: Iterable[str]) -> dict[str, pd.DataFrame
 
 # -- the day's batch -------------------------------------------------------------------------------
 
-# Batch frames are keyed by their warehouse table name: each kind's table (by its id column, or the first
-# column of its key) and the lines hanging off it.
-_PARENTS = {k.table: k.id_column or k.key_columns[0] for k in KINDS}
+# Batch frames are keyed by their warehouse table name: each kind's table (by its id column, or the columns
+# of its pair key) and the lines hanging off it.
+_PARENTS = {k.table: (k.id_column,) if k.id_column else k.key_columns for k in KINDS}
 _CHILDREN = {k.lines_table: (k.table, k.id_column) for k in KINDS if k.lines_table}
 
 
@@ -309,23 +309,33 @@ class Batch:
 
 
 def load_batch(engine, *, company_id: str, business_date: date, timezone: str,
-               carried_over: Mapping[str, Iterable[str]] | None = None) -> Batch:
+               carried_over: Mapping[str, Iterable] | None = None) -> Batch:
     """Read D's batch for one company; ``carried_over`` adds documents by id (e.g. not-final pushes).
 
     ``carried_over`` maps a batch table (``ar_invoices``, ``ar_payments``…) to ids (of that table's id
-    column) that must be processed again whatever their ``updated_at``.
+    column; tuples of its key columns for a table keyed by a pair) that must be processed again whatever
+    their ``updated_at``. However many there are, every one is read (in chunks of bounded size).
     """
     start, end = business_day_window(business_date, timezone)
     carried = {k: sorted(set(v)) for k, v in (carried_over or {}).items()}
     frames: dict[str, pd.DataFrame] = {}
     parent_selects = {}
-    for name, id_column in _PARENTS.items():
+    for name, id_columns in _PARENTS.items():
         table = schema.metadata.tables[name]
-        parent_selects[name] = selects.updated_between(table, company_id, start, end,
-                                                       id_column=id_column, extra_ids=carried.get(name, []))
-        frames[name] = io.read_frame(engine, parent_selects[name])
+        parent_selects[name] = [selects.updated_between(table, company_id, start, end, id_columns=id_columns,
+                                                        extra_ids=chunk)
+                                for chunk in selects.in_chunks(carried.get(name, []))]
+        frames[name] = _read_all(engine, table, parent_selects[name])
     for name, (parent, key) in _CHILDREN.items():
         table = schema.metadata.tables[name]
-        frames[name] = io.read_frame(engine, selects.children_of(table, company_id, key,
-                                                                 parent_selects[parent]))
+        frames[name] = _read_all(engine, table, [selects.children_of(table, company_id, key, parents)
+                                                 for parents in parent_selects[parent]])
     return Batch(company_id=company_id, business_date=business_date, frames=frames)
+
+
+def _read_all(engine, table, queries: list) -> pd.DataFrame:
+    """The rows of one or more selects of ``table``, each row once (chunks overlap in the day's window)."""
+    if len(queries) == 1:
+        return io.read_frame(engine, queries[0])
+    frame = pd.concat([io.read_frame(engine, q) for q in queries], ignore_index=True)
+    return frame.drop_duplicates(subset=[c.name for c in table.primary_key.columns], ignore_index=True)

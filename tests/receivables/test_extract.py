@@ -272,6 +272,52 @@ def test_batch_is_the_business_day_in_its_timezone_plus_carried_over_documents(i
     assert sorted(utc["ar_invoices"]["invoice_id"]) == ["inv-end"]
 
 
+def _cn_allocation(cn: str, inv: str, updated: str) -> dict:
+    return {"company_id": COMPANY, "credit_note_id": cn, "invoice_id": inv, "amount": Decimal("5.00"),
+            "allocated_on": date(2026, 11, 1), "updated_at": pd.Timestamp(updated)}
+
+
+def test_a_carried_over_credit_note_allocation_brings_that_pair_and_not_its_credit_notes_others(inputs):
+    # A rerun carries over a rejected allocation; the credit note's allocation of an earlier day (already
+    # pushed) must not come back with it and be decided again against today's state (found by
+    # tests/generative: that earlier allocation's invoice had been voided since).
+    io.write_frame(inputs, T["ar_credit_note_allocations"], pd.DataFrame([
+        _cn_allocation("cn-1", "inv-a", "2026-11-01 09:00"),   # an earlier day, pushed then: out
+        _cn_allocation("cn-1", "inv-b", "2026-11-01 10:00"),   # an earlier day, carried over: in
+        _cn_allocation("cn-2", "inv-b", "2026-11-20 10:00"),   # the day's own: in
+    ]))
+    batch = extract.load_batch(inputs, company_id=COMPANY, business_date=date(2026, 11, 20), timezone="UTC",
+                               carried_over={"ar_credit_note_allocations": [("cn-1", "inv-b")]})
+    allocations = batch["ar_credit_note_allocations"]
+    assert sorted(zip(allocations["credit_note_id"], allocations["invoice_id"], strict=True)) == [
+        ("cn-1", "inv-b"), ("cn-2", "inv-b")]
+
+
+def test_more_carried_over_ids_than_one_query_takes_are_all_read_once_with_their_lines(inputs, monkeypatch):
+    monkeypatch.setattr(extract.selects, "MAX_IDS_PER_QUERY", 3)
+    old = [f"inv-old-{n}" for n in range(8)]
+    io.write_frame(inputs, T["ar_invoices"], pd.DataFrame(
+        [_invoice(i, "2026-10-01 09:00") for i in old] + [_invoice("inv-today", "2026-11-20 09:00")]))
+    io.write_frame(inputs, T["ar_invoice_lines"], pd.DataFrame(
+        [_line(i, 1) for i in old] + [_line("inv-today", 1), _line("inv-today", 2)]))
+    batch = extract.load_batch(inputs, company_id=COMPANY, business_date=date(2026, 11, 20), timezone="UTC",
+                               carried_over={"ar_invoices": old})
+    assert sorted(batch["ar_invoices"]["invoice_id"]) == sorted(old + ["inv-today"])
+    lines = batch["ar_invoice_lines"]
+    assert len(lines) == len(old) + 2
+    assert not lines.duplicated(["invoice_id", "line_no"]).any()
+
+
+def test_a_query_never_silently_drops_ids_beyond_its_limit():
+    table = T["ar_invoices"]
+    ids = [f"i{n}" for n in range(extract.selects.MAX_IDS_PER_QUERY + 1)]
+    with pytest.raises(ValueError, match="use in_chunks"):
+        extract.selects.updated_between(table, COMPANY, datetime(2026, 11, 20), datetime(2026, 11, 21),
+                                        id_columns=("invoice_id",), extra_ids=ids)
+    assert [len(c) for c in extract.selects.in_chunks(ids)] == [extract.selects.MAX_IDS_PER_QUERY, 1]
+    assert extract.selects.in_chunks([]) == [[]]
+
+
 # ------------------------------------------------------------------------------------ read-back
 
 INVOICE = {"id": "p1", "invoiceNumber": "INV-1", "totalAmount": 10, "modifiedDate": "2026-11-20T10:00:00Z"}

@@ -42,12 +42,13 @@ def test_not_final_documents_are_reread_from_their_batch_table():
         ("invoice", "i2", "pending"), ("invoice", "i1", "timed_out"), ("invoice", "i3", "success"),
         ("credit_note", "cn1", "unknown"), ("customer", "cu1", "pending"),
         ("payment", "p1", "pending"), ("fee", "p2", "unknown"), ("fee", "p1", "pending"),
-        # An allocation is re-read through its credit note: "<credit_note_id>:<invoice_id>".
+        # An allocation is re-read by the pair it joins ("<credit_note_id>:<invoice_id>"), not by its
+        # credit note: that would decide the credit note's other (earlier) allocations again.
         ("credit_note_allocation", "cn7:i9", "pending"), ("credit_note_allocation", "cn7:i8", "timed_out"),
     ])
     assert company_state.carried_over(ledger) == {
         "ar_invoices": ["i1", "i2"], "ar_credit_notes": ["cn1"], "ar_customers": ["cu1"],
-        "ar_payments": ["p1", "p2"], "ar_credit_note_allocations": ["cn7"]}
+        "ar_payments": ["p1", "p2"], "ar_credit_note_allocations": [("cn7", "i8"), ("cn7", "i9")]}
 
 
 # -------------------------------------------------------------------------------- write_rejects

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, Table, and_, or_, select
+from sqlalchemy import Select, Table, and_, or_, select, tuple_
 
 # SQLite's default limit of bound parameters is 32766; stay far below it.
 MAX_IDS_PER_QUERY = 5000
@@ -21,12 +21,29 @@ def for_companies(table: Table, company_ids: Sequence[str]) -> Select:
 
 
 def updated_between(table: Table, company_id: str, start: datetime, end: datetime, *,
-                    id_column: str | None = None, extra_ids: Iterable[str] = ()) -> Select:
-    """Rows of one company with ``updated_at`` in [start, end), plus rows whose id is in ``extra_ids``."""
+                    id_columns: Sequence[str] = (), extra_ids: Iterable[object] = ()) -> Select:
+    """Rows of one company with ``updated_at`` in [start, end), plus rows whose id is in ``extra_ids``.
+
+    ``id_columns``: the column identifying a row, or the columns of a pair key (a credit-note allocation
+    is its credit note *and* its invoice), whose ``extra_ids`` are then tuples. At most
+    :data:`MAX_IDS_PER_QUERY` ids: :func:`in_chunks` splits longer lists (none is ever left out).
+    """
     in_window = and_(table.c.updated_at >= start, table.c.updated_at < end)
-    ids = list(extra_ids)[:MAX_IDS_PER_QUERY]
-    condition = or_(in_window, table.c[id_column].in_(ids)) if (id_column and ids) else in_window
+    ids = list(extra_ids)
+    if len(ids) > MAX_IDS_PER_QUERY:
+        raise ValueError(f"{len(ids)} ids in one query (at most {MAX_IDS_PER_QUERY}: use in_chunks)")
+    if not (id_columns and ids):
+        condition = in_window
+    elif len(id_columns) == 1:
+        condition = or_(in_window, table.c[id_columns[0]].in_(ids))
+    else:
+        condition = or_(in_window, tuple_(*(table.c[c] for c in id_columns)).in_([tuple(i) for i in ids]))
     return select(table).where(table.c.company_id == company_id, condition)
+
+
+def in_chunks(ids: Sequence[object]) -> list[list[object]]:
+    """``ids`` in lists of at most :data:`MAX_IDS_PER_QUERY` (one empty list when there are none)."""
+    return [list(ids[i:i + MAX_IDS_PER_QUERY]) for i in range(0, len(ids), MAX_IDS_PER_QUERY)] or [[]]
 
 
 def children_of(table: Table, company_id: str, key: str, parents: Select) -> Select:
