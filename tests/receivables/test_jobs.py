@@ -326,14 +326,22 @@ def test_a_company_job_trusts_its_plans_stamp_and_a_job_without_one_asks(sqlite_
             engine.dispose()
 
 
+def _one_migration_behind(engine) -> list[str]:
+    """Input tables and only the first migration applied; every version this code has."""
+    from receivables.warehouse import create_input_tables, migrations
+
+    create_input_tables(engine)
+    everything = [m.version for m in migrations.available_migrations()]
+    assert migrations.migrate(engine, migrations.available_migrations()[:1]) == everything[:1]
+    return everything
+
+
 def test_a_stamp_does_not_stop_a_warehouse_behind_the_code_from_being_migrated(sqlite_settings):
-    from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
+    from receivables.warehouse import create_warehouse_engine, migrations
 
     engine = create_warehouse_engine(sqlite_settings)
     try:
-        create_input_tables(engine)
-        everything = [m.version for m in migrations.available_migrations()]
-        migrations.migrate(engine, migrations.available_migrations()[:1])
+        everything = _one_migration_behind(engine)
         # A stamp from older code (one migration fewer) is not this code's: the job still migrates.
         assert migrations.ensure_stamped(engine, {migrations.STAMP: everything[0]}) == everything[1:]
     finally:
@@ -341,13 +349,11 @@ def test_a_stamp_does_not_stop_a_warehouse_behind_the_code_from_being_migrated(s
 
 
 def test_a_warehouse_behind_the_code_is_still_migrated_by_the_first_job(sqlite_settings):
-    from receivables.warehouse import create_input_tables, create_warehouse_engine, migrations
+    from receivables.warehouse import create_warehouse_engine, migrations
 
     engine = create_warehouse_engine(sqlite_settings)
     try:
-        create_input_tables(engine)
-        everything = [m.version for m in migrations.available_migrations()]
-        assert migrations.migrate(engine, migrations.available_migrations()[:1]) == everything[:1]
+        everything = _one_migration_behind(engine)
         assert jobs.active_companies(engine) == []
         assert migrations.applied_versions(engine) == everything
     finally:

@@ -386,14 +386,7 @@ def make_batch(seed: int, n_docs: int = 60) -> dict[str, pd.DataFrame]:
     }
 
 
-@pytest.fixture(scope="module")
-def refdata():
-    return reference_data()
-
-
-@pytest.fixture(scope="module")
-def lookup(refdata):
-    return lookup_for(refdata)
+# ``refdata`` and ``lookup`` (the reference tables above, their mapping lookup): in conftest.py
 
 
 def as_records(out: pd.DataFrame) -> list[dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.receivables import reference_transform as ref
@@ -20,24 +19,12 @@ from tests.receivables.test_transform import (
     compare,
     currency_of,
     frame,
-    lookup_for,
     one_invoice,
-    reference_data,
 )
 
 from receivables.transform import fees_to_payloads, invoices_to_payloads, payments_to_payloads
 
 D = Decimal
-
-
-@pytest.fixture(scope="module")
-def refdata():
-    return reference_data()
-
-
-@pytest.fixture(scope="module")
-def lookup(refdata):
-    return lookup_for(refdata)
 
 
 # Amounts inside the fixed scale (<= 4 decimals, < 10**14) and the ones that move a column off it.
