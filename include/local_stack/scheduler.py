@@ -74,6 +74,14 @@ WORKER_HOSTNAME_ENV = "RS_WORKER_HOSTNAME"
 WORKER_READY_MARK = " ready."
 LOCKED_RETRIES = 5
 LOCKED_RETRY_SECONDS = 3.0
+# The LocalExecutor's workers start from a forkserver that has imported the pipeline once
+# (receivables.preload), so each task process its supervisor forks begins with pandas, SQLAlchemy and
+# the Codat client loaded instead of spending ≈ 0.8 CPU-s importing them. Set in the environment to
+# choose otherwise (e.g. AIRFLOW__SCHEDULER__MP_START_METHOD=fork).
+WARM_WORKERS = {
+    "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+    "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": "receivables.preload",
+}
 
 
 def worker_hostname() -> str:
@@ -249,6 +257,8 @@ class Scheduler:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         })
+        for name, value in WARM_WORKERS.items():
+            env.setdefault(name, value)
         return env
 
     def _run_cli(self, args: list[str], log_name: str) -> None:

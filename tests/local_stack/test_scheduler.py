@@ -23,6 +23,7 @@ from local_stack.scheduler import AirflowStackError, DayOutcome, Scheduler, day_
 
 TINY_DAG = textwrap.dedent('''
     import os
+    import sys
 
     import pendulum
     from airflow.sdk import DAG, task
@@ -34,6 +35,9 @@ TINY_DAG = textwrap.dedent('''
         def book_day(ds=None):
             with open(os.environ["RS_TEST_MARKER"], "a") as marker:
                 marker.write(ds + "\\n")
+            # Was the pipeline already imported when this task process began (forked from a warm worker)?
+            with open(os.environ["RS_TEST_MARKER"] + ".warm", "a") as warm:
+                warm.write(f"{ds} {'receivables.preload' in sys.modules} {'pandas' in sys.modules}\\n")
             if ds in os.environ.get("RS_TEST_FAIL_DAYS", "").split(","):
                 raise RuntimeError(f"planned failure on {ds}")
 
@@ -118,6 +122,14 @@ def test_days_that_already_ran_run_again_and_a_failed_day_returns_nonzero(stack,
     assert "2026-01-02: success" in output
     assert "2026-01-03: failed" in output
     assert "1 of 2 days failed: 2026-01-03" in output
+
+
+@pytest.mark.slow
+def test_each_task_process_starts_with_the_pipeline_already_imported(stack, first_backfill):
+    """The LocalExecutor's workers come from a forkserver that preloaded receivables.preload, so a task
+    (whose DAG file imports nothing of ours) finds pandas and the pipeline loaded without importing them."""
+    lines = (stack["root"] / "days.txt.warm").read_text().splitlines()
+    assert lines and all(line.split()[1:] == ["True", "True"] for line in lines), lines
 
 
 @pytest.mark.slow

@@ -1,0 +1,42 @@
+"""receivables.preload: what a forkserver imports so every forked task starts warm.
+
+It must be safe to fork after: no thread started, no Airflow imported (the package imports without it),
+and everything it lists really loaded — a silently failed import would only show as slow nights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_preloading_imports_every_listed_module_and_starts_no_thread():
+    code = (
+        "import json, sys, threading\n"
+        "import receivables.preload as p\n"
+        "print(json.dumps({'missing': [m for m in p.MODULES if m not in sys.modules],\n"
+        "                  'threads': threading.active_count(),\n"
+        "                  'airflow': sorted(m for m in sys.modules if m.split('.')[0] == 'airflow')}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ))
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"missing": [], "threads": 1, "airflow": []}
+
+
+def test_the_company_tasks_need_nothing_heavy_the_preload_leaves_out():
+    """After the preload, importing what a company task imports loads no further third-party package."""
+    code = (
+        "import sys\n"
+        "import receivables.preload\n"
+        "before = {m.split('.')[0] for m in sys.modules}\n"
+        "from receivables import jobs, extract, sync, reconcile_scope\n"
+        "from receivables.codat.client import AsyncCodatClient, CodatClient\n"
+        "after = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(after - before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ))
+    assert out.stdout.strip().splitlines()[-1] == "[]"
