@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -172,16 +173,44 @@ def fetch_changed(client, engine, *, company_id: str, data_type: str, state_key:
     return ChangedRecords(engine, company_id, key, records, previous)
 
 
+def in_order_concurrently(client, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[tuple[Any, Future]]:
+    """``fn(item)`` for every item at once (threads, within the company's in-flight cap), handed back in
+    the items' order, each as its finished future — whose ``result()`` raises what ``fn`` raised.
+
+    For a company's independent reads (each its own 50 ms round trips): the waits overlap, while the
+    caller still writes, advances watermarks and fails in the same order as a loop would. The sync
+    client is safe to share between threads for reads. When the caller stops at a failure, reads already
+    started finish unseen and nothing of theirs is written.
+    """
+    settings = getattr(client, "settings", None)
+    workers = max(1, min(len(items), getattr(settings, "max_concurrency_per_company", len(items))))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codat-read") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            for item, future in zip(items, futures, strict=True):
+                future.exception()  # wait for this one only
+                yield item, future
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def pull_reference_data(client, engine, *, company_id: str, connection_id: str, now: datetime,
                         data_types: Iterable[str] | None = None, full: bool = False) -> dict[str, int]:
-    """Pull each reference type for one company into the warehouse; returns records fetched per type."""
+    """Pull each reference type for one company into the warehouse; returns records fetched per type.
+
+    The types are read at once and written one after another in their fixed order; the first that fails
+    fails the pull, the types before it written as a loop would have left them."""
     wanted = set(data_types) if data_types else {r.data_type for r in REFERENCE_TYPES}
     counts: dict[str, int] = {}
-    for ref in REFERENCE_TYPES:
-        if ref.data_type not in wanted:
-            continue
-        changed = fetch_changed(client, engine, company_id=company_id, data_type=ref.data_type, full=full,
-                                connection_id=connection_id if ref.connection_scoped else None)
+
+    def fetch(ref: ReferenceType) -> ChangedRecords:
+        return fetch_changed(client, engine, company_id=company_id, data_type=ref.data_type, full=full,
+                             connection_id=connection_id if ref.connection_scoped else None)
+
+    refs = [ref for ref in REFERENCE_TYPES if ref.data_type in wanted]
+    for ref, fetched in in_order_concurrently(client, fetch, refs):
+        changed = fetched.result()
         frame = reference_frame(ref, changed.records, company_id=company_id, fetched_at=now)
         if len(frame):
             io.write_frame(engine, ref.table, frame, mode="upsert", key_columns=["company_id", "platform_id"])
@@ -245,12 +274,19 @@ def refresh_platform_documents(client, engine, *, company_id: str, connection_id
     """
     table = schema.metadata.tables["ar_platform_documents"]
     counts, stale = {}, {}
-    for data_type in READ_BACK:
+
+    def refresh_and_fetch(data_type: str) -> tuple[str | None, ChangedRecords | None]:
         why = _refresh(client, company_id, data_type, refresh_deadline_seconds)
         try:
-            changed = fetch_changed(client, engine, company_id=company_id, data_type=data_type,
-                                    state_key=f"platform:{data_type}", connection_id=connection_id)
+            return why, fetch_changed(client, engine, company_id=company_id, data_type=data_type,
+                                      state_key=f"platform:{data_type}", connection_id=connection_id)
         except CodatNotReady:
+            return why, None
+
+    # Each type's refresh-then-read at once (their waits overlap); written in the types' order.
+    for data_type, fetched in in_order_concurrently(client, refresh_and_fetch, list(READ_BACK)):
+        why, changed = fetched.result()
+        if changed is None:
             counts[data_type], stale[data_type] = 0, "the platform is still syncing it"
             continue
         frame = platform_document_frame(data_type, changed.records, company_id=company_id, fetched_at=now)

@@ -9,6 +9,7 @@ extract makes); the sandbox-backed pulls and read-back are covered in test_jobs.
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from receivables import documents, extract
+from receivables.codat.errors import CodatServerError
 from receivables.codat.models import PullOperation
 from receivables.warehouse import io, schema
 from receivables.warehouse.migrations import create_input_tables
@@ -354,4 +356,63 @@ def test_a_refresh_that_does_not_complete_leaves_the_watermark_and_reports_the_t
     again = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY,
                                                connection_id="k", now=NOW)
     assert again["invoices"] == 1 and again.stale == {}, "the same records are read again once it completes"
+    assert _watermarks(warehouse_engine) == {"platform:invoices": "2026-11-20T10:00:00Z"}
+
+
+# ------------------------------------------------------------------------------------ reads at once
+
+class MeetingPlatform(Platform):
+    """A platform that answers no list until every expected list request has arrived: a pull that asked one
+    type after another would wait forever (the barrier breaks after 10 s and the pull fails)."""
+
+    def __init__(self, records: dict[str, list[dict]], together: int, fail: str | None = None) -> None:
+        super().__init__(records)
+        self.barrier = threading.Barrier(together, timeout=10)
+        self.fail = fail
+
+    def iter_records(self, company_id, data_type, *, connection_id=None, query=None, order_by=None):
+        self.barrier.wait()
+        if data_type == self.fail:
+            raise CodatServerError(f"GET {data_type} answered 500", status_code=500)
+        return super().iter_records(company_id, data_type, connection_id=connection_id, query=query,
+                                    order_by=order_by)
+
+
+def _reference_records() -> dict[str, list[dict]]:
+    return {ref.data_type: [{"id": f"{ref.data_type}-1", "name": "x", "accountName": "x", "customerName": "x",
+                             "status": "Active", "modifiedDate": "2026-11-20T10:00:00Z"}]
+            for ref in extract.REFERENCE_TYPES}
+
+
+def test_the_reference_types_are_read_at_once_and_written_in_their_order(warehouse_engine, caplog):
+    platform = MeetingPlatform(_reference_records(), together=len(extract.REFERENCE_TYPES))
+    with caplog.at_level("INFO", logger="receivables.extract"):
+        counts = extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY,
+                                             connection_id="conn-1", now=NOW)
+    order = [ref.data_type for ref in extract.REFERENCE_TYPES]
+    assert list(counts) == order and set(counts.values()) == {1}
+    logged = [next(t for t in order if f": {t} —" in r.getMessage()) for r in caplog.records
+              if " record(s) " in r.getMessage()]
+    assert logged == order
+    assert set(_watermarks(warehouse_engine)) == set(order)
+
+
+def test_a_failing_reference_type_fails_the_pull_and_nothing_after_it_is_written(warehouse_engine):
+    order = [ref.data_type for ref in extract.REFERENCE_TYPES]
+    failing = order[2]
+    platform = MeetingPlatform(_reference_records(), together=len(order), fail=failing)
+    with pytest.raises(CodatServerError, match=failing):
+        extract.pull_reference_data(platform, warehouse_engine, company_id=COMPANY, connection_id="conn-1",
+                                    now=NOW)
+    # As a loop would leave it: the types before the failure stored and advanced, none from it on.
+    assert set(_watermarks(warehouse_engine)) == set(order[:2])
+    ref = extract.read_reference(warehouse_engine, [COMPANY])
+    assert [t for t in order if len(ref[t])] == order[:2]
+
+
+def test_the_read_back_refreshes_and_reads_every_type_at_once(warehouse_engine):
+    platform = MeetingPlatform({"invoices": [INVOICE]}, together=len(documents.READ_BACK))
+    read = extract.refresh_platform_documents(platform, warehouse_engine, company_id=COMPANY,
+                                              connection_id="k", now=NOW, refresh_deadline_seconds=3)
+    assert list(read) == list(documents.READ_BACK) and read["invoices"] == 1 and read.stale == {}
     assert _watermarks(warehouse_engine) == {"platform:invoices": "2026-11-20T10:00:00Z"}
