@@ -15,6 +15,7 @@ delay has passed.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import sqlite3
 import sys
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -432,6 +434,8 @@ class Store:
         self.connection_flips: dict[str, tuple[str, int]] = {}
         self.last_sync: dict[str, dict[str, str]] = {}
         self.pulls: dict[str, dict[str, dict[str, Any]]] = {}
+        # company → [operations indexed, their requestedOnUtc keys in list order, all server times in order]
+        self._op_times: dict[str, list[Any]] = {}
         self._listing_cache.clear()
 
     def _load(self) -> None:
@@ -856,13 +860,65 @@ class Store:
         if cached is not None:
             self._listing_cache.move_to_end(key)
             return cached
-        views = list(self._views(source, index, _query_fields(query, order_by) <= index.names))
+        fields = _query_fields(query, order_by)
+        if data_type == "pushOperations" and query and not order_by:
+            rows = self._operations_by_time(company_id, query)
+            if rows is not None:
+                result = Listing(rows)
+                self._listing_cache[key] = result
+                if len(self._listing_cache) > 32:
+                    self._listing_cache.popitem(last=False)
+                return result
+        views = list(self._views(source, index, fields <= index.names))
         matched = codat_query.sort_records(codat_query.filter_records(views, query), order_by)
         result = Listing([view.row for view in matched])
         self._listing_cache[key] = result
         if len(self._listing_cache) > 32:
             self._listing_cache.popitem(last=False)
         return result
+
+    def _operations_by_time(self, company_id: str, query: str) -> list[_Row] | None:
+        """``requestedOnUtc`` >, >=, < or <= a time: the matching operations by bisection, in list order.
+
+        ``None`` (the caller filters every row) for any other query, or while the company's operations
+        are not all server times in non-decreasing list order (the only case where bisection gives
+        exactly the rows the filter keeps, in the same order).
+        """
+        node = codat_query.parse_query(query)
+        if not (isinstance(node, codat_query.Comparison) and node.path == ("requestedOnUtc",)
+                and node.operator in (">=", ">", "<=", "<")):
+            return None
+        literal = codat_query._server_time_key(codat_query._parse_datetime(node.value))
+        if literal is None:
+            return None
+        operations = self.operations[company_id]
+        entry = self._op_times.get(company_id)
+        if entry is None:
+            entry = self._op_times[company_id] = [0, [], True]
+        if entry[0] < len(operations):
+            times: list[str] = entry[1]
+            slot = OPERATION_INDEX.fields.index("requestedOnUtc")
+            for row in islice(operations.values(), entry[0], None):
+                value = row.indexed[slot]
+                if not (type(value) is str and codat_query._is_server_time(value)):
+                    entry[2] = False
+                    break
+                text = value[:23]
+                if times and text < times[-1]:
+                    entry[2] = False
+                    break
+                times.append(text)
+            entry[0] = len(operations)
+        if not entry[2]:
+            return None
+        times = entry[1]
+        if node.operator == ">=":
+            return list(islice(operations.values(), bisect.bisect_left(times, literal), None))
+        if node.operator == ">":
+            return list(islice(operations.values(), bisect.bisect_right(times, literal), None))
+        if node.operator == "<":
+            return list(islice(operations.values(), bisect.bisect_left(times, literal)))
+        return list(islice(operations.values(), bisect.bisect_right(times, literal)))
 
     @staticmethod
     def _views(rows: Iterable[_Row], index: _Index, indexed_only: bool) -> Iterator[_View]:
@@ -913,7 +969,14 @@ class Store:
     def _save_operation(self, company_id: str, key: str, operation: dict[str, Any]) -> None:
         pending = self.pending.get(key)
         raw = orjson.dumps(operation)
-        self.operations[company_id][key] = _Row.of(operation, OPERATION_INDEX, raw)
+        row = _Row.of(operation, OPERATION_INDEX, raw)
+        operations = self.operations[company_id]
+        old = operations.get(key)
+        if old is not None and old.indexed != row.indexed and company_id in self._op_times:
+            slot = OPERATION_INDEX.fields.index("requestedOnUtc")
+            if old.indexed[slot] != row.indexed[slot]:
+                del self._op_times[company_id]  # a request time changed: rebuild the time index
+        operations[key] = row
         version = (company_id, "pushOperations")
         self.versions[version] = self.versions.get(version, 0) + 1
         pending_json = orjson.dumps(pending.__dict__) if pending else b"null"
