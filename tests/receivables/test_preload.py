@@ -12,6 +12,13 @@ import subprocess
 import sys
 
 
+def _last_line_of(code: str) -> str:
+    """What a fresh interpreter running ``code`` prints last."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ))
+    return out.stdout.strip().splitlines()[-1]
+
+
 def test_preloading_imports_every_listed_module_and_starts_no_thread():
     code = (
         "import json, sys, threading\n"
@@ -20,9 +27,7 @@ def test_preloading_imports_every_listed_module_and_starts_no_thread():
         "                  'threads': threading.active_count(),\n"
         "                  'airflow': sorted(m for m in sys.modules if m.split('.')[0] == 'airflow')}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ))
-    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    seen = json.loads(_last_line_of(code))
     assert seen == {"missing": [], "threads": 1, "airflow": []}
 
 
@@ -37,6 +42,4 @@ def test_the_company_tasks_need_nothing_heavy_the_preload_leaves_out():
         "after = {m.split('.')[0] for m in sys.modules}\n"
         "print(sorted(after - before))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ))
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line_of(code) == "[]"
