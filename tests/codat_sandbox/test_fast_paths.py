@@ -24,9 +24,10 @@ from codat_sandbox.app import _UNPARSED, Sandbox
 from codat_sandbox.serving import _CONTINUE, _HeadHoldingTransport
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    st.none() | st.booleans() | st.integers(-10**12, 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=6)
+    | st.dictionaries(st.text(max_size=12), children, max_size=6),
     max_leaves=40,
 )
 
@@ -48,7 +49,8 @@ def test_a_json_row_packs_to_the_same_bytes_as_with_a_new_state(value: Any) -> N
 
 
 def test_packing_many_rows_in_a_row_does_not_carry_state_between_them() -> None:
-    raws = [orjson.dumps({"id": str(i), "invoiceNumber": f"INV-{i}", "totalAmount": i * 1.5}) for i in range(50)]
+    raws = [orjson.dumps({"id": str(i), "invoiceNumber": f"INV-{i}", "totalAmount": i * 1.5})
+            for i in range(50)]
     fast = [store_module._pack(r) for r in raws]
     assert fast == [store_module._pack_slow(r) for r in raws]
     assert [store_module._unpack(p) for p in fast] == raws
@@ -112,7 +114,8 @@ def test_a_keyed_push_is_settled_as_an_unkeyed_one(api, http) -> None:
     body = {"customerName": "Once Parsed Ltd", "status": "Active"}
     plain = api.settle(http.post(api.push_url("customers"), json=body).json())
     key = str(uuid.uuid4())
-    keyed = api.settle(http.post(api.push_url("customers"), json=body, headers={"Idempotency-Key": key}).json())
+    keyed = api.settle(http.post(api.push_url("customers"), json=body,
+                                 headers={"Idempotency-Key": key}).json())
     assert plain["status"] == keyed["status"] == "Success"
     first = api.get("customers", plain["changes"][0]["recordRef"]["id"])
     second = api.get("customers", keyed["changes"][0]["recordRef"]["id"])
