@@ -113,9 +113,11 @@ def _ledger(engine, company_id: str) -> pd.DataFrame:
 
 def _known(kind, docs: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """One kind's documents of every day, with the total the ledger pushed and whether the platform has it."""
-    by_key = ledger.set_index(["document_type", "source_id"]) if len(ledger) else None
-    totals = by_key["source_total"] if by_key is not None else pd.Series(dtype=object)
-    statuses = by_key["status"] if by_key is not None else pd.Series(dtype=object)
+    # The ledger's key is (company, document_type, source_id) and it is one company's: a dict built once
+    # answers each document without a MultiIndex probe (≈ 20 µs each).
+    ledger_keys = list(zip(ledger["document_type"], ledger["source_id"], strict=True)) if len(ledger) else []
+    totals = dict(zip(ledger_keys, ledger["source_total"], strict=True)) if ledger_keys else {}
+    statuses = dict(zip(ledger_keys, ledger["status"], strict=True)) if ledger_keys else {}
     ids = docs[kind.id_column].astype(str)
     keys = list(zip([kind.name] * len(docs), ids, strict=True))
     return pd.DataFrame({
