@@ -176,13 +176,29 @@ _PUSHED_AS: Mapping[str, tuple[tuple[str, tuple[str, ...], str | None], ...]] = 
 PLATFORM_OPTIONS_KIND = "platform_options"  # ar_mapping_issues.kind of a note about a connection's model
 
 
-def _model_issue(row: Mapping[str, Any], options: pd.DataFrame) -> str | None:
+class _PublishedModels:
+    """Each (company, data type)'s published push model — the platform's name and its properties by
+    path — taken out of the options once, not again for every mapping that points into it."""
+
+    def __init__(self, options: pd.DataFrame) -> None:
+        self.options = options
+        self.company_ids = options["company_id"].astype(str)
+        self._models: dict[tuple[str, str], tuple[str, pd.DataFrame]] = {}
+
+    def of(self, company_id: str, data_type: str) -> tuple[str, pd.DataFrame]:
+        key = (company_id, data_type)
+        if key not in self._models:
+            options = self.options
+            model = options[(self.company_ids == company_id) & (options["data_type"] == data_type)]
+            platform = next(iter(model["platform_name"].dropna()), None) or "the platform"
+            self._models[key] = platform, model.set_index("property_path")
+        return self._models[key]
+
+
+def _model_issue(row: Mapping[str, Any], models: _PublishedModels) -> str | None:
     """Why the platform's published model cannot take this mapping's id (None when it can or is silent)."""
-    company = options[options["company_id"].astype(str) == str(row["company_id"])]
     for data_type, paths, needed in _PUSHED_AS.get(row["kind"], ()):
-        model = company[company["data_type"] == data_type]
-        platform = next(iter(model["platform_name"].dropna()), None) or "the platform"
-        described = model.set_index("property_path")
+        platform, described = models.of(str(row["company_id"]), data_type)
         prop = next((described.loc[p] for p in paths if p in described.index), None)
         if prop is None:
             lines_described = (described.index.str.startswith("lineItems.")).any()
@@ -223,7 +239,7 @@ def check_platform_mappings(mappings: pd.DataFrame, options: pd.DataFrame | None
     """
     if options is None or options.empty:
         return pd.DataFrame(columns=ISSUE_COLUMNS)
-    published = options[options["published"].astype("boolean").fillna(False).astype(bool)]
+    published = _PublishedModels(options[options["published"].astype("boolean").fillna(False).astype(bool)])
     issues = []
     for _, row in _mapping_rows(mappings).iterrows():
         what = _model_issue(row, published) if row["platform_id"] is not None else None
