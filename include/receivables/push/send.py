@@ -139,33 +139,102 @@ class _Sender:
         return out
 
 
+# Pending marks are written in chunks growing from MARK_FIRST to MARK_LARGEST rows: sending starts once the
+# first (small) chunk is in the ledger, while the rest are written ahead of it.
+MARK_FIRST, MARK_LARGEST = 100, 4_000
+
+
+def mark_chunks(total: int, first: int = MARK_FIRST, largest: int = MARK_LARGEST) -> list[tuple[int, int]]:
+    """The (start, end) positions of each chunk of pending marks: ``first`` rows, doubling up to ``largest``.
+
+    >>> mark_chunks(1000)
+    [(0, 100), (100, 300), (300, 700), (700, 1000)]
+    """
+    chunks, start, size = [], 0, first
+    while start < total:
+        chunks.append((start, min(total, start + size)))
+        start, size = start + size, min(2 * size, largest)
+    return chunks
+
+
+class _Writes:
+    """The ledger writes of one :func:`send_all`, one at a time in order, each in a thread so that the event
+    loop keeps sending while the ledger is written."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.lock = asyncio.Lock()  # FIFO: marks and answers are written in the order they were asked
+
+    async def write(self, frame: pd.DataFrame) -> None:
+        async with self.lock:
+            await asyncio.to_thread(self.ledger.write, frame)
+
+
+class _Marks:
+    """Writes the pending marks chunk by chunk; :meth:`ready` lets a row go only once its mark is written."""
+
+    def __init__(self, sender: _Sender, writes: _Writes) -> None:
+        self.sender, self.writes = sender, writes
+        self.marked = 0  # rows at positions below this are durably marked pending
+        self.over = False  # no further chunk will be written (all done, stopped, or a write failed)
+        self.changed = asyncio.Condition()
+
+    async def write_all(self) -> None:
+        try:
+            for start, end in mark_chunks(self.sender.total):
+                if self.over or self.sender.stop.is_set():
+                    return  # nothing more goes out: the rows never sent are recorded with the answers
+                await self.writes.write(with_run(self.sender.marks.iloc[start:end], self.sender.ctx))
+                async with self.changed:
+                    self.marked = end
+                    self.changed.notify_all()
+        finally:
+            await self.end()
+
+    async def end(self) -> None:
+        async with self.changed:
+            self.over = True
+            self.changed.notify_all()
+
+    async def ready(self, position: int) -> bool:
+        """Waits until the row at ``position`` is marked; False when it never will be (do not send it)."""
+        if position < self.marked:
+            return True
+        async with self.changed:
+            await self.changed.wait_for(lambda: position < self.marked or self.over)
+        return position < self.marked
+
+
 async def send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger, outcome: PushOutcome,
                    concurrency: int, flush_every: int = 500, settler: Settler | None = None) -> pd.DataFrame:
     """POST/PUT every row with ``concurrency`` requests always in flight; returns rows with the results.
 
-    Every row is first marked ``pending`` with its idempotency key in one write, so a crash at any point
-    leaves each row traceable (the next run settles or reads it back before sending again). Operation
-    keys are then recorded every ``flush_every`` answers, in a thread, so sending never pauses for the
-    ledger; no request ever waits for its neighbours either — a slice-by-slice loop would hold the whole
+    Every row is marked ``pending`` with its idempotency key before it is sent, so a crash at any point
+    leaves each row sent traceable (the next run settles or reads it back before sending again). The marks
+    are written in chunks (:func:`mark_chunks`): sending starts once the first is written, the others are
+    written ahead of it, and a row waits for its own chunk. Operation keys are then recorded every
+    ``flush_every`` answers; every ledger write runs in a thread, one at a time, so sending never pauses for
+    the ledger; no request ever waits for its neighbours either — a slice-by-slice loop would hold the whole
     slice for its slowest request. Each operation key goes to ``settler`` as soon as it is answered, so
-    settling overlaps sending.
+    settling overlaps sending. Every write has ended when this returns.
     """
     sender = _Sender(client, ctx, rows, outcome, settler)
-    ledger.write(with_run(sender.marks, ctx))
+    writes = _Writes(ledger)
+    marks = _Marks(sender, writes)
+    marking = asyncio.create_task(marks.write_all())
     unflushed: list[int] = []
-    todo = iter(rows.itertuples())
+    todo = enumerate(rows.itertuples())
     flushing: asyncio.Task | None = None
 
     async def flush(frame: pd.DataFrame, previous: asyncio.Task | None) -> None:
-        # In a thread, one after the other: the event loop keeps sending while the ledger is written.
         if previous is not None:
             await previous
-        await asyncio.to_thread(ledger.write, frame)
+        await writes.write(frame)
 
     async def worker() -> None:
         nonlocal flushing
-        for row in todo:  # one shared iterator: each row is taken by exactly one worker
-            if sender.stop.is_set():
+        for position, row in todo:  # one shared iterator: each row is taken by exactly one worker
+            if sender.stop.is_set() or not await marks.ready(position) or sender.stop.is_set():
                 return
             await sender.send_one(row.Index, row)
             unflushed.append(row.Index)
@@ -178,10 +247,13 @@ async def send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger,
     try:
         await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(rows))))))
     finally:
+        await marks.end()  # no chunk is started after this; the one being written is waited for
+        await asyncio.wait([marking])
         if flushing is not None:
             await flushing
     if settler is not None:
         settler.sending_done()  # the last batch is settled while the last answers are written
     if unflushed:
         await flush(sender.answered(unflushed), None)
+    marking.result()  # a chunk of marks that could not be written fails the phase (its rows were not sent)
     return sender.result_rows()
