@@ -345,6 +345,9 @@ def check(frames: Any, options: pd.DataFrame | None, *,
     if not table:
         return pd.DataFrame(columns=COLUMNS)
     platforms = platform_names(options)
-    found = [f for field in FIELDS for f in _field_failures(frames, field, table, platforms)]
+    # A field no company's model says anything about cannot fail: its rows are not even gathered.
+    ruled = {(data_type, path) for _, data_type, path in table}
+    found = [f for field in FIELDS if any((field.data_type, p) in ruled for p in field.paths)
+             for f in _field_failures(frames, field, table, platforms)]
     found += _update_failures(frames, options, pushed, platforms)
     return _one_per_document(found, _labels(frames))
