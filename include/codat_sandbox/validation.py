@@ -231,10 +231,24 @@ def _amount(errors: _Errors, container: Mapping[str, Any], name: str, where: str
     # A whole number has no decimal places in any currency (normalize() is the dearest step here).
     whole = isinstance(raw, int) or raw.is_integer()
     # By exponent, not quantize(): quantize overflows on absurd amounts such as 1e308 (schemathesis found it).
-    if not whole and amount.normalize().as_tuple().exponent < -digits:
+    if not whole and _decimal_places(raw, amount) > digits:
         errors.add(where,
                    f"{where} {_show(amount)} has more decimal places than {currency} allows ({digits}).")
     return amount
+
+
+def _decimal_places(raw: int | float, amount: Decimal) -> int:
+    """How many decimal places a number that is not whole has: ``-amount.normalize()``'s exponent.
+
+    A float's shortest repr in positional form (``123.45``: no exponent, never a trailing zero after the
+    point unless whole) has exactly that many digits after its point; any other form goes to Decimal.
+    """
+    if type(raw) is float:
+        text = repr(raw)
+        point = text.find(".")
+        if point >= 0 and "e" not in text:
+            return len(text) - point - 1
+    return -amount.normalize().as_tuple().exponent
 
 
 def _check_income_account(errors: _Errors, view: CompanyView, line: Mapping[str, Any], where: str,
