@@ -15,6 +15,7 @@ import base64
 import hashlib
 import ipaddress
 import logging
+import re
 import secrets
 import uuid
 from collections import Counter
@@ -115,6 +116,19 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_.~/-]*")
+
+
+def _request_path(request: Request) -> str:
+    """``request.url.path`` without building the URL: a path of nothing but letters, digits and
+    ``/_.~-`` (every API path the sandbox routes to; not ``//…``) comes back from Starlette's URL
+    unchanged; any other path is read from the URL as before."""
+    path = request.scope["path"]
+    if _PLAIN_PATH.fullmatch(path) and not path.startswith("//"):
+        return path
+    return request.url.path
+
+
 _UNPARSED = object()  # a body not parsed yet (or not JSON)
 _PARSED_BODY = "codat_sandbox.parsed_body"  # the request's scope key for its body as parsed JSON
 
@@ -191,7 +205,7 @@ class Sandbox:
         idempotency_key = request.headers.get("idempotency-key") if method == "POST" else None
         if idempotency_key:
             cached = self.store.idempotency_lookup(self._key_scope, idempotency_key)
-            fingerprint, parsed = self._fingerprint_parsed(method, request.url.path, body)
+            fingerprint, parsed = self._fingerprint_parsed(method, _request_path(request), body)
             if parsed is not _UNPARSED:
                 request.scope[_PARSED_BODY] = parsed  # the handler reads the body this parse gave
             if cached is not None:
