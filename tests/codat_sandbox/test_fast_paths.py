@@ -4,13 +4,17 @@
 - ``store.new_id``: the text ``str(uuid.UUID(bytes=…, version=4))`` gives for the same random bytes;
 - a keyed POST's body parsed once (fingerprint and handler): the same fingerprint, the same answers;
 - one write per answer (``serving``): the same bytes in the same order, ``100 Continue`` and ``HEAD``
-  answered as before, a held head sent before a close.
+  answered as before, a held head sent before a close;
+- a money amount's decimal places read from its float's repr: what ``Decimal.normalize()`` says;
+- a plain request path read from the scope: what Starlette's ``request.url.path`` gives.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
+import sqlite3
 import uuid
 from typing import Any
 
@@ -18,9 +22,11 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.requests import Request
 
 from codat_sandbox import store as store_module
-from codat_sandbox.app import _UNPARSED, Sandbox
+from codat_sandbox import validation
+from codat_sandbox.app import _UNPARSED, Sandbox, _request_path
 from codat_sandbox.serving import _CONTINUE, _HeadHoldingTransport
 
 json_values = st.recursive(
@@ -211,3 +217,97 @@ def test_an_expect_100_continue_push_is_answered_after_its_body(server, api) -> 
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
     operation = orjson.loads(answer.split(b"\r\n\r\n", 2)[2])
     assert operation["status"] == "Pending" and operation["dataType"] == "customers"
+
+
+# ---- decimal places and the request path --------------------------------------------------------------
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False)
+       | st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False).map(float)
+       | st.integers(-10**8, 10**8).map(lambda n: n / 1000))
+def test_decimal_places_from_the_repr_are_those_of_normalize(value: float) -> None:
+    amount = validation.exact(value)
+    if value.is_integer():
+        return  # whole numbers never ask (no decimal places in any currency)
+    assert validation._decimal_places(value, amount) == -amount.normalize().as_tuple().exponent
+
+
+@pytest.mark.parametrize("value", [0.5, -0.125, 1e-05, 1.5e-07, 123.456, 1234567890123456.8, 0.1 + 0.2])
+def test_decimal_places_of_known_amounts(value: float) -> None:
+    amount = validation.exact(value)
+    assert validation._decimal_places(value, amount) == -amount.normalize().as_tuple().exponent
+
+
+@pytest.mark.parametrize(("value", "currency", "refused"), [
+    (10.5, "GBP", False), (10.555, "GBP", True), (10.555, "BHD", False), (10.5, "JPY", True),
+    (1e-05, "GBP", True), (100.0, "JPY", False), (7, "JPY", False),
+])
+def test_the_decimal_places_rule_still_refuses_what_it_refused(value, currency, refused) -> None:
+    errors = validation._Errors("Invoice")
+    validation._amount(errors, {"totalAmount": value}, "totalAmount", "totalAmount", True, currency)
+    assert bool(errors.items) == refused
+
+
+def _scope(path: str) -> dict[str, Any]:
+    return {"type": "http", "method": "POST", "path": path, "raw_path": path.encode("utf-8", "replace"),
+            "query_string": b"", "headers": [(b"host", b"127.0.0.1:8000")], "scheme": "http",
+            "server": ("127.0.0.1", 8000)}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from("abcXYZ019/_.~-?#%\\ é:@+"), max_size=40).map(lambda t: "/" + t))
+def test_the_request_path_is_the_urls_path(path: str) -> None:
+    request = Request(_scope(path))
+    assert _request_path(request) == request.url.path
+
+
+def test_the_request_path_of_a_push_route_is_the_urls_path() -> None:
+    path = f"/companies/{uuid.uuid4()}/connections/{uuid.uuid4()}/push/invoices"
+    request = Request(_scope(path))
+    assert _request_path(request) == request.url.path == path
+
+
+# ---- the state file ------------------------------------------------------------------------------------
+def _records(store: store_module.Store, company_id: str) -> dict[str, list[dict[str, Any]]]:
+    return {t: store.list_records(company_id, t) for t in store_module.READ_TYPES}
+
+
+def test_records_stored_packed_reload_as_they_were(tmp_path) -> None:
+    path = str(tmp_path / "state.db")
+    first = store_module.Store(path, push_delay=0)
+    company = first.create_company("Packed Ltd", "GBP")
+    company_id, connection_id = company["id"], company["dataConnections"][0]["id"]
+    operation = first.submit_push(company_id, connection_id, "customers",
+                                  {"customerName": "Packed Customer", "status": "Active"})
+    assert operation["status"] == "Success"
+    before = _records(first, company_id)
+    first.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        bodies = [body for (body,) in db.execute("SELECT body FROM state WHERE kind='record'")]
+    assert bodies and all(body[:1] == b"\x00" for body in bodies)
+    stored = [orjson.loads(store_module._unpack(body[1:])) for body in bodies]
+    assert [r["customerName"] for r in stored if "customerName" in r] == ["Packed Customer"]
+    second = store_module.Store(path, push_delay=0)
+    assert _records(second, company_id) == before
+    listed = second.query(company_id, "customers", 'customerName="Packed Customer"', None)
+    assert [r["customerName"] for r in listed] == ["Packed Customer"]
+    second.close()
+
+
+def test_a_file_of_plain_json_records_still_loads(tmp_path) -> None:
+    """A state file written before records were stored packed (every body plain JSON) loads the same."""
+    path = str(tmp_path / "state.db")
+    first = store_module.Store(path, push_delay=0)
+    company = first.create_company("Plain Ltd", "GBP")
+    company_id, connection_id = company["id"], company["dataConnections"][0]["id"]
+    first.submit_push(company_id, connection_id, "customers",
+                      {"customerName": "Plain Customer", "status": "Active"})
+    before = _records(first, company_id)
+    first.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:  # every record row as the older code wrote it
+        rows = db.execute("SELECT rowid, body FROM state WHERE kind='record'").fetchall()
+        for rowid, body in rows:
+            db.execute("UPDATE state SET body=? WHERE rowid=?", (store_module._unpack(body[1:]), rowid))
+        db.commit()
+    second = store_module.Store(path, push_delay=0)
+    assert _records(second, company_id) == before
+    second.close()
