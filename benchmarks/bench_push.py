@@ -4,8 +4,11 @@ One sandbox process (``python -m codat_sandbox serve``), ``--companies`` compani
 admin API, a PostgreSQL ledger, and the pipeline's own push (``receivables.push.push_documents`` with
 ``AsyncCodatClient``: idempotent POSTs, per-company cap 10, operations settled by listing them while the
 phase still sends, waits following how long operations take). The
-companies push at the same time, each with its own event loop and client as its sync task has (here a
-thread per company rather than a process per company).
+companies push at the same time, each with its own event loop and client as its sync task has. By default
+(``--mode process``) each company pushes from its own process, as in the night (a task process per company,
+forked from a server that preloaded the pipeline, like ``bench_night``), started and handed its documents
+before the clock starts; ``--mode thread`` runs them as threads of this one process instead, where the
+companies' pandas work queues on one GIL behind the others' event loops (the shape of earlier figures).
 
 1. customers are pushed first (invoices need them), untimed;
 2. **capacity**: half of the invoices are pushed with 0 ms added latency — the sandbox's own capacity
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import subprocess
 import tempfile
@@ -45,7 +49,7 @@ from receivables import push, transform
 from receivables.codat.client import AsyncCodatClient
 from receivables.mappings import ISSUE_COLUMNS, resolve_mappings
 from receivables.settings import CodatSettings
-from receivables.warehouse import migrate
+from receivables.warehouse import create_warehouse_engine, migrate
 from sample_data import company_rows, provision_companies
 
 HERE = Path(__file__).resolve().parent
@@ -96,38 +100,62 @@ def own_cpu_seconds() -> float:
     return times.user + times.system
 
 
+def codat_settings(base_url: str, api_key: str) -> CodatSettings:
+    return CodatSettings(base_url=base_url, api_key=SecretStr(api_key), max_concurrency=PER_COMPANY_CAP,
+                         max_concurrency_per_company=PER_COMPANY_CAP)
+
+
+def push_company(settings: CodatSettings, ledger: push.Ledger, company_id: str, connection_id: str,
+                 documents: pd.DataFrame) -> dict[str, int]:
+    """One company's push as its sync task runs it: its own event loop and ``AsyncCodatClient``."""
+    ctx = push.PushContext(company_id=company_id, connection_id=connection_id,
+                           business_date=BUSINESS_DAY, run_id="bench_push")
+
+    async def run():
+        async with AsyncCodatClient(settings) as client:
+            outcome, _ = await push.push_documents(client, ledger, ctx, documents,
+                                                   concurrency=PER_COMPANY_CAP)
+            return outcome
+    return asyncio.run(run()).by_status
+
+
+def add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
+    for status, n in counts.items():
+        into[status] = into.get(status, 0) + n
+
+
 class Pusher:
     """Pushes documents of many companies at once, each as its sync task does: its own event loop and
-    ``AsyncCodatClient`` (per-company cap 10), here one thread per company instead of one process."""
+    ``AsyncCodatClient`` (per-company cap 10); :class:`ThreadPusher` or :class:`ProcessPusher` says where
+    each company runs."""
+
+    mode = ""
 
     def __init__(self, sandbox: Sandbox, engine, companies) -> None:
-        self.settings = CodatSettings(base_url=sandbox.process.base_url,
-                                      api_key=SecretStr(sandbox.process.api_key),
-                                      max_concurrency=PER_COMPANY_CAP,
-                                      max_concurrency_per_company=PER_COMPANY_CAP)
+        self.settings = codat_settings(sandbox.process.base_url, sandbox.process.api_key)
         self.ledger = push.Ledger(engine)
         self.companies = {c.company_id: c for c in companies}
 
-    def _push_company(self, company_id: str, documents: pd.DataFrame) -> push.PushOutcome:
-        company = self.companies[company_id]
-        ctx = push.PushContext(company_id=company_id, connection_id=company.connection_id,
-                               business_date=BUSINESS_DAY, run_id="bench_push")
-
-        async def run():
-            async with AsyncCodatClient(self.settings) as client:
-                outcome, _ = await push.push_documents(client, self.ledger, ctx, documents,
-                                                       concurrency=PER_COMPANY_CAP)
-                return outcome
-        return asyncio.run(run())
-
     def push(self, documents: pd.DataFrame) -> dict[str, int]:
-        groups = list(documents.groupby("company_id", sort=True))
-        statuses: dict[str, int] = {}
-        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
-            for outcome in pool.map(lambda group: self._push_company(*group), groups):
-                for status, n in outcome.by_status.items():
-                    statuses[status] = statuses.get(status, 0) + n
-        return statuses
+        """Hands out, then pushes (:meth:`load` + :meth:`go`)."""
+        self.load(documents)
+        return self.go()
+
+    def load(self, documents: pd.DataFrame) -> None:
+        self.loaded = list(documents.groupby("company_id", sort=True))
+
+    def go(self) -> dict[str, int]:
+        raise NotImplementedError
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the pushing side has used so far (this process, and company processes if any)."""
+        return own_cpu_seconds()
+
+    def close(self) -> None:
+        pass
+
+    def platform_ids(self) -> pd.DataFrame:
+        return pd.concat([self.ledger.platform_ids(cid) for cid in self.companies], ignore_index=True)
 
     def read_back(self, data_type: str) -> int:
         async def count(client, company_id):
@@ -138,8 +166,104 @@ class Pusher:
                 return await asyncio.gather(*(count(client, cid) for cid in self.companies))
         return sum(asyncio.run(run()))
 
-    def platform_ids(self) -> pd.DataFrame:
-        return pd.concat([self.ledger.platform_ids(cid) for cid in self.companies], ignore_index=True)
+
+class ThreadPusher(Pusher):
+    """A thread per company in this one process."""
+
+    mode = "thread: a thread per company in one process (one GIL for every company's pandas and loop)"
+
+    def go(self) -> dict[str, int]:
+        statuses: dict[str, int] = {}
+        groups, self.loaded = self.loaded, []
+
+        def one(group):
+            company_id, documents = group
+            return push_company(self.settings, self.ledger, company_id,
+                                self.companies[company_id].connection_id, documents)
+        with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
+            for counts in pool.map(one, groups):
+                add_counts(statuses, counts)
+        return statuses
+
+
+def _company_process(conn, base_url: str, api_key: str, database: str, company_id: str,
+                     connection_id: str) -> None:
+    """A company's own process: its engine and settings once, then ``("load", documents)`` and
+    ``("push",)`` until ``("stop",)``; answers each with its result (or the error's text)."""
+    engine = create_warehouse_engine(data.pg_settings(database))
+    ledger, settings = push.Ledger(engine), codat_settings(base_url, api_key)
+    documents = None
+    try:
+        while (message := conn.recv())[0] != "stop":
+            try:
+                if message[0] == "load":
+                    documents = message[1]
+                    conn.send(("ok", None))
+                else:
+                    conn.send(("ok", push_company(settings, ledger, company_id, connection_id, documents)))
+                    documents = None
+            except Exception as exc:  # noqa: BLE001 - the parent raises it with the company's name
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        engine.dispose()
+
+
+class ProcessPusher(Pusher):
+    """A process per company, as the night runs each company's sync task: forked from a ``forkserver``
+    that preloaded the pipeline (``receivables.preload``), started once, before anything is timed; each
+    half's documents are handed over before the clock starts (in the night they are made in the process)."""
+
+    mode = "process: a process per company (forkserver, receivables.preload), as the night runs them"
+
+    def __init__(self, sandbox: Sandbox, engine, companies, database: str) -> None:
+        super().__init__(sandbox, engine, companies)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["receivables.preload"])
+        self.workers: dict[str, tuple] = {}
+        for company_id, company in self.companies.items():
+            parent, child = context.Pipe()
+            process = context.Process(target=_company_process, daemon=True, name=f"push-{company_id}",
+                                      args=(child, sandbox.process.base_url, sandbox.process.api_key,
+                                            database, company_id, company.connection_id))
+            process.start()
+            child.close()
+            self.workers[company_id] = (process, parent)
+
+    def _ask(self, messages: dict[str, tuple]) -> dict[str, object]:
+        for company_id, message in messages.items():
+            self.workers[company_id][1].send(message)
+        answers = {}
+        for company_id in messages:
+            status, answer = self.workers[company_id][1].recv()
+            if status != "ok":
+                raise RuntimeError(f"company {company_id}: {answer}")
+            answers[company_id] = answer
+        return answers
+
+    def load(self, documents: pd.DataFrame) -> None:
+        super().load(documents)
+        self._ask({company_id: ("load", frame) for company_id, frame in self.loaded})
+
+    def go(self) -> dict[str, int]:
+        statuses: dict[str, int] = {}
+        answers = self._ask({company_id: ("push",) for company_id, _ in self.loaded})
+        self.loaded = []
+        for counts in answers.values():
+            add_counts(statuses, counts)
+        return statuses
+
+    def cpu_seconds(self) -> float:
+        return own_cpu_seconds() + sum(process_cpu_seconds(p.pid) for p, _ in self.workers.values())
+
+    def close(self) -> None:
+        for process, conn in self.workers.values():
+            if process.is_alive():
+                conn.send(("stop",))
+        for process, conn in self.workers.values():
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+            conn.close()
 
 
 def invoice_payloads(batch, companies, tax_rates, platform_ids) -> pd.DataFrame:
@@ -198,13 +322,15 @@ def run_sdk(base_url: str, api_key: str, documents: pd.DataFrame, companies, wor
 
 
 def timed_push(sandbox: Sandbox, pusher: Pusher, label: str, docs: pd.DataFrame) -> Run:
-    """One half: its requests (counted by the sandbox), seconds, and CPU per request on both sides."""
+    """One half: its requests (counted by the sandbox), seconds, and CPU per request on both sides (the
+    client's: this process and the company processes). The documents are handed out before the clock."""
+    pusher.load(docs)
     sandbox.reset_stats()
-    client_cpu, sandbox_cpu = own_cpu_seconds(), sandbox.cpu_seconds()
+    client_cpu, sandbox_cpu = pusher.cpu_seconds(), sandbox.cpu_seconds()
     started = time.perf_counter()
-    statuses = pusher.push(docs)
+    statuses = pusher.go()
     seconds = time.perf_counter() - started
-    client_cpu, sandbox_cpu = own_cpu_seconds() - client_cpu, sandbox.cpu_seconds() - sandbox_cpu
+    client_cpu, sandbox_cpu = pusher.cpu_seconds() - client_cpu, sandbox.cpu_seconds() - sandbox_cpu
     requests = sum(sandbox.api_requests().values())
     return Run(label, seconds, requests, "requests",
                extra={"documents": len(docs), "docs/s": round(len(docs) / seconds), "ledger": statuses,
@@ -226,22 +352,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=50.0)
     p.add_argument("--sdk-invoices", type=int, default=50,
                    help="invoices the SDK pushes (default 50; 0 skips the SDK)")
+    p.add_argument("--mode", choices=("process", "thread"), default="process",
+                   help="where each company pushes from: its own process, as in the night (default), or a "
+                        "thread of this process")
     args = p.parse_args(argv)
     header(f"Push — {args.invoices:,} invoices, {args.companies} companies, {args.latency_ms:g} ms latency",
            args)
     print(f"\nload average at the start (1/5/15 min): {load_average()}")
     with tempfile.TemporaryDirectory(prefix="rs-bench-push-") as tmp, \
-            data.scratch_database("push") as (_db, engine):
+            data.scratch_database("push") as (database, engine):
         workdir = Path(tmp)
         migrate(engine)
         sandbox = Sandbox(workdir)
+        pusher = None
         try:
             companies = provision_companies(sandbox.process.base_url, args.companies,
                                             api_key=sandbox.process.api_key, namespace="bench-push")
             spec = data.spec_for(args.companies, invoices=args.invoices + args.sdk_invoices,
                                  payment_ratio=0.0)
             batch = data.generated_batch(companies, spec)
-            pusher = Pusher(sandbox, engine, companies)
+            pusher = ProcessPusher(sandbox, engine, companies, database) if args.mode == "process" else \
+                ThreadPusher(sandbox, engine, companies)
+            print(f"companies push from: {pusher.mode}")
             sandbox.set_latency(0)
             customers = pusher.push(transform.customers_to_payloads(batch["ar_customers"]))
             documents = invoice_payloads(batch, companies, tax_rate_frame(companies), pusher.platform_ids())
@@ -260,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             read_requests = sum(sandbox.api_requests().values())
             sdk = run_sdk(sandbox.process.base_url, sandbox.process.api_key, sdk_docs, companies, workdir)
         finally:
+            if pusher is not None:
+                pusher.close()
             sandbox.close()
     capacity, achieved = runs
     achieved.extra["read-back"] = \
@@ -268,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     by_latency = concurrency / (args.latency_ms / 1000) if args.latency_ms else float("inf")
     bound = min(by_latency, capacity.rate)
     per_document = (achieved.items + read_requests) / achieved.extra["documents"]
-    print(f"\ncustomers pushed first: {customers}")
+    print(f"\ncompanies pushed from: {pusher.mode}")
+    print(f"customers pushed first: {customers}")
     print_table("Push (requests counted by the sandbox: push, settle; docs/s in the notes)", runs,
                 baseline="capacity: ours at 0 ms")
     print(f"\nbound = min(concurrency {concurrency} / {args.latency_ms:g} ms = {by_latency:,.0f} req/s, "
