@@ -44,7 +44,9 @@ from pydantic import SecretStr
 from benchmarks.harness import (
     GIB,
     ChildrenSampler,
+    CpuAccount,
     Target,
+    cpu_account,
     header,
     human_bytes,
     parser,
@@ -83,6 +85,7 @@ class NightResult:
     cpu_sandbox: float = 0.0     # CPU seconds of the sandbox process over the same window
     cpu_server: float = 0.0      # CPU seconds of the forkserver (its preload), included in cpu_companies
     start_method: str = "forkserver"
+    machine: CpuAccount = CpuAccount(0.0, 0.0, 0.0)  # the whole machine over the same window
 
     @property
     def documents(self) -> int:
@@ -228,7 +231,7 @@ def run_night(scale: float, *, workers: int, latency_ms: float, start_method: st
             with ChildrenSampler() as sampler:
                 started, cpu_started, sandbox_cpu_started = (time.perf_counter(), time.process_time(),
                                                              _cpu_seconds(sandbox_ps))
-                server_cpu_started = _forkserver_cpu()
+                server_cpu_started, machine_started = _forkserver_cpu(), cpu_account()
                 plan = jobs.plan_run(engine, settings=settings, run_id="bench_night",
                                      params={"business_date": data.BUSINESS_DAY.isoformat()})
                 results, failed = _run_chains(
@@ -241,6 +244,7 @@ def run_night(scale: float, *, workers: int, latency_ms: float, start_method: st
                 wall = time.perf_counter() - started
                 cpu_driver = time.process_time() - cpu_started
                 cpu_sandbox = _cpu_seconds(sandbox_ps) - sandbox_cpu_started
+                machine = cpu_account() - machine_started
                 sandbox_peak = max(sandbox_ps.memory_info().rss, 0)
             requests = sandbox.admin.stats()
             api_requests = sum(n for route, n in requests["requests"].items() if " /admin" not in route)
@@ -260,7 +264,8 @@ def run_night(scale: float, *, workers: int, latency_ms: float, start_method: st
         peak_company=company_peak, peak_sandbox=max(sandbox_peak, sampler.peak_single - 0),
         outcomes=dict(outcomes), failed=failed, phase_seconds=dict(phases),
         chains=[r["seconds"] for r in results], cpu_companies=sum(r["cpu"] for r in results) + cpu_server,
-        cpu_driver=cpu_driver, cpu_sandbox=cpu_sandbox, cpu_server=cpu_server, start_method=start_method)
+        cpu_driver=cpu_driver, cpu_sandbox=cpu_sandbox, cpu_server=cpu_server, start_method=start_method,
+        machine=machine)
 
 
 def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
@@ -284,10 +289,25 @@ def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
     print(f"- CPU seconds per 1,000 documents: pipeline {result.cpu_per_1k(pipeline):.2f} "
           f"(company processes {result.cpu_companies:,.0f}s, plan and report {result.cpu_driver:,.0f}s), "
           f"sandbox {result.cpu_per_1k(result.cpu_sandbox):.2f} ({result.cpu_sandbox:,.0f}s)")
+    print_machine_cpu(result, pipeline)
     print_chain("- one company's chain, median over companies", result)
     print(f"- reconciliation outcomes: {result.outcomes}")
     if result.failed:
         print(f"- FAILED companies ({len(result.failed)}): " + "; ".join(result.failed[:3]))
+
+
+def print_machine_cpu(result: NightResult, pipeline: float) -> None:
+    """Where the cores went over the night: a night whose cores were busy throughout is CPU-bound, and
+    only less CPU (or more cores) makes it shorter."""
+    m = result.machine
+    if not m.busy:
+        return
+    cores = os.cpu_count() or 1
+    rest = m.busy - pipeline - result.cpu_sandbox - m.postgres
+    print(f"- the machine's {cores} cores over the night: {m.busy:,.0f} of {cores * result.wall_seconds:,.0f} "
+          f"core-seconds busy ({m.busy / (cores * result.wall_seconds):.0%}) — pipeline {pipeline:,.0f}, "
+          f"sandbox {result.cpu_sandbox:,.0f}, PostgreSQL {m.postgres:,.0f}, the rest {rest:,.0f}; "
+          f"stolen by the host {m.steal:,.0f}")
 
 
 def describe_start(result: NightResult) -> str:

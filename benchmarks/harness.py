@@ -195,6 +195,52 @@ def measure_isolated(label: str, fn: Callable[..., Any], args: tuple = (), *, it
 
 # ------------------------------------------------------------------------------------------ printing
 
+@dataclass(frozen=True)
+class CpuAccount:
+    """The whole machine's CPU over a window, to say what else the cores did besides our processes.
+
+    ``busy``: core-seconds spent running anything (user, nice, system, interrupts; ``/proc/stat``);
+    ``steal``: core-seconds the hypervisor gave to other guests (a slow, noisy host shows here);
+    ``postgres``: core-seconds of the PostgreSQL server — its live processes plus every backend it
+    has reaped (the postmaster's children times), so backends that came and went are counted.
+    """
+
+    busy: float
+    steal: float
+    postgres: float
+
+    def __sub__(self, earlier: CpuAccount) -> CpuAccount:
+        return CpuAccount(self.busy - earlier.busy, self.steal - earlier.steal, self.postgres - earlier.postgres)
+
+
+def cpu_account() -> CpuAccount:
+    """The machine's :class:`CpuAccount` so far (zeros where Linux's ``/proc`` is not there)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return CpuAccount(0.0, 0.0, 0.0)
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return CpuAccount((user + nice + system + irq + softirq) / tick, steal / tick, _postgres_cpu())
+
+
+def _postgres_cpu() -> float:
+    total = 0.0
+    for process in psutil.process_iter(["name", "ppid"]):
+        try:
+            if process.info["name"] != "postgres":
+                continue
+            times = process.cpu_times()
+            total += times.user + times.system
+            parent = process.parent()
+            if parent is None or parent.name() != "postgres":  # the postmaster: it reaps the backends
+                total += times.children_user + times.children_system
+        except (psutil.Error, OSError):
+            continue
+    return total
+
+
 def human_bytes(value: int | None) -> str:
     if value is None:
         return "-"
