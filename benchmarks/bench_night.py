@@ -43,8 +43,8 @@ from pydantic import SecretStr
 
 from benchmarks.harness import (
     GIB,
-    ChildrenSampler,
     CpuAccount,
+    ProcessSampler,
     Target,
     cpu_account,
     header,
@@ -228,7 +228,8 @@ def run_night(scale: float, *, workers: int, latency_ms: float, start_method: st
             settings = SyncSettings(report_dir=str(Path(tmp) / "reports"))
             sandbox_ps = psutil.Process(sandbox.process.pid)
             warehouse = data.pg_settings(database).model_dump(exclude_none=True)
-            with ChildrenSampler() as sampler:
+            # The sandbox's RSS sampled; each company process reports its own peak (ru_maxrss).
+            with ProcessSampler(sandbox_ps) as sampler:
                 started, cpu_started, sandbox_cpu_started = (time.perf_counter(), time.process_time(),
                                                              _cpu_seconds(sandbox_ps))
                 server_cpu_started, machine_started = _forkserver_cpu(), cpu_account()
@@ -261,7 +262,7 @@ def run_night(scale: float, *, workers: int, latency_ms: float, start_method: st
         scale=scale, companies=spec.companies, rows=dict(manifest.row_counts), load_seconds=load_seconds,
         wall_seconds=wall, requests=api_requests,
         peak_self=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        peak_company=company_peak, peak_sandbox=max(sandbox_peak, sampler.peak_single - 0),
+        peak_company=company_peak, peak_sandbox=max(sandbox_peak, sampler.peak_single),
         outcomes=dict(outcomes), failed=failed, phase_seconds=dict(phases),
         chains=[r["seconds"] for r in results], cpu_companies=sum(r["cpu"] for r in results) + cpu_server,
         cpu_driver=cpu_driver, cpu_sandbox=cpu_sandbox, cpu_server=cpu_server, start_method=start_method,
@@ -283,7 +284,7 @@ def print_night(result: NightResult, workers: int, latency_ms: float) -> None:
     print("- task time summed over companies: " + ", ".join(
         f"{k} {v:,.0f}s" for k, v in result.phase_seconds.items()))
     print(f"- peak RSS: this process {human_bytes(result.peak_self)}, largest company process "
-          f"{human_bytes(result.peak_company)}, largest child incl. the sandbox "
+          f"{human_bytes(result.peak_company)}, the sandbox "
           f"{human_bytes(result.peak_sandbox)}")
     pipeline = result.cpu_companies + result.cpu_driver
     print(f"- CPU seconds per 1,000 documents: pipeline {result.cpu_per_1k(pipeline):.2f} "
