@@ -16,9 +16,29 @@ import pyarrow.compute as pc
 from receivables.documents import KIND, allocation_keys
 from receivables.mappings import MappingLookup
 from receivables.money import MinorText, minor_units_array, scaled_column, to_minor_column
-from receivables.transform.frame import Problems, decimals, empty, finish, group_sums, missing, sorted_by
+from receivables.transform.frame import (
+    Problems,
+    chunks,
+    decimals,
+    empty,
+    finish,
+    group_sums,
+    missing,
+    sorted_by,
+)
 from receivables.transform.keys import platform_ids_of, rate_json, resolve, rows_of, take_or_null
-from receivables.transform.text import choose, date_json, join, lists, lit, ref_json, strings, text_array
+from receivables.transform.text import (
+    Parts,
+    choose,
+    date_json,
+    join,
+    lists,
+    lit,
+    ref_json,
+    sliced,
+    strings,
+    text_array,
+)
 
 
 @dataclass(frozen=True)
@@ -82,15 +102,22 @@ def payments_to_payloads(payments: pd.DataFrame, allocations: pd.DataFrame, *, c
     rest = pc.if_else(pa.array(on_account), join(
         '{"amount":', money(remainder), ',"links":[{"type":"PaymentOnAccount","id":', customer_json,
         ',"amount":', money(-remainder), "}]}"), lit(""))
-    payloads = join(
+    template = [
         '{"customerRef":{"id":', customer_json, '},"accountRef":{"id":', strings(account),
         '},"date":', date_json(p.frame["paid_on"]), ',"currency":', strings(p.currency),
         ',"currencyRate":', p.rates(companies), ',"totalAmount":', amount_text,
         ',"reference":', strings(p.references),
         ',"lines":[', lists(alloc_lines, bounds), choose(allocated & on_account, ",", ""), rest, "]}",
-    )
+    ]
     return finish("payment", company_id=p.company, source_id=p.ids, document_number=p.references,
-                  currency=p.currency, total_amount=decimals(amount_text), payload=payloads)
+                  currency=p.currency, total_amount=decimals(amount_text), payload=_texts(template, bounds))
+
+
+def _texts(template: Parts, bounds: np.ndarray):
+    """The template joined a chunk of documents at a time (``bounds``: each document's lines, as in
+    :func:`chunks`), for :func:`finish` to turn into bytes one chunk after the other."""
+    for lo, hi in chunks(bounds):
+        yield join(*sliced(template, lo, hi))
 
 
 def _allocation_lines(p: _Payments, allocations: pd.DataFrame, platform_ids: pd.DataFrame | None,
@@ -166,16 +193,17 @@ def credit_note_allocations_to_payloads(allocations: pd.DataFrame, *, documents:
     money = MinorText(minor)
     amount = to_minor_column(a["amount"].to_numpy(dtype=object), cur_list, minor)
     zero = money(np.zeros(len(a), dtype=np.int64))
-    payloads = join(
+    template = [
         '{"customerRef":{"id":', strings(customer), '},"date":', date_json(a["allocated_on"]),
         ',"currency":', strings(currency),
         ',"currencyRate":', rate_json(currency, rates, comp, companies),
         ',"totalAmount":', zero, ',"reference":', strings(src), ',"lines":[{"amount":', zero,
         ',"links":[{"type":"Invoice","id":', strings(invoice_pid), ',"amount":', money(-amount),
         '},{"type":"CreditNote","id":', strings(credit_pid), ',"amount":', money(amount), "}]}]}",
-    )
+    ]
     return finish("credit_note_allocation", company_id=comp, source_id=src, document_number=src,
-                  currency=currency, total_amount=decimals(zero), payload=payloads)
+                  currency=currency, total_amount=decimals(zero),
+                  payload=_texts(template, np.arange(len(a) + 1)))
 
 
 def fees_to_payloads(payments: pd.DataFrame, *, companies: pd.DataFrame, mappings: MappingLookup
@@ -206,7 +234,7 @@ def fees_to_payloads(payments: pd.DataFrame, *, companies: pd.DataFrame, mapping
     refs = p.references
     paid = [',"currency":', currency, ',"currencyRate":', rate]
     note, description = join("Payment fee withheld from payment ", refs), join("Payment fee for ", refs)
-    payloads = join(
+    template = [
         '{"reference":', strings(refs), ',"note":', strings(note), ',"issueDate":', day, *paid,
         ',"lineItems":[{"description":', strings(description), ',"unitAmount":', fee,
         ',"quantity":1,"subTotal":', fee, ',"taxAmount":', zero, ',"totalAmount":', fee,
@@ -214,6 +242,6 @@ def fees_to_payloads(payments: pd.DataFrame, *, companies: pd.DataFrame, mapping
         ref_json(account), *paid, ',"paidOnDate":', day, ',"totalAmount":', fee,
         '},"allocation":{"currency":', currency, ',"currencyRate":', rate, ',"allocatedOnDate":', day,
         ',"totalAmount":', fee, '}}],"subTotal":', fee, ',"taxAmount":', zero, ',"totalAmount":', fee, "}",
-    )
+    ]
     return finish("fee", company_id=p.company, source_id=p.ids, document_number=refs, currency=p.currency,
-                  total_amount=decimals(fee), payload=payloads)
+                  total_amount=decimals(fee), payload=_texts(template, np.arange(len(p.frame) + 1)))

@@ -22,7 +22,16 @@ from receivables.money import (
     minor_units_array,
     to_minor_column,
 )
-from receivables.transform.frame import Problems, decimals, empty, finish, group_sums, missing, sorted_by
+from receivables.transform.frame import (
+    Problems,
+    chunks,
+    decimals,
+    empty,
+    finish,
+    group_sums,
+    missing,
+    sorted_by,
+)
 from receivables.transform.keys import (
     Coded,
     coded,
@@ -33,7 +42,17 @@ from receivables.transform.keys import (
     resolve_codes,
     rows_of,
 )
-from receivables.transform.text import TEXT, date_json, join, lists, ref, ref_json, strings, text_array
+from receivables.transform.text import (
+    TEXT,
+    date_json,
+    join,
+    lists,
+    ref,
+    ref_json,
+    sliced,
+    strings,
+    text_array,
+)
 
 # Warehouse status -> Codat enum spelling. ``void`` never reaches transform (validate holds it back).
 _STATUS = {"draft": "Draft", "submitted": "Submitted"}
@@ -161,8 +180,8 @@ def _sales_documents(kind: DocumentKind, docs: pd.DataFrame, lines: pd.DataFrame
     problems.where(status.isna().to_numpy(), lambda i: f"{d.named(i)}: status '{d.frame['status'].iat[i]}' "
                                                       "cannot be pushed")
     problems.raise_any()
-    items = _line_items(ls, money, tail)
-    return _sales_payloads(d, items, ls.bounds, money, customer, text_array(status), companies)
+    return _sales_payloads(d, _LineText(ls.text("description"), money, *tail), ls.bounds, money, customer,
+                           text_array(status), companies)
 
 
 @dataclass(frozen=True)
@@ -175,9 +194,11 @@ class _LineRates:
 
 
 def _line_refs(d: _Documents, ls: _Lines, line_comp: Coded, mappings: MappingLookup,
-               tax_rates: pd.DataFrame | None, problems: Problems) -> tuple[pa.Array, _LineRates]:
-    """Each line's JSON from its ``accountRef`` on (one text per distinct account, tax rate and tracking
-    category) and its tax rate; mappings and tax rates are resolved once per distinct (company, code)."""
+               tax_rates: pd.DataFrame | None, problems: Problems
+               ) -> tuple[tuple[pa.Array, np.ndarray], _LineRates]:
+    """Each line's JSON from its ``accountRef`` on — one text per distinct account, tax rate and tracking
+    category, and each line's index into them — and its tax rate; mappings and tax rates are resolved
+    once per distinct (company, code)."""
     tax_code, tracking_code = ls.text("tax_code"), ls.text("tracking_code")
     acc_rows, acc_ids, _ = resolve_codes(mappings, line_comp, "income_account", ls.text("revenue_code"))
     tax_rows, tax_ids, tax_pairs = resolve_codes(mappings, line_comp, "tax_rate", tax_code)
@@ -207,7 +228,7 @@ def _line_refs(d: _Documents, ls: _Lines, line_comp: Coded, mappings: MappingLoo
     tails_rows, tails = pair_codes(pa.array(acc_rows * width + tax_rows), pa.array(trk_rows, pa.int64()))
     tail_text = [_line_tail(acc_ids[combined // width], tax_ids[combined % width], trk_ids[trk])
                  for combined, trk in tails]
-    return pa.array(tail_text, TEXT).take(pa.array(tails_rows)), rates
+    return (pa.array(tail_text, TEXT), tails_rows), rates
 
 
 def _line_tail(account: str | None, tax: str | None, tracking: str | None) -> str:
@@ -231,20 +252,35 @@ def _line_money(d: _Documents, ls: _Lines, rates: _LineRates) -> _LineMoney:
     return _LineMoney(unit_text, qty_text, discount, sub, tax, minor)
 
 
-def _line_items(ls: _Lines, money: _LineMoney, tail: pa.Array) -> pa.Array:
-    """Each line's JSON object."""
-    as_text = MinorText(money.minor)
-    return join(
-        '{"description":', strings(ls.text("description")), ',"unitAmount":', money.unit_text,
-        ',"quantity":', money.quantity_text, ',"discountAmount":', as_text(money.discount),
-        ',"subTotal":', as_text(money.sub), ',"taxAmount":', as_text(money.tax),
-        ',"totalAmount":', as_text(money.sub + money.tax), tail,
-    )
+@dataclass(frozen=True)
+class _LineText:
+    """What each line's JSON object is made of; the text itself is built for a range of lines at a time."""
+
+    description: pa.Array
+    money: _LineMoney
+    tails: pa.Array        # the distinct texts from ``accountRef`` on
+    tail_rows: np.ndarray  # each line's index into them
+
+    def items(self, start: int, stop: int) -> pa.Array:
+        """The JSON object of each line ``start:stop``."""
+        m, rows = self.money, slice(start, stop)
+        as_text = MinorText(m.minor[rows])
+        sub, tax = m.sub[rows], m.tax[rows]
+        return join(
+            '{"description":', strings(self.description.slice(start, stop - start)),
+            ',"unitAmount":', m.unit_text.slice(start, stop - start),
+            ',"quantity":', m.quantity_text.slice(start, stop - start),
+            ',"discountAmount":', as_text(m.discount[rows]), ',"subTotal":', as_text(sub),
+            ',"taxAmount":', as_text(tax), ',"totalAmount":', as_text(sub + tax),
+            self.tails.take(pa.array(self.tail_rows[rows])),
+        )
 
 
-def _sales_payloads(d: _Documents, items: pa.Array, bounds: np.ndarray, money: _LineMoney, customer: pa.Array,
-                    status: pa.Array, companies: pd.DataFrame) -> pd.DataFrame:
-    """Each document's JSON around its lines; totals are sums of the rounded lines."""
+def _sales_payloads(d: _Documents, lines: _LineText, bounds: np.ndarray, money: _LineMoney,
+                    customer: pa.Array, status: pa.Array, companies: pd.DataFrame) -> pd.DataFrame:
+    """Each document's JSON around its lines; totals are sums of the rounded lines. The text is built a
+    chunk of documents at a time (:func:`chunks`): their lines' objects, the lists of them and the
+    documents' text live only until the chunk's bytes are made."""
     invoice = d.kind.name == "invoice"
     sub_sum, tax_sum = group_sums(money.sub, bounds), group_sums(money.tax, bounds)
     as_text = MinorText(d.minor)
@@ -254,15 +290,23 @@ def _sales_payloads(d: _Documents, items: pa.Array, bounds: np.ndarray, money: _
         dates += [',"dueDate":', date_json(d.frame["due_date"])]
     notes = text_array(d.frame["note"]) if "note" in d.frame else pa.nulls(len(d.frame), TEXT)
     rates = rate_json(d.currency, d.frame["currency_rate"].to_numpy(dtype=object), d.company, companies)
-    payloads = join(
+    head = [
         f'{{"{d.kind.number_field}":', strings(d.numbers), ',"customerRef":', ref_json(customer), *dates,
         ',"currency":', strings(d.currency), ',"currencyRate":', rates,
-        ',"status":', strings(status), ',"note":', strings(notes),
-        ',"lineItems":[', lists(items, bounds), '],"subTotal":', as_text(sub_sum),
-        ',"totalDiscount":', as_text(group_sums(money.discount, bounds)),
+        ',"status":', strings(status), ',"note":', strings(notes), ',"lineItems":[',
+    ]
+    foot = [
+        '],"subTotal":', as_text(sub_sum), ',"totalDiscount":', as_text(group_sums(money.discount, bounds)),
         "" if invoice else ',"discountPercentage":0',
         ',"totalTaxAmount":', as_text(tax_sum), ',"totalAmount":', total_text,
         f',"{d.kind.amount_due_field}":', total_text, "}",
-    )
+    ]
+
+    def texts():
+        for lo, hi in chunks(bounds):
+            first, last = int(bounds[lo]), int(bounds[hi])
+            items = lists(lines.items(first, last), bounds[lo:hi + 1] - first)
+            yield join(*sliced(head, lo, hi), items, *sliced(foot, lo, hi))
+
     return finish(d.kind.name, company_id=d.company, source_id=d.ids, document_number=d.numbers,
-                  currency=d.currency, total_amount=decimals(total_text), payload=payloads)
+                  currency=d.currency, total_amount=decimals(total_text), payload=texts())

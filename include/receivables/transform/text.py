@@ -46,6 +46,12 @@ def join(*parts: pa.Array | str | Parts) -> pa.Array:
     return pc.binary_join_element_wise(*(lit(p) if isinstance(p, str) else p for p in pieces), lit(""))
 
 
+def sliced(parts: Parts, start: int, stop: int) -> Parts:
+    """The rows ``start:stop`` of a template's parts (literals kept, columns sliced without a copy)."""
+    flat = (q for p in parts for q in (p if isinstance(p, list) else [p]))
+    return [p if isinstance(p, str) else p.slice(start, stop - start) for p in flat]
+
+
 def strings(text: pa.Array) -> Parts:
     """:func:`json_strings` of a column as parts of a :func:`join`: the column between two quote literals
     when it has no null and nothing to escape (the usual case: no pass of its own), else the JSON text."""
@@ -87,14 +93,17 @@ def json_strings(text: pa.Array) -> pa.Array:
 def _may_need_escapes(text: pa.Array) -> bool:
     """Whether any byte of the column's character data is one orjson escapes (``"``, ``\\``, controls).
 
-    One pass over the raw buffer (UTF-8 continuation bytes are never below 0x80), far cheaper than a
-    regex per row; a byte outside the array's own rows can only make the answer a cautious yes."""
+    One pass over the array's own bytes (UTF-8 continuation bytes are never below 0x80), far cheaper
+    than a regex per row; a slice (a chunk of a column) reads only its own rows' bytes."""
     if len(text) == 0:
         return False
-    data = text.buffers()[2]
+    _, offsets, data = text.buffers()
     if data is None:
         return False
-    raw = np.frombuffer(data, dtype=np.uint8)
+    large = pa.types.is_large_string(text.type) or pa.types.is_large_binary(text.type)
+    width = np.int64 if large else np.int32
+    ends = np.frombuffer(offsets, dtype=width)[[text.offset, text.offset + len(text)]]
+    raw = np.frombuffer(data, dtype=np.uint8)[ends[0]:ends[1]]
     return bool(((raw < 0x20) | (raw == 0x22) | (raw == 0x5C)).any())
 
 
