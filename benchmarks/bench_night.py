@@ -305,8 +305,9 @@ def print_machine_cpu(result: NightResult, pipeline: float) -> None:
         return
     cores = os.cpu_count() or 1
     rest = m.busy - pipeline - result.cpu_sandbox - m.postgres
-    print(f"- the machine's {cores} cores over the night: {m.busy:,.0f} of {cores * result.wall_seconds:,.0f} "
-          f"core-seconds busy ({m.busy / (cores * result.wall_seconds):.0%}) — pipeline {pipeline:,.0f}, "
+    offered = cores * result.wall_seconds
+    print(f"- the machine's {cores} cores over the night: {m.busy:,.0f} of {offered:,.0f} "
+          f"core-seconds busy ({m.busy / offered:.0%}) — pipeline {pipeline:,.0f}, "
           f"sandbox {result.cpu_sandbox:,.0f}, PostgreSQL {m.postgres:,.0f}, the rest {rest:,.0f}; "
           f"stolen by the host {m.steal:,.0f}")
 

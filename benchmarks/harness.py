@@ -234,7 +234,8 @@ class CpuAccount:
     postgres: float
 
     def __sub__(self, earlier: CpuAccount) -> CpuAccount:
-        return CpuAccount(self.busy - earlier.busy, self.steal - earlier.steal, self.postgres - earlier.postgres)
+        return CpuAccount(self.busy - earlier.busy, self.steal - earlier.steal,
+                          self.postgres - earlier.postgres)
 
 
 def cpu_account() -> CpuAccount:
