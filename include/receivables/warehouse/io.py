@@ -118,13 +118,8 @@ def _build_select(source: sa.Table | Select[Any], where: Mapping[str, Any] | Non
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def read_frame(
-    engine: Engine,
-    table: sa.Table | Select[Any],
-    *,
-    where: Mapping[str, Any] | None = None,
-    chunksize: int | None = None,
-) -> pd.DataFrame | Iterator[pd.DataFrame]:
+def read_frame(engine: Engine, table: sa.Table | Select[Any], *, where: Mapping[str, Any] | None = None,
+               chunksize: int | None = None) -> pd.DataFrame | Iterator[pd.DataFrame]:
     """Read a table (or a Core ``Select``) into a DataFrame with the dtypes of the module docstring.
 
     With ``chunksize`` an iterator of DataFrames of at most that many rows is returned instead, and memory
@@ -223,8 +218,7 @@ def _arrow_decimals(array: pa.ChunkedArray) -> np.ndarray:
 
 
 def _to_frame(cols: list[_Col], values: Sequence[Any]) -> pd.DataFrame:
-    # Each column's array rather than its Series, and not copied: the new frame then neither aligns
-    # indexes nor copies columns nobody else holds — two thirds of building a small read's frame.
+    # Columns' arrays, uncopied: no index alignment nor copy (two thirds of a small read's frame).
     data = {col.name: _convert(col, column).array for col, column in zip(cols, values, strict=True)}
     return pd.DataFrame(data, columns=[c.name for c in cols], copy=False)
 
