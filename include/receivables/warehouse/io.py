@@ -261,16 +261,17 @@ def _plain_datetimes(values: Any, kind: Kind) -> pd.Series | None:
 
 def _decimals(values: Any) -> list[Any]:
     """Stored amounts as ``Decimal``; amounts repeat a lot (quantities, zero discounts): each converted
-    once."""
+    once. A Decimal is keyed by its text: 2.5 == 2.50, but each row keeps the decimals it was stored with."""
     cache: dict[Any, Any] = {}
     out = []
     for value in values:
         if value is None:
             out.append(None)
             continue
-        converted = cache.get(value)
+        key = str(value) if isinstance(value, Decimal) else value
+        converted = cache.get(key)
         if converted is None:
-            converted = cache[value] = to_decimal(value)
+            converted = cache[key] = to_decimal(value)
         out.append(converted)
     return out
 

@@ -316,3 +316,25 @@ def test_a_small_postgresql_write_is_one_insert_and_stores_what_copy_stores(ware
     pd.testing.assert_frame_equal(written["insert"][1][given], written["copy"][1][given])
     assert written["insert"][1]["status"].tolist() == ["success"] * 3
     assert written["insert"][0]["note"].iloc[0] == "" and written["insert"][0]["note"].isna().iloc[1]
+
+
+@pytest.mark.parametrize("small_read_rows", [5_000, 0], ids=["small read", "COPY read"])
+def test_equal_amounts_written_with_different_decimals_read_back_as_written(warehouse_engine, monkeypatch,
+                                                                            small_read_rows):
+    # PostgreSQL keeps a NUMERIC's scale (2.5 and 2.50 are stored as written), and the payload sends the
+    # amount as the warehouse holds it: a read must not hand one row another's equal-but-differently
+    # written Decimal, or a document's bytes (and its content hash) would depend on which row came first.
+    from receivables.warehouse import io
+
+    if warehouse_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite stores an input NUMERIC as REAL: it keeps no scale to read back")
+    monkeypatch.setattr(io, "_SMALL_READ_ROWS", small_read_rows)
+    create_input_tables(warehouse_engine)
+    written = ["2.5", "2.50", "2.500", "10", "10.00", "0", "0.00"]
+    write_frame(warehouse_engine, ar_invoice_lines, pd.DataFrame({
+        "company_id": "c1", "invoice_id": "i1", "line_no": range(1, len(written) + 1),
+        "quantity": [Decimal(t) for t in written], "unit_amount": Decimal("1"),
+        "discount_amount": Decimal("0"),
+    }))
+    back = read_frame(warehouse_engine, ar_invoice_lines).sort_values("line_no")
+    assert [str(v) for v in back["quantity"]] == written
