@@ -290,7 +290,7 @@ def print_table(title: str, runs: Sequence[Run], *, baseline: str | None = None)
 
 
 def print_targets(targets: Sequence[Target]) -> None:
-    print()
+    print(f"\n- speed probe at the end: {speed_probe():.0f} ms (at the start: see Machine)")
     for t in targets:
         print(f"target {t.name}: {t.fmt.format(t.achieved)} {t.op} {t.fmt.format(t.required)} → "
               f"{'MET' if t.met else 'MISSED'}")
@@ -319,7 +319,26 @@ def machine_facts() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     facts["postgresql"] = postgres_version()
+    facts["speed probe"] = f"{speed_probe():.0f} ms (a fixed pure-Python loop, best of 3: lower is faster)"
     return facts
+
+
+SPEED_PROBE_STEPS = 2_000_000
+
+
+def speed_probe() -> float:
+    """Milliseconds for a fixed pure-Python loop, best of three.
+
+    This machine's speed drifts by half within an afternoon with nothing else running (RESULTS.md §7),
+    so every benchmark prints this at its start and at its end: figures compare only between runs whose
+    probes agree, and a figure's miss or pass can be read against the speed it was taken at."""
+    best = float("inf")
+    for _ in range(3):
+        start, total = time.perf_counter(), 0
+        for i in range(SPEED_PROBE_STEPS):
+            total += i & 7
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
 
 
 def _cpu_model() -> str:
