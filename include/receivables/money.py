@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from receivables.objects import SharedObjects
+
 # Enough digits that no product of two NUMERIC(18, x) values is ever rounded by the context itself;
 # the only rounding that happens is the explicit quantize to minor units.
 MONEY_CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
@@ -231,6 +233,9 @@ class ScaledColumn:
     places: np.ndarray
     exact: np.ndarray
 
+    def take(self, rows: np.ndarray) -> ScaledColumn:
+        return ScaledColumn(self.mantissa[rows], self.places[rows], self.exact[rows])
+
 
 def minor_units_array(currencies: Iterable[str]) -> np.ndarray:
     """Minor units per row as int64 (2 unless ISO 4217 says otherwise).
@@ -318,14 +323,22 @@ def plain_text(value: Decimal) -> str:
 def decimal_column(values: Sequence) -> tuple[pa.Array, ScaledColumn]:
     """Decimals (or ints; None/NA for null) as :func:`plain_text` per value and as a :class:`ScaledColumn`.
 
-    One ``str`` per value is the only per-row Python; the text is parsed column-wise. Exponent notation,
-    ``-0`` and over-long values are rare and redone one by one.
+    One ``str`` per value (per distinct object, where rows share them) is the only per-row Python; the
+    text is parsed column-wise. Exponent notation, ``-0`` and over-long values are redone one by one.
 
     >>> text, scaled = decimal_column([Decimal("2.50"), Decimal("-0"), Decimal("1E+2"), None])
     >>> text.to_pylist(), scaled.mantissa.tolist(), scaled.exact.tolist()
     (['2.50', '0', '100', None], [250, 0, 100, 0], [True, True, True, False])
     """
     values = np.asarray(values, dtype=object)
+    shared = SharedObjects.worth_it(values)
+    if shared is not None:  # the warehouse read's one object per distinct amount: each read once
+        text, scaled = _decimal_column(shared.distinct)
+        return text.take(pa.array(shared.codes)), scaled.take(shared.codes)
+    return _decimal_column(values)
+
+
+def _decimal_column(values: np.ndarray) -> tuple[pa.Array, ScaledColumn]:
     texts = list(map(str, values))
     text = pa.array(texts, _TEXT)
     plain = _plain_scaled(text)
@@ -374,10 +387,18 @@ def scaled_column(values: Sequence) -> ScaledColumn:
 
 def _scaled_and_null(values: np.ndarray) -> tuple[ScaledColumn, np.ndarray]:
     """:func:`scaled_column` and where the value is null (any NULL flavour)."""
+    shared = SharedObjects.worth_it(values)
+    if shared is not None:
+        scaled, null = _scaled_and_null_each(shared.distinct)
+        return scaled.take(shared.codes), null[shared.codes]
+    return _scaled_and_null_each(values)
+
+
+def _scaled_and_null_each(values: np.ndarray) -> tuple[ScaledColumn, np.ndarray]:
     fixed = _fixed_scale(values)
     if fixed is not None:
         return fixed, ~fixed.exact
-    text, scaled = decimal_column(values)
+    text, scaled = _decimal_column(values)
     return scaled, ~text.is_valid().to_numpy(zero_copy_only=False)
 
 
