@@ -16,6 +16,10 @@ with their allocations, and the card payments' fees), all in the same run:
 
 Ours must give byte-identical payloads to the reference on its share of the batch; the script stops if not.
 
+The batch is the generator's, written to a scratch PostgreSQL database and read back a company at a time
+as sync reads it (``--source generator`` skips the round trip: every amount is then an object of its own,
+which the warehouse read never hands over).
+
     python -m benchmarks.bench_transform --invoices 200000 --reference-invoices 5000 --repeat 3
 """
 
@@ -26,6 +30,7 @@ import json
 import os
 import resource
 import statistics
+import time
 from datetime import datetime
 from decimal import Decimal, localcontext
 
@@ -38,6 +43,8 @@ from benchmarks.harness import Run, Target, header, measure, parser, print_table
 from receivables import extract, transform
 from receivables.mappings import ISSUE_COLUMNS, resolve_mappings
 from receivables.money import MONEY_CONTEXT, round_half_up
+from receivables.warehouse import create_input_tables, read_frame, write_frame
+from receivables.warehouse.schema import metadata
 from sample_data import company_rows
 
 COMPANIES = 10
@@ -74,6 +81,22 @@ class Night:
     @property
     def payments(self) -> pd.DataFrame:
         return self.batch["ar_payments"]
+
+    def read_back(self) -> Night:
+        """This night as sync receives it: the batch written to a scratch PostgreSQL warehouse and read
+        back a company at a time with ``read_frame`` (COPY for a big read, a plain cursor for a small one),
+        so each NUMERIC column holds one Decimal object per distinct stored amount, as in the pipeline."""
+        part = object.__new__(Night)
+        part.__dict__.update(self.__dict__)
+        with data.scratch_database("transform") as (_, engine):
+            create_input_tables(engine)
+            for name, frame in self.batch.items():
+                write_frame(engine, metadata.tables[name], frame)
+            part.batch = {name: pd.concat([read_frame(engine, metadata.tables[name],
+                                                      where={"company_id": c.company_id})
+                                           for c in self.companies], ignore_index=True)
+                          for name in self.batch}
+        return part
 
     def share(self, invoices: int) -> Night:
         """The first ``invoices`` invoices of each company's share, with their lines and payments."""
@@ -408,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         help="invoices given to the data engineer's version (default 5,000)",
     )
     p.add_argument("--repeat", type=int, default=3, help="runs of ours (best and median shown; default 3)")
+    p.add_argument("--source", choices=("warehouse", "generator"), default="warehouse",
+                   help="the batch as read back from a PostgreSQL warehouse, as sync gets it (default), or "
+                        "as the generator made it (a Decimal object of its own in every cell)")
     args = p.parse_args(argv)
     header(
         f"Transform — {args.invoices:,} invoices × {LINES_PER_INVOICE} lines + payments + fees"
@@ -415,6 +441,13 @@ def main(argv: list[str] | None = None) -> int:
         args,
     )
     night = Night(args.invoices)
+    if args.source == "warehouse":
+        started = time.perf_counter()
+        night = night.read_back()
+        print(f"\n- input: the batch read back from PostgreSQL a company at a time, as sync reads it "
+              f"({time.perf_counter() - started:.0f}s of set-up, not timed)")
+    else:
+        print("\n- input: the batch as generated (every amount a Decimal object of its own)")
     share = night.share(min(args.reference_invoices, args.invoices))
     engineer = night.share(min(args.engineer_invoices, args.invoices))
     n_inv, n_pay = len(night.invoices), len(night.payments)
