@@ -16,6 +16,7 @@ their texts differ, and which of the two a row holds is part of what it sends.
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from decimal import Decimal  # noqa: F401 - the doctest's
 
@@ -35,9 +36,8 @@ class SharedObjects:
 
     @classmethod
     def of(cls, values: np.ndarray) -> SharedObjects:
-        # id() is unique among live objects, and ``values`` keeps every one of them alive meanwhile.
-        ids = np.fromiter(map(id, values), dtype=np.uint64, count=len(values))
-        codes, uniques = pd.factorize(ids)
+        values = np.asarray(values, dtype=object)
+        codes, uniques = pd.factorize(_addresses(values))
         first = np.empty(len(uniques), dtype=np.int64)
         first[codes[::-1]] = np.arange(len(values) - 1, -1, -1)
         return cls(values[first], codes.astype(np.int64, copy=False))
@@ -49,3 +49,14 @@ class SharedObjects:
             return None
         shared = cls.of(values)
         return shared if len(shared.distinct) <= _WORTH_IT * len(values) else None
+
+
+def _addresses(values: np.ndarray) -> np.ndarray:
+    """Each row's object address (its ``id()``), read from the array's own pointers without a Python call
+    per row (numpy will not view an object array as integers; ``map(id, ...)`` costs ~0.1 µs a row). The
+    view is read at once, while ``values`` keeps every object alive: no address can be reused meanwhile."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.uintp)
+    values = np.ascontiguousarray(values)  # a strided view's pointers are not one after the other
+    pointers = ctypes.cast(values.ctypes.data, ctypes.POINTER(ctypes.c_size_t))
+    return np.ctypeslib.as_array(pointers, shape=(len(values),)).copy()

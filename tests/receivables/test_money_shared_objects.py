@@ -104,3 +104,11 @@ def test_a_column_of_distinct_objects_is_read_row_by_row():
 def test_the_shared_objects_example_holds():
     result = doctest.testmod(objects)
     assert result.attempted >= 2 and result.failed == 0
+
+
+def test_object_addresses_are_the_rows_ids_for_any_slice_of_a_column():
+    from receivables.objects import _addresses
+
+    column = np.array([D(1), None, "x", 3, D(1)] * 4, dtype=object)
+    for rows in (column, column[::3], column[1:], column[::-1], column[:0]):
+        assert _addresses(rows).tolist() == [id(v) for v in rows]
