@@ -93,8 +93,9 @@ def waiting(rows: pd.DataFrame, standing: Asker, on_label: Asker | None = None) 
     stands, ``on_label(company_id, on_type, on_id)`` how finance knows it.
     """
     found: dict[tuple, str] = {}
-    for c, t, s, lbl, on_type, on_id in zip(rows["company_id"], rows["document_type"], rows["source_id"],
-                                            rows["label"], rows["on_type"], rows["on_id"], strict=True):
+    columns = ("company_id", "document_type", "source_id", "label", "on_type", "on_id")
+    # Lists, not the columns: iterating an Arrow-backed column makes a pandas scalar per row.
+    for c, t, s, lbl, on_type, on_id in zip(*(rows[name].tolist() for name in columns), strict=True):
         key = (c, t, s)
         if key in found:
             continue

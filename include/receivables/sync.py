@@ -286,9 +286,9 @@ class CompanySync:
 
         waits = readiness.waiting(readiness.needs(kind.name, documents, lines), standing, on_label)
         waiting_ids = set(waits["source_id"])
-        going = pd.Series([s not in waiting_ids for s in documents["source_id"]], index=frame.index,
-                          dtype=bool)
-        numbers = dict(zip(documents["source_id"], documents["document_number"], strict=True))
+        ids = documents["source_id"].tolist()  # a list: iterating an Arrow-backed column is slow
+        going = pd.Series([s not in waiting_ids for s in ids], index=frame.index, dtype=bool)
+        numbers = dict(zip(ids, documents["document_number"].tolist(), strict=True))
         return frame[going], waits.assign(document_number=[numbers.get(s) for s in waits["source_id"]])
 
     def _customers_to_push(self, accepted: Mapping[str, pd.DataFrame], ids: pd.DataFrame) -> pd.DataFrame:

@@ -80,8 +80,8 @@ def plan_pushes(documents_: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     refused = _flag(plan["previous_key"].astype("string").str.startswith(REFUSED))
     plan["idempotency_key"] = [
         rotated_key(c, t, s, h, pk) if r else idempotency_key(c, t, s, h) for c, t, s, h, pk, r in
-        zip(plan["company_id"], plan["document_type"], plan["source_id"], plan["content_hash"],
-            plan["previous_key"], refused, strict=True)
+        zip(*(plan[name].tolist() for name in ("company_id", "document_type", "source_id", "content_hash",
+                                               "previous_key")), refused, strict=True)
     ]
     action = _decide(plan, refused)
     # Sent again after a read-back, a document keeps the key it was sent with: a replay, if Codat has it.
