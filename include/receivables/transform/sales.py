@@ -214,8 +214,7 @@ def _line_refs(d: _Documents, ls: _Lines, line_comp: Coded, mappings: MappingLoo
     rate_objects = distinct_rates[tax_rows]
     has_rate = has_tax & ~pd.isna(rate_objects)
     _, scaled = decimal_column(distinct_rates)  # parsed once per distinct rate, then spread over the lines
-    rates = _LineRates(has_rate, rate_objects, ScaledColumn(*(getattr(scaled, f)[tax_rows] for f in
-                                                              ("mantissa", "places", "exact"))))
+    rates = _LineRates(has_rate, rate_objects, scaled.take(tax_rows))
     line_no = ls.frame["line_no"].to_numpy(dtype=object)[ls.rows]
 
     def line_problem(mask: np.ndarray, why: str) -> None:
