@@ -5,8 +5,9 @@
 
 SQLite engines run in WAL mode with a busy timeout and foreign keys on, and take their transactions
 explicitly (``BEGIN``, or ``BEGIN IMMEDIATE`` for writers, see :func:`begin_write`), so that two workers
-writing the same file wait for each other instead of failing. PostgreSQL engines ping pooled connections
-before use. The password never appears in ``repr``/``str`` of the settings or in any message we raise.
+writing the same file wait for each other instead of failing. PostgreSQL engines ping a pooled connection
+before use when it has sat idle in the pool for a while (:data:`PING_AFTER_IDLE_SECONDS`). The password
+never appears in ``repr``/``str`` of the settings or in any message we raise.
 """
 
 from __future__ import annotations
@@ -175,13 +176,44 @@ def create_warehouse_engine(settings: WarehouseSettings) -> Engine:
     connect_args: dict[str, Any] = dict(settings.connect_options)
     if settings.search_path:
         connect_args["options"] = f"-csearch_path={settings.search_path}"
-    return sa.create_engine(
+    engine = sa.create_engine(
         settings.url,
-        pool_pre_ping=True,
         pool_size=settings.pool_size,
         connect_args=connect_args,
         hide_parameters=True,
     )
+    _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out again. A server
+# restart or an idle-connection timeout closes a connection that sat unused; one checked in moments ago
+# is alive, and pinging it on every checkout (SQLAlchemy's pool_pre_ping) cost a round trip per
+# statement: ≈ 0.5 ms of wall and 0.2 ms of CPU per small read, a company's context being ~50 of them.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling, for connections idle longer than ``idle_seconds`` only.
+
+    A dead connection raises DisconnectionError from the checkout: the pool then discards it and hands
+    out a fresh one, as pool_pre_ping does.
+    """
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["receivables_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("receivables_idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # a new connection, or one in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise sa.exc.DisconnectionError(f"an idle pooled connection was closed: {exc}") from exc
+            raise
 
 
 def _sqlite_engine(settings: WarehouseSettings) -> Engine:

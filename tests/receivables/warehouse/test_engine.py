@@ -75,3 +75,29 @@ def test_connection_error_message_hides_the_password():
             pass
     assert "s3cret!" not in str(caught.value)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_an_idle_pooled_connection_the_server_closed_is_replaced_not_handed_out(pg_database_url, monkeypatch):
+    from receivables.warehouse import engine as engine_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(engine_module.time, "monotonic", lambda: clock[0])
+    engine = create_warehouse_engine(WarehouseSettings.from_url(pg_database_url, pool_size=1))
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    try:
+        with engine.connect() as conn:
+            first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with engine.connect() as conn:  # back in the pool moments ago: used as it is, no round trip
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() == first
+        assert pings == []
+        with sa.create_engine(pg_database_url, poolclass=sa.pool.NullPool).connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+        clock[0] += engine_module.PING_AFTER_IDLE_SECONDS + 1
+        with engine.connect() as conn:  # idle long enough to be pinged: the dead one is found and replaced
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
