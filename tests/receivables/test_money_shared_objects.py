@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from receivables import objects
 from receivables.money import decimal_column, scaled_column, to_minor_column
 from receivables.objects import SharedObjects
-from receivables.warehouse.io import _arrow_decimals
+from receivables.warehouse.columns import arrow_decimals as _arrow_decimals
 
 D = Decimal
 CURRENCIES = ["GBP", "JPY", "BHD", "CLF"]

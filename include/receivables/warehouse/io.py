@@ -24,7 +24,8 @@ DO UPDATE`` for upserts). NUMERIC columns cross the pipe as text and become ``De
 digits: the columns are unscaled, so a fixed-scale ``decimal128`` could not hold every stored value.
 Small PostgreSQL reads (<= 5,000 rows) and writes (<= 1,000) skip COPY: a plain cursor, one INSERT. SQLite
 reads through a plain cursor and writes with ``executemany``. Each write call is one transaction.
-Identifiers come only from the ``Table`` objects; values are always parameters (or COPY data).
+Identifiers come only from the ``Table`` objects; values are always parameters (or COPY data). What a read
+hands over becomes typed columns in :mod:`receivables.warehouse.columns`.
 """
 
 from __future__ import annotations
@@ -35,26 +36,23 @@ import types
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Select
 
+from receivables.warehouse.columns import Col, Kind, arrow_to_frame, to_frame
 from receivables.warehouse.copy_out import copy_out_tables
 from receivables.warehouse.engine import begin_write
 from receivables.warehouse.types import InputNumeric, Money, to_decimal
 
 T = TypeVar("T")
-Kind = Literal["decimal", "date", "timestamp", "integer", "boolean", "text", "float", "raw"]
 WriteMode = Literal["append", "upsert"]
 
 # SQLAlchemy's SQLite storage format: keeps text order = time order.
@@ -63,13 +61,6 @@ _WRITE_BATCH_ROWS = 50_000
 _COPY_BLOCK_BYTES = 4 << 20
 _SMALL_READ_ROWS = 5_000  # a PostgreSQL read of at most this many rows skips COPY (see _small_read)
 _SMALL_WRITE_ROWS = 1_000  # a PostgreSQL write of at most this many rows is one INSERT (see _pg_insert)
-
-
-@dataclass(frozen=True)
-class _Col:
-    name: str
-    kind: Kind
-    nullable: bool
 
 
 # Column type -> how its values cross to pandas; the first match wins (Float before its base Numeric).
@@ -84,11 +75,11 @@ def _kind(type_: sa.types.TypeEngine[Any]) -> Kind:
     return next((kind for sa_type, kind in _KINDS if isinstance(type_, sa_type)), "raw")
 
 
-def _describe(stmt: Select[Any]) -> list[_Col]:
+def _describe(stmt: Select[Any]) -> list[Col]:
     cols = []
     for c in stmt.selected_columns:
         nullable = getattr(c, "nullable", True)
-        cols.append(_Col(c.key or c.name, _kind(c.type), bool(nullable)))
+        cols.append(Col(c.key or c.name, _kind(c.type), bool(nullable)))
     return cols
 
 
@@ -133,11 +124,11 @@ def read_frame(engine: Engine, table: sa.Table | Select[Any], *, where: Mapping[
         return _read_chunks(engine, stmt, cols, chunksize)
     frames = list(_read_chunks(engine, stmt, cols, None))
     if not frames:
-        return _to_frame(cols, [[] for _ in cols])
+        return to_frame(cols, [[] for _ in cols])
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None
+def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[Col], chunksize: int | None
                  ) -> Iterator[pd.DataFrame]:
     # Raw driver values: our converters below do the typing column-wise, not a Python call per cell.
     raw_stmt = stmt.with_only_columns(
@@ -152,140 +143,48 @@ def _read_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize:
         yield from _cursor_chunks(engine, raw_stmt, cols, chunksize)
 
 
-def _small_read(engine: Engine, stmt: Select[Any], cols: list[_Col]) -> list[pd.DataFrame] | None:
-    """The whole result through a plain (server-side) cursor when it has at most ``_SMALL_READ_ROWS`` rows,
-    else None: a company's context is many small selects, for which COPY's thread and pipe cost more than
-    the rows; a big read abandons the cursor after one fetch and is COPYed instead."""
+def _small_read(engine: Engine, stmt: Select[Any], cols: list[Col]) -> list[pd.DataFrame] | None:
+    """The whole result through a plain cursor when it has at most ``_SMALL_READ_ROWS`` rows, else None: a
+    company's context is many small selects, for which COPY's thread and pipe cost more than the rows; a
+    big read stops after ``_SMALL_READ_ROWS + 1`` rows and is COPYed instead.
+
+    A statement without a LIMIT of its own is asked for one row more than the bound (one round trip); one
+    with its own LIMIT or OFFSET is read through a server-side cursor that is abandoned after one fetch
+    (DECLARE, FETCH, CLOSE: three round trips, ≈ 0.4 ms more per read)."""
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=_SMALL_READ_ROWS + 1).execute(stmt)
-        rows = result.fetchmany(_SMALL_READ_ROWS + 1)
-        result.close()
+        if stmt._limit_clause is None and stmt._offset_clause is None and stmt._fetch_clause is None:
+            rows = conn.execute(stmt.limit(_SMALL_READ_ROWS + 1)).fetchall()
+        else:
+            result = conn.execution_options(stream_results=True, yield_per=_SMALL_READ_ROWS + 1).execute(stmt)
+            rows = result.fetchmany(_SMALL_READ_ROWS + 1)
+            result.close()
     if len(rows) > _SMALL_READ_ROWS:
         return None
-    return [_to_frame(cols, [list(c) for c in zip(*rows, strict=True)])] if rows else []
+    return [to_frame(cols, [list(c) for c in zip(*rows, strict=True)])] if rows else []
 
 
-def _cursor_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None
+def _cursor_chunks(engine: Engine, stmt: Select[Any], cols: list[Col], chunksize: int | None
                    ) -> Iterator[pd.DataFrame]:
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=chunksize or 50_000).execute(stmt)
         if chunksize is None:
             rows = result.all()
             if rows:
-                yield _to_frame(cols, [list(c) for c in zip(*rows, strict=True)])
+                yield to_frame(cols, [list(c) for c in zip(*rows, strict=True)])
             return
         for rows in result.partitions(chunksize):
-            yield _to_frame(cols, [list(c) for c in zip(*rows, strict=True)])
+            yield to_frame(cols, [list(c) for c in zip(*rows, strict=True)])
 
 
 def _arrow_type(kind: Kind) -> pa.DataType:
     return {"integer": pa.int64(), "boolean": pa.bool_(), "float": pa.float64()}.get(kind, pa.string())
 
 
-def _pg_chunks(engine: Engine, stmt: Select[Any], cols: list[_Col], chunksize: int | None
+def _pg_chunks(engine: Engine, stmt: Select[Any], cols: list[Col], chunksize: int | None
                ) -> Iterator[pd.DataFrame]:
     types = {c.name: _arrow_type(c.kind) for c in cols}
     for table in copy_out_tables(engine, stmt, types, chunksize, block_size=_COPY_BLOCK_BYTES):
-        yield _arrow_to_frame(cols, table)
-
-
-def _arrow_to_frame(cols: list[_Col], table: pa.Table) -> pd.DataFrame:
-    values: list[Any] = []
-    for col, array in zip(cols, table.columns, strict=True):
-        if col.kind == "integer":
-            values.append(array.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
-        elif col.kind == "boolean":
-            values.append(array.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get))
-        elif col.kind == "text":
-            values.append(pd.array(array, dtype="string"))  # Arrow-backed already: no Python objects
-        elif col.kind == "decimal":
-            values.append(_arrow_decimals(array))
-        else:
-            values.append(array.to_pylist())
-    return _to_frame(cols, values)
-
-
-def _arrow_decimals(array: pa.ChunkedArray) -> np.ndarray:
-    """NUMERIC text as ``Decimal`` objects, converting each distinct value once (amounts repeat a lot)."""
-    encoded = pc.dictionary_encode(array).combine_chunks()
-    # PostgreSQL prints NUMERIC as plain decimal text (or NaN): Decimal() reads each exactly.
-    distinct = [Decimal(v) for v in encoded.dictionary.to_pylist()]
-    lookup = np.empty(len(distinct) + 1, dtype=object)
-    lookup[: len(distinct)] = distinct
-    lookup[-1] = None  # NULL
-    indices = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
-    return lookup[indices]
-
-
-def _to_frame(cols: list[_Col], values: Sequence[Any]) -> pd.DataFrame:
-    # Columns' arrays, uncopied: no index alignment nor copy (two thirds of a small read's frame).
-    data = {col.name: _convert(col, column).array for col, column in zip(cols, values, strict=True)}
-    return pd.DataFrame(data, columns=[c.name for c in cols], copy=False)
-
-
-def _convert(col: _Col, values: Any) -> pd.Series:
-    """One column of raw driver values (list or Series) as a Series of the column's dtype."""
-    if col.kind == "decimal":
-        return pd.Series(values if isinstance(values, np.ndarray) else _decimals(values), dtype=object)
-    if col.kind == "text":
-        return pd.Series(values, dtype="string")
-    if col.kind == "integer":
-        return pd.Series(values, dtype="Int64")
-    if col.kind == "float":
-        return pd.Series(values, dtype="float64")
-    if col.kind == "boolean":
-        if not col.nullable and isinstance(values, list) and all(v is True or v is False for v in values):
-            return pd.Series(np.array(values, dtype=bool))  # the driver's bools: no NA to look for
-        series = pd.Series(values, dtype="boolean")
-        return series.astype(bool) if not col.nullable and not series.isna().any() else series
-    if col.kind in ("date", "timestamp"):
-        plain = _plain_datetimes(values, col.kind)
-        if plain is not None:
-            return plain
-        return _datetimes(values).dt.normalize() if col.kind == "date" else _datetimes(values)
-    return pd.Series(values, dtype=object)
-
-
-def _plain_datetimes(values: Any, kind: Kind) -> pd.Series | None:
-    """``datetime64[us]`` straight from naive ``datetime``/``date`` objects and None (what psycopg2 hands a
-    small read), else None. The same values :func:`_datetimes` gives — a naive value is UTC already, a
-    date is its midnight — without parsing: dates and times were most of a small read's cost."""
-    if not isinstance(values, list) or not all(
-            v is None or (type(v) is datetime and v.tzinfo is None) or type(v) is date for v in values):
-        return None
-    array = np.array(values, dtype="datetime64[us]")
-    if kind == "date":
-        array = array.astype("datetime64[D]").astype("datetime64[us]")
-    return pd.Series(array, dtype="datetime64[us]")
-
-
-def _decimals(values: Any) -> list[Any]:
-    """Stored amounts as ``Decimal``; amounts repeat a lot (quantities, zero discounts): each converted
-    once. A Decimal is keyed by its text: 2.5 == 2.50, but each row keeps the decimals it was stored with."""
-    cache: dict[Any, Any] = {}
-    out = []
-    for value in values:
-        if value is None:
-            out.append(None)
-            continue
-        key = str(value) if isinstance(value, Decimal) else value
-        converted = cache.get(key)
-        if converted is None:
-            converted = cache[key] = to_decimal(value)
-        out.append(converted)
-    return out
-
-
-def _datetimes(values: Any) -> pd.Series:
-    """Dates/timestamps (text, date or datetime objects) as naive UTC ``datetime64[us]``."""
-    series = pd.Series(values, dtype=object)
-    if series.empty:
-        return pd.Series(series, dtype="datetime64[us]")
-    sample = series.dropna()
-    if not sample.empty and all(isinstance(v, date) and not isinstance(v, datetime) for v in sample.head(1)):
-        series = series.map(lambda v: None if v is None else datetime(v.year, v.month, v.day))
-    parsed = pd.to_datetime(series, format="ISO8601", utc=True)
-    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+        yield arrow_to_frame(cols, table)
 
 
 # ------------------------------------------------------------------------------------------------ writing

@@ -13,6 +13,7 @@ from receivables.warehouse import create_input_tables, delete_rows, read_frame, 
 from receivables.warehouse.io import execute_in_transaction
 from receivables.warehouse.schema import (
     ar_companies,
+    ar_customers,
     ar_invoice_lines,
     ar_invoices,
     ar_push_ledger,
@@ -277,6 +278,28 @@ def test_a_small_postgresql_read_skips_copy_and_reads_the_same_frame(warehouse_e
     assert copies == [1]
     pd.testing.assert_frame_equal(small, big)
     assert small["note"].iloc[0] == "" and small["note"].isna().iloc[1]
+
+
+def test_a_read_with_its_own_order_limit_and_offset_returns_those_rows_on_every_read_path(warehouse_engine,
+                                                                                         monkeypatch):
+    # A small read asks for one row more than its bound; a statement's own LIMIT and OFFSET must win.
+    from receivables.warehouse import io
+
+    create_input_tables(warehouse_engine)
+    write_frame(warehouse_engine, ar_customers, pd.DataFrame({
+        "company_id": "c1", "customer_id": [f"cu{i}" for i in range(7)], "name": [f"N{i}" for i in range(7)],
+        "updated_at": datetime(2026, 11, 20)}))
+    by_id = sa.select(ar_customers.c.customer_id).order_by(ar_customers.c.customer_id.desc())
+    for small_rows in (5_000, 3, 0):  # small; a big read (COPY) on PostgreSQL; COPY for every read
+        monkeypatch.setattr(io, "_SMALL_READ_ROWS", small_rows)
+
+        def ids(stmt):
+            return read_frame(warehouse_engine, stmt)["customer_id"].tolist()
+
+        assert ids(by_id) == [f"cu{i}" for i in range(6, -1, -1)]
+        assert ids(by_id.limit(2)) == ["cu6", "cu5"]
+        assert ids(by_id.offset(5)) == ["cu1", "cu0"]
+        assert ids(by_id.limit(2).offset(1)) == ["cu5", "cu4"]
 
 
 def test_a_small_postgresql_write_is_one_insert_and_stores_what_copy_stores(warehouse_engine, monkeypatch):
