@@ -128,6 +128,8 @@ def _prepare(frame: pd.DataFrame | None, name: str, required: list[str], optiona
 
 def _text(values: pd.Series) -> pd.Series:
     """A TEXT column: pandas string dtype with <NA> for missing values."""
+    if isinstance(values.dtype, pd.StringDtype):  # a text column already: only its NA flavour may change
+        return values.astype("string")
     return values.astype(object).where(values.notna(), None).astype("string")
 
 
