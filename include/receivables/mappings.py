@@ -30,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 
+from receivables.nulls import as_objects
+
 KINDS = ("income_account", "fee_account", "payment_account", "tax_rate", "tracking_category")
 ISSUE_COLUMNS = ["company_id", "kind", "source_code", "platform_id", "rule", "message"]
 DEFAULT_CODE = "*"
@@ -106,11 +108,11 @@ def _kind_issues(kind: str, group: pd.DataFrame, refs: Mapping[str, pd.DataFrame
     """The issues of one kind's mappings against the reference data they point into."""
     if kind not in _TARGET_TABLE:
         return [_issue(row, "mapping_kind_unknown", f"has an unknown kind '{kind}'")
-                for _, row in group.iterrows()]
+                for row in group.to_dict("records")]
     target = _TARGET_TABLE[kind]
     joined = group.merge(refs[target], on=["company_id", "platform_id"], how="left", indicator=True)
     issues = []
-    for _, row in joined.iterrows():
+    for row in joined.to_dict("records"):  # dicts: iterrows makes a Series per row
         if row["_merge"] == "left_only" or row["platform_id"] is None:
             where = "the chart of accounts" if target == "account" else "the platform"
             hint = ""
@@ -241,7 +243,7 @@ def check_platform_mappings(mappings: pd.DataFrame, options: pd.DataFrame | None
         return pd.DataFrame(columns=ISSUE_COLUMNS)
     published = _PublishedModels(options[options["published"].astype("boolean").fillna(False).astype(bool)])
     issues = []
-    for _, row in _mapping_rows(mappings).iterrows():
+    for row in _mapping_rows(mappings).to_dict("records"):
         what = _model_issue(row, published) if row["platform_id"] is not None else None
         if what:
             issues.append(_issue(row, "mapping_platform_rule", what))
@@ -304,7 +306,7 @@ class MappingLookup:
     def resolve(self, company_ids: pd.Series, kind: str, codes: pd.Series) -> Resolution:
         """Resolve many (company, code) pairs of one kind at once; results keep ``codes``' index."""
         # Few distinct pairs in practice: resolve each once, then broadcast.
-        keys = list(zip(company_ids.astype(object), codes.astype(object).where(codes.notna(), None),
+        keys = list(zip(company_ids.astype(object), as_objects(codes),
                         strict=True))
         cache = {k: self._entry(k[0], kind, k[1]) for k in set(keys)}
         entries = [cache[k] for k in keys]

@@ -33,6 +33,7 @@ import pandas as pd
 
 from receivables.documents import EXCEPTION_OUTCOMES, KINDS, LedgerStatus, Outcome
 from receivables.money import as_decimal, from_minor, is_finite_amount, sum_amounts
+from receivables.nulls import as_objects
 
 __all__ = ["ACTIONS", "AGING_BUCKETS", "EXCEPTION_OUTCOMES", "ROW_COLUMNS", "SUMMARY_COLUMNS",
            "Reconciliation", "exception_ids", "reconcile", "summarise"]
@@ -130,7 +131,7 @@ def _text(values: pd.Series) -> pd.Series:
     """A TEXT column: pandas string dtype with <NA> for missing values."""
     if isinstance(values.dtype, pd.StringDtype):  # a text column already: only its NA flavour may change
         return values.astype("string")
-    return values.astype(object).where(values.notna(), None).astype("string")
+    return as_objects(values).astype("string")
 
 
 def _money(values: pd.Series) -> pd.Series:
@@ -142,14 +143,14 @@ def _money(values: pd.Series) -> pd.Series:
 
 def _dates(values: pd.Series) -> pd.Series:
     """A DATE column: datetime64 at midnight, from datetime64 values or ``datetime.date`` objects."""
-    return pd.to_datetime(values.astype(object).where(values.notna(), None)).dt.normalize().astype(
+    return pd.to_datetime(as_objects(values)).dt.normalize().astype(
         "datetime64[ns]"
     )
 
 
 def _flag(values: pd.Series, default: bool) -> pd.Series:
     """A boolean column where missing values take ``default``."""
-    return values.astype(object).where(values.notna(), default).astype(bool)
+    return as_objects(values, default).astype(bool)
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +180,7 @@ def _exceeds(delta: pd.Series, tolerance: pd.Series) -> pd.Series:
 
 def _tolerances(currencies: pd.Series, tolerance_minor_units: int) -> pd.Series:
     """The tolerance as an amount in each row's currency (``2`` minor units is 0.02 GBP, 2 JPY)."""
-    filled = currencies.astype(object).where(currencies.notna(), "")
+    filled = as_objects(currencies, "")
     per_currency = {c: from_minor(tolerance_minor_units, c) for c in filled.unique()}
     return filled.map(per_currency).astype(object)
 
@@ -457,7 +458,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     summary["document_count"] = summary["document_count"].astype("int64")
     for column in ("source_amount", "platform_amount", "difference", "amount_open", "amount_overdue"):
-        summary[column] = summary[column].astype(object).where(summary[column].notna(), None)
+        summary[column] = as_objects(summary[column])
     for column in ("company_id", "outcome", "currency", "run_id"):
         summary[column] = summary[column].astype("string")
     return summary[SUMMARY_COLUMNS]
@@ -493,7 +494,7 @@ def reconcile(
 
     rows = pd.concat([docs, extra], ignore_index=True)
     for column in _MONEY_COLUMNS:
-        rows[column] = rows[column].astype(object).where(rows[column].notna(), None)
+        rows[column] = as_objects(rows[column])
     rows["difference"] = _subtract(rows["platform_total"], rows["source_total"])
     rows["currency"] = _text(rows["currency"]).fillna(_text(rows["platform_currency"]))
     source_due = _dates(rows["due_date"])
@@ -514,9 +515,8 @@ def _with_platform_records(docs: pd.DataFrame, plat: pd.DataFrame) -> pd.DataFra
     docs = docs.merge(by_id.assign(found=True), on=["company_id", "document_type", "platform_id"], how="left")
     docs = docs.merge(_duplicate_groups(plat), on=["company_id", "document_type", "document_number"],
                       how="left")
-    docs["platform_total"] = docs["platform_total"].astype(object).where(docs["platform_total"].notna(), None)
-    docs["platform_amount_due"] = docs["platform_amount_due"].astype(object).where(
-        docs["platform_amount_due"].notna(), None)
+    docs["platform_total"] = as_objects(docs["platform_total"])
+    docs["platform_amount_due"] = as_objects(docs["platform_amount_due"])
     return docs
 
 
@@ -555,7 +555,7 @@ def _typed_rows(rows: pd.DataFrame) -> pd.DataFrame:
     for column in _TEXT_COLUMNS:
         rows[column] = _text(rows[column])
     for column in _MONEY_COLUMNS:
-        rows[column] = rows[column].astype(object).where(rows[column].notna(), None)
+        rows[column] = as_objects(rows[column])
     for column in ("report_date", "due_date", "first_seen_date"):
         rows[column] = rows[column].astype("datetime64[ns]")
     rows["days_overdue"] = rows["days_overdue"].astype("Int64")

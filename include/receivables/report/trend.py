@@ -16,6 +16,7 @@ import pandas as pd
 
 from receivables.documents import Outcome
 from receivables.money import sum_amounts
+from receivables.nulls import as_objects
 
 NIGHTS = 14
 COLUMNS = ["report_date", "exceptions", "currency", "amount_open", "amount_overdue"]
@@ -49,5 +50,5 @@ def trend_table(history: pd.DataFrame | None, *, report_date: date, nights: int 
     out = nights_frame.merge(amounts, on="report_date", how="left")
     out["exceptions"] = out["report_date"].map(exceptions).fillna(0).astype(int)
     for column in ("amount_open", "amount_overdue"):
-        out[column] = out[column].astype(object).where(out[column].notna(), None)
+        out[column] = as_objects(out[column])
     return out[COLUMNS].sort_values(["report_date", "currency"], na_position="first").reset_index(drop=True)

@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from receivables.nulls import as_objects
+
 TEXT = pa.large_string()
 # What orjson escapes inside a string; anything else is copied as it is (non-ASCII included).
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
@@ -63,7 +65,7 @@ def strings(text: pa.Array) -> Parts:
 def text_array(values: pd.Series | np.ndarray | list) -> pa.Array:
     """A text column as one Arrow large_string array, nulls kept (zero-copy for Arrow-backed strings)."""
     if isinstance(values, pd.Series) and not isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)):
-        values = values.astype(object).where(values.notna(), None)
+        values = as_objects(values)
     arr = pa.array(values, type=TEXT, from_pandas=True)
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from receivables.money import MAX_ABS_AMOUNT, as_decimal, decimal_places, is_finite_amount
+from receivables.nulls import as_objects
 
 REJECT_COLUMNS = ["company_id", "document_type", "source_id", "rule", "message"]
 EARLIEST, LATEST = pd.Timestamp("1900-01-01"), pd.Timestamp("2100-12-31")
@@ -21,8 +22,7 @@ _NO_FAILURES = pd.DataFrame(columns=REJECT_COLUMNS)
 
 def objects(series: pd.Series) -> pd.Series:
     """Object dtype with every NULL flavour as None (keeps Decimals intact)."""
-    out = series.astype(object)
-    return out.where(out.notna(), None)
+    return as_objects(series)
 
 
 def numbers(series: pd.Series) -> pd.Series:
