@@ -36,6 +36,7 @@ import pandas as pd
 from receivables import documents
 from receivables.codat.errors import CodatError, CodatNotFound
 from receivables.codat.models import PushOption, PushOptionProperty
+from receivables.nulls import as_objects
 from receivables.warehouse import io, schema
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def unpublished_rows(*, company_id: str, connection_id: str, data_type: str, pla
 def content_hash(rows: pd.DataFrame) -> str:
     """What a data type's rows say, without when they were read: equal hashes, nothing to write."""
     facts = rows.drop(columns=["fetched_at"]).sort_values("property_path")
-    text = facts.astype(object).where(facts.notna(), None).to_json(orient="records")
+    text = pd.DataFrame({c: as_objects(facts[c]) for c in facts.columns}).to_json(orient="records")
     return hashlib.sha256(text.encode()).hexdigest()
 
 

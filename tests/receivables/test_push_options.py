@@ -8,6 +8,7 @@ real sandbox over HTTP is in ``test_platform_rules_sandbox``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 
@@ -180,6 +181,19 @@ def test_the_hash_ignores_when_a_model_was_read_but_not_what_it_says():
     changed = first.copy()
     changed.loc[1, "max_length"] = 22
     assert po.content_hash(first) == po.content_hash(again) != po.content_hash(changed)
+
+
+def test_the_hash_is_the_one_stored_by_earlier_releases():
+    # The digest is kept in ar_sync_state and compared at the next pull: a different spelling of the same
+    # rows would make every connection's rules look changed once (and be rewritten) after an upgrade.
+    rows = po.option_rows(model(INVOICES), company_id=COMPANY, connection_id=CONNECTION, data_type="invoices",
+                          platform_name=None, fetched_at=NOW)
+    silent = po.unpublished_rows(company_id=COMPANY, connection_id=CONNECTION, data_type="payments",
+                                 platform_name="X", note="404", fetched_at=NOW)
+    for frame in (rows, silent):
+        facts = frame.drop(columns=["fetched_at"]).sort_values("property_path")
+        earlier = facts.astype(object).where(facts.notna(), None).to_json(orient="records")
+        assert po.content_hash(frame) == hashlib.sha256(earlier.encode()).hexdigest()
 
 
 def test_an_empty_model_is_none_published():
