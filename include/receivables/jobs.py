@@ -28,13 +28,6 @@ from receivables.settings import SyncSettings
 from receivables.sync import CompanySync, write_plan
 from receivables.warehouse import io, migrations, records, schema
 
-try:  # uvloop's event loop spends less CPU per request than asyncio's own (the push is thousands of them)
-    import uvloop
-
-    _LOOP_FACTORY = uvloop.new_event_loop
-except ImportError:  # pragma: no cover - an install without it runs on asyncio's loop
-    _LOOP_FACTORY = None
-
 log = logging.getLogger("receivables")
 
 T = schema.metadata.tables
@@ -220,9 +213,8 @@ def check_company_mappings(engine, company_id: str) -> pd.DataFrame:
 
 
 def run_async(coro):
-    """Run a coroutine from a synchronous task (one event loop per call; uvloop's where it is installed)."""
-    with asyncio.Runner(loop_factory=_LOOP_FACTORY) as runner:
-        return runner.run(coro)
+    """Run a coroutine from a synchronous task (one event loop per call)."""
+    return asyncio.run(coro)
 
 
 def elapsed(since: float) -> str:
