@@ -42,12 +42,15 @@ def test_what_it_imported_is_frozen_out_of_the_collectors_walks_and_collection_s
         "class Cycle: pass\n"
         "a = Cycle(); a.me = a; del a\n"
         "print(json.dumps({'frozen': frozen, 'tracked_after_preload': tracked,\n"
+        "                  'thresholds': gc.get_threshold(), 'declared': receivables.preload.GC_THRESHOLDS,\n"
         "                  'enabled': gc.isenabled(), 'freed_a_cycle': gc.collect() >= 1}))\n"
     )
     seen = json.loads(_last_line_of(code))
     # pandas alone brings tens of thousands of objects; what is left tracked is this snippet's own.
     assert seen["frozen"] > 50_000 and seen["tracked_after_preload"] < seen["frozen"] / 10, seen
     assert seen["enabled"] and seen["freed_a_cycle"], seen
+    # Young collections made rarer for the forked tasks (not this test process: it never imports it).
+    assert seen["thresholds"] == seen["declared"] != [700, 10, 10], seen
 
 
 def test_the_company_tasks_need_nothing_heavy_the_preload_leaves_out():
