@@ -209,9 +209,13 @@ def _source_documents(source_docs, ledger, rejects) -> pd.DataFrame:
     message = _text(rej["message"])
     rej["_line"] = (rej["rule"] + ": " + message).fillna(rej["rule"])
     rej = rej.sort_values([*_KEY, "rule", "_line"])
-    rej_by_doc = rej.groupby(_KEY, sort=False).agg(
-        reject_reason=("_line", "; ".join), reject_rules=("rule", lambda s: ", ".join(dict.fromkeys(s)))
-    ).reset_index()
+    if rej.empty:  # most nights reject nothing; an empty groupby costs several milliseconds
+        rej_by_doc = pd.DataFrame({c: pd.Series(dtype="string")
+                                   for c in [*_KEY, "reject_reason", "reject_rules"]})
+    else:
+        rej_by_doc = rej.groupby(_KEY, sort=False).agg(
+            reject_reason=("_line", "; ".join), reject_rules=("rule", lambda s: ", ".join(dict.fromkeys(s)))
+        ).reset_index()
 
     unresolved = led.loc[led["status"].fillna("") != LedgerStatus.SUCCESS, _KEY]
     keys = pd.concat([src[_KEY], rej_by_doc[_KEY], unresolved], ignore_index=True).drop_duplicates()
@@ -250,13 +254,19 @@ def _platform_records(platform_docs) -> pd.DataFrame:
     return plat.drop_duplicates(["company_id", "document_type", "platform_id"], keep="last")
 
 
+_GROUP_KEY = ["company_id", "document_type", "document_number"]
+
+
 def _duplicate_groups(plat: pd.DataFrame) -> pd.DataFrame:
     """Document numbers shared by two or more live platform records of one type, with their ids."""
     live = plat[~plat["is_deleted"] & plat["document_number"].notna()]
     # Only shared numbers need grouping; most numbers are unique.
-    live = live[live.duplicated(["company_id", "document_type", "document_number"], keep=False)]
+    live = live[live.duplicated(_GROUP_KEY, keep=False)]
+    if live.empty:  # the usual night: no shared number, and grouping nothing costs more than the rest here
+        return pd.DataFrame({**{c: pd.Series(dtype="string") for c in _GROUP_KEY}, "copies": pd.Series(
+            dtype="Int64"), "copy_ids": pd.Series(dtype="string")})
     groups = live.sort_values("platform_id").groupby(
-        ["company_id", "document_type", "document_number"], sort=False
+        _GROUP_KEY, sort=False
     ).agg(copies=("platform_id", "size"), copy_ids=("platform_id", ", ".join)).reset_index()
     return groups[groups["copies"] >= 2]
 
