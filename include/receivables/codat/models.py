@@ -123,7 +123,11 @@ class PushOperationStatus(LenientEnum):
     @property
     def is_final(self) -> bool:
         """True once the operation will not change any more."""
-        return self in (PushOperationStatus.Success, PushOperationStatus.Failed, PushOperationStatus.TimedOut)
+        return self in _FINAL_STATUSES  # a set: settling asks this of every open operation, every round
+
+
+_FINAL_STATUSES = frozenset({PushOperationStatus.Success, PushOperationStatus.Failed,
+                             PushOperationStatus.TimedOut})
 
 
 class PushChangeType(LenientEnum):
