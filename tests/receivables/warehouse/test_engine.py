@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -99,5 +101,13 @@ def test_an_idle_pooled_connection_the_server_closed_is_replaced_not_handed_out(
         with engine.connect() as conn:  # idle long enough to be pinged: the dead one is found and replaced
             assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
         assert len(pings) == 1
+        with engine.connect() as conn:
+            second = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with sa.create_engine(pg_database_url, poolclass=sa.pool.NullPool).connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({second})")
+        time.sleep(0.2)  # the server's goodbye reaches the idle socket
+        with engine.connect() as conn:  # used moments ago, but the server closed it: found and replaced
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != second
+        assert len(pings) == 2
     finally:
         engine.dispose()
