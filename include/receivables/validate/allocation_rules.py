@@ -19,7 +19,7 @@ import pandas as pd
 from receivables.documents import LABEL
 from receivables.money import as_decimal, is_finite_amount
 from receivables.open_amounts import settle_in_order
-from receivables.validate.frames import REJECT_COLUMNS, fail_rows, objects, row_keys
+from receivables.validate.frames import fail_rows, no_failures, objects, row_keys
 from receivables.validate.normalise import label
 
 
@@ -175,7 +175,7 @@ def allocation_exceeds_open_amount(events: pd.DataFrame) -> pd.DataFrame:
     consumes nothing, so it never makes a later valid allocation look like an overdraw.
     """
     if events.empty:
-        return pd.DataFrame(columns=REJECT_COLUMNS)
+        return no_failures()
     ev = events.sort_values(["_date", "_order", "source_id"], kind="mergesort")
     opening = dict(zip(ev["_target"], ev["_open"], strict=True))
     settled = settle_in_order(ev.assign(document=row_keys(ev, "document_type", "source_id"),

@@ -22,7 +22,7 @@ from receivables.validate import allocation_rules as allocation
 from receivables.validate import amount_rules as amounts
 from receivables.validate import header_rules as header
 from receivables.validate import mapping_rules as codes
-from receivables.validate.frames import REJECT_COLUMNS, concat_failures, objects, row_keys
+from receivables.validate.frames import REJECT_COLUMNS, concat_failures, no_failures, objects, row_keys
 from receivables.validate.normalise import (
     SALES_KINDS,
     Normalised,
@@ -314,7 +314,7 @@ def _ask_gate(needs: pd.DataFrame, targets: dict, ready_customers: set) -> pd.Da
 def _first_rule(failures: pd.DataFrame) -> pd.DataFrame:
     """One row per document: its first failing rule by RULE_ORDER, listing the others in the message."""
     if failures.empty:
-        return pd.DataFrame(columns=REJECT_COLUMNS)
+        return no_failures()
     f = failures.assign(_rank=failures["rule"].map(_RANK)).sort_values(["_rank"], kind="mergesort")
     others: dict = {}
     for c, d, s, rule in zip(f["company_id"], f["document_type"], f["source_id"], f["rule"], strict=True):

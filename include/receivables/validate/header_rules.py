@@ -10,11 +10,11 @@ import pandas as pd
 
 from receivables.money import as_decimal, is_finite_amount, is_iso4217
 from receivables.validate.frames import (
-    REJECT_COLUMNS,
     concat_failures,
     date_problem,
     day_text,
     fail_rows,
+    no_failures,
     row_keys,
 )
 
@@ -107,7 +107,7 @@ def duplicate_document_number(docs: pd.DataFrame, known: pd.DataFrame,
     the document has none. Numbers identify documents in the platform (read-back after an unknown
     outcome finds them by number), so they must be present and unique, ignoring case and spaces."""
     if docs.empty:
-        return pd.DataFrame(columns=REJECT_COLUMNS)
+        return no_failures()
     today = docs[["company_id", "document_type", "source_id", number_col]]
     today = today.rename(columns={number_col: "number"})
     everyone = pd.concat([today, known[["company_id", "document_type", "source_id", "number"]]],

@@ -11,14 +11,14 @@ import pandas as pd
 
 from receivables.mappings import MappingLookup
 from receivables.money import as_decimal, is_finite_amount
-from receivables.validate.frames import REJECT_COLUMNS, concat_failures, fail_rows, row_keys
+from receivables.validate.frames import concat_failures, fail_rows, no_failures, row_keys
 
 
 def _unmapped(rule: str, kind: str, code_col: str, lines: pd.DataFrame, docs: pd.DataFrame,
               mappings: MappingLookup, optional: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Unmapped and broken lines for one mapping kind: (unmapped failures, broken failures)."""
     if lines.empty:
-        return pd.DataFrame(columns=REJECT_COLUMNS), pd.DataFrame(columns=REJECT_COLUMNS)
+        return no_failures(), no_failures()
     res = mappings.resolve(lines["company_id"], kind, lines[code_col])
     asked = lines[code_col].notna() if optional else pd.Series(True, index=lines.index)
     labels = dict(zip(row_keys(docs, "document_type", "source_id"), docs["label"], strict=True))
