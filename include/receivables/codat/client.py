@@ -87,6 +87,10 @@ class _Describe:
 def tls_context() -> ssl.SSLContext:
     """The certificate store httpx would load for ``verify=True``, loaded once per process.
 
+    Both clients trust this one store: the async client's aiohttp transport would otherwise use the
+    system's (``ssl.create_default_context()``) where httpx uses certifi's, so a CA bundle a user set
+    up for one would not hold for the other.
+
     httpx builds a new SSL context for every client, and loading the CA bundle costs ≈ 28 ms of CPU —
     three clients per company task chain, a hundred companies a night. The same context (same
     ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` rules, via httpx itself) is shared instead; it is never changed
@@ -284,7 +288,7 @@ class AsyncCodatClient(_Describe):
         if transport is None:
             # Imported here: aiohttp costs a task process ~0.16 s to import, and only pushes need it.
             from receivables.codat.transport import AiohttpTransport
-            self._direct = AiohttpTransport(limits)
+            self._direct = AiohttpTransport(limits, ssl_context=tls_context())
         self._http = httpx.AsyncClient(base_url=settings.base_url, transport=transport or self._direct,
                                        headers=self._core.default_headers(), timeout=self._core.timeout(),
                                        limits=limits)

@@ -6,6 +6,7 @@ Its own module so that only a process that pushes imports aiohttp (≈0.16 s of 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -83,15 +84,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     answers are JSON pages, never streams.
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, *, ssl_context: ssl.SSLContext | bool = True) -> None:
         self._limits = limits
+        # True is aiohttp's own default store; the client passes the one the sync client uses.
+        self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop (aiohttp binds the session to it).
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limits.max_connections or 0, limit_per_host=0,
-                                             keepalive_timeout=self._limits.keepalive_expiry or 30.0)
+                                             keepalive_timeout=self._limits.keepalive_expiry or 30.0,
+                                             ssl=self._ssl)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False,
                                                   skip_auto_headers=("User-Agent",))
         return self._session
