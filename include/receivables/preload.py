@@ -54,6 +54,7 @@ MODULES = (
     "psycopg2.extras",
     "receivables.jobs",
     "receivables.codat.client",
+    "httpcore",  # httpx imports it (with h11, anyio) only when a client builds its first transport
     "receivables.codat.transport",
     "receivables.push.run",
     "receivables.push.settle",

@@ -54,13 +54,20 @@ def test_what_it_imported_is_frozen_out_of_the_collectors_walks_and_collection_s
 
 
 def test_the_company_tasks_need_nothing_heavy_the_preload_leaves_out():
-    """After the preload, importing what a company task imports loads no further third-party package."""
+    """After the preload, importing what a company task imports, and building its clients, loads no
+    further third-party package."""
     code = (
         "import sys\n"
         "import receivables.preload\n"
         "before = {m.split('.')[0] for m in sys.modules}\n"
         "from receivables import jobs, extract, sync, reconcile_scope\n"
         "from receivables.codat.client import AsyncCodatClient, CodatClient\n"
+        "from receivables.settings import CodatSettings\n"
+        "import asyncio\n"
+        "settings = CodatSettings(api_key='k')\n"
+        "CodatClient(settings).close()  # httpx imports its transport's packages here, not at import\n"
+        "async def build(): await AsyncCodatClient(settings).aclose()\n"
+        "asyncio.run(build())\n"
         "after = {m.split('.')[0] for m in sys.modules}\n"
         "print(sorted(after - before))\n"
     )
