@@ -46,18 +46,22 @@ _WHAT_TO_CHOOSE = {
 }
 
 
-def _truthy(series: pd.Series) -> pd.Series:
-    """A boolean column where NULL counts as False."""
-    return series.astype("boolean").fillna(False).astype(bool)
-
-
-def _reference(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-    """The columns of one ``ar_ref_*`` frame that the check needs, one row per (company, platform id)."""
+def _reference(frame: pd.DataFrame, extra: list[str]) -> dict[tuple, dict[str, Any]]:
+    """The fields of one ``ar_ref_*`` frame that the check needs, by (company, platform id) — the last row
+    of an id wins; a NULL id is never a match. Plain dicts: a company's few hundred reference rows
+    cost more as frame operations (reindex, dedupe, a merge per kind) than as one pass."""
     cols = ["company_id", "platform_id", "name", "status", "is_deleted", *extra]
-    ref = frame.reindex(columns=cols).drop_duplicates(["company_id", "platform_id"], keep="last")
-    ref = ref.astype({"company_id": object, "platform_id": object})
-    ref["archived"] = ref["status"].astype(object).eq("Archived") | _truthy(ref["is_deleted"])
-    return ref
+    by_id = {}
+    for row in frame.reindex(columns=cols).to_dict("records"):
+        if not pd.isna(row["platform_id"]):
+            row["archived"] = row["status"] == "Archived" or _is_true(row["is_deleted"])
+            by_id[(row["company_id"], row["platform_id"])] = row
+    return by_id
+
+
+def _is_true(value: Any) -> bool:
+    """A boolean field where NULL counts as False."""
+    return value is not None and not pd.isna(value) and bool(value)
 
 
 def _wrong_kind_reason(kind: str, row: pd.Series) -> str | None:
@@ -103,24 +107,26 @@ def _issue(row: Mapping[str, Any], rule: str, what: str) -> dict[str, Any]:
     }
 
 
-def _kind_issues(kind: str, group: pd.DataFrame, refs: Mapping[str, pd.DataFrame],
+def _kind_issues(kind: str, group: pd.DataFrame, refs: Mapping[str, Mapping[tuple, dict[str, Any]]],
                  bank_ids: set) -> list[dict[str, Any]]:
     """The issues of one kind's mappings against the reference data they point into."""
     if kind not in _TARGET_TABLE:
         return [_issue(row, "mapping_kind_unknown", f"has an unknown kind '{kind}'")
                 for row in group.to_dict("records")]
     target = _TARGET_TABLE[kind]
-    joined = group.merge(refs[target], on=["company_id", "platform_id"], how="left", indicator=True)
+    by_id = refs[target]
     issues = []
-    for row in joined.to_dict("records"):  # dicts: iterrows makes a Series per row
-        if row["_merge"] == "left_only" or row["platform_id"] is None:
+    for mapping in group.to_dict("records"):  # dicts: iterrows makes a Series per row
+        found = by_id.get((mapping["company_id"], mapping["platform_id"]))
+        row = mapping if found is None else {**mapping, **found}
+        if found is None or row["platform_id"] is None:
             where = "the chart of accounts" if target == "account" else "the platform"
             hint = ""
             if kind == "payment_account" and (row["company_id"], row["platform_id"]) in bank_ids:
                 hint = " (it is a bank account record, but not one of the ledger's accounts)"
             issues.append(_issue(row, "mapping_target_missing", f"does not exist in {where}{hint}"))
         elif row["archived"]:
-            state = "is deleted" if bool(_truthy(pd.Series([row["is_deleted"]]))[0]) else "is archived"
+            state = "is deleted" if _is_true(row["is_deleted"]) else "is archived"
             issues.append(_issue(row, "mapping_target_archived", f"points at '{row['name']}', which {state}"))
         else:
             reason = _wrong_kind_reason(kind, row)

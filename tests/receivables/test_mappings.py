@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.receivables.test_transform import frame, reference_data
 
 from receivables.mappings import ISSUE_COLUMNS, check_mappings, resolve_mappings
@@ -98,3 +100,51 @@ def test_unmapped_code_without_default(refdata):
     lookup = resolve_mappings(maps, check(refdata, maps))
     res = lookup.resolve(pd.Series(["c-gbp"]), "tax_rate", pd.Series(["ZERO"]))
     assert res.unmapped.tolist() == [True] and res.platform_id.tolist() == [None]
+
+
+# -- on reference data nobody tidied: repeated ids, NULL ids and flags, several companies ---------------
+
+_IDS = st.sampled_from(["a", "b", "c", None])
+_FLAG = st.sampled_from([True, False, None])
+_ACCOUNTS = st.lists(st.fixed_dictionaries({
+    "company_id": st.sampled_from(["c1", "c2"]), "platform_id": _IDS, "name": st.just("Acct"),
+    "status": st.sampled_from(["Active", "Archived", None]), "is_deleted": _FLAG,
+    "type": st.sampled_from(["Income", "Expense", None]), "is_bank_account": _FLAG,
+}), max_size=6)
+_MAPPINGS = st.lists(st.fixed_dictionaries({
+    "company_id": st.sampled_from(["c1", "c2"]),
+    "kind": st.sampled_from(["income_account", "fee_account", "payment_account", "tax_rate", "bogus"]),
+    "source_code": st.sampled_from(["s1", "s2", "*"]), "platform_id": _IDS,
+}), max_size=8)
+_EMPTY = pd.DataFrame(columns=["company_id", "platform_id"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(accounts=_ACCOUNTS, mappings=_MAPPINGS)
+def test_every_account_mapping_is_judged_by_the_last_row_of_its_own_companys_record(accounts, mappings):
+    """A mapping raises at most one issue; it is judged by the last reference row of its own company
+    and id (a NULL id matches nothing); and listing the mappings in another order changes nothing."""
+    maps = pd.DataFrame(mappings, columns=["company_id", "kind", "source_code", "platform_id"])
+    issues = check_mappings(maps, pd.DataFrame(accounts), _EMPTY, _EMPTY, _EMPTY)
+    by_mapping = issues.groupby(["company_id", "kind", "source_code", "platform_id"], dropna=False).size()
+    assert (by_mapping <= maps.value_counts(dropna=False).reindex(by_mapping.index)).all()
+    last = {(a["company_id"], a["platform_id"]): a for a in accounts if a["platform_id"] is not None}
+    for m in mappings:
+        got = set(issues[(issues["company_id"] == m["company_id"]) & (issues["kind"] == m["kind"])
+                         & (issues["source_code"] == m["source_code"])
+                         & (issues["platform_id"].isna() if m["platform_id"] is None
+                            else issues["platform_id"] == m["platform_id"])]["rule"])
+        record = last.get((m["company_id"], m["platform_id"]))
+        if m["kind"] == "bogus":
+            assert got == {"mapping_kind_unknown"}
+        elif m["kind"] == "tax_rate" or record is None:
+            assert got == {"mapping_target_missing"}  # no tax rates at all; an account is not one
+        elif record["status"] == "Archived" or record["is_deleted"]:
+            assert got == {"mapping_target_archived"}
+        else:
+            wanted = {"income_account": record["type"] == "Income",
+                      "fee_account": record["type"] == "Expense",
+                      "payment_account": bool(record["is_bank_account"])}[m["kind"]]
+            assert got == (set() if wanted else {"mapping_wrong_kind"})
+    shuffled = check_mappings(maps.iloc[::-1], pd.DataFrame(accounts), _EMPTY, _EMPTY, _EMPTY)
+    assert sorted(map(repr, shuffled.to_dict("records"))) == sorted(map(repr, issues.to_dict("records")))
