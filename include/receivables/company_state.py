@@ -95,12 +95,26 @@ def load(engine, company_id: str, *, business_date: date, connection_id: str | N
         push_options=push_options)
 
 
+# What the history uses of each table, every day of it: a company's whole past is read twice a night
+# (sync and reconcile), and its dates and notes were most of the reading. None: every column (customers
+# are pushed again from here when a document needs one that is not in today's batch).
+_HISTORY_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "ar_invoices": ("company_id", "invoice_id", "invoice_number", "customer_id", "due_date", "currency",
+                    "currency_rate", "status"),
+    "ar_credit_notes": ("company_id", "credit_note_id", "credit_note_number", "customer_id", "currency",
+                        "currency_rate", "status"),
+    "ar_customers": None,
+    "ar_payments": ("company_id", "payment_id", "updated_at"),
+    "ar_payment_allocations": None,
+    "ar_credit_note_allocations": ("company_id", "credit_note_id", "invoice_id", "amount", "updated_at"),
+}
+
+
 def history(engine, company_id: str, ledger: pd.DataFrame) -> History:
     """The company's invoices and credit notes (with the totals pushed), customers and allocation draws."""
     mine = {"company_id": company_id}
-    frames = {name: io.read_frame(engine, T[name], where=mine) for name in (
-        "ar_invoices", "ar_credit_notes", "ar_customers", "ar_payments", "ar_payment_allocations",
-        "ar_credit_note_allocations")}
+    frames = {name: io.read_frame(engine, T[name], where=mine, columns=columns)
+              for name, columns in _HISTORY_COLUMNS.items()}
     known = pd.concat([_known(kind, frames[kind.table], ledger) for kind in SALES_KINDS], ignore_index=True)
     draws = open_amounts.allocation_draws(frames["ar_payment_allocations"], frames["ar_payments"],
                                           frames["ar_credit_note_allocations"])

@@ -99,9 +99,10 @@ def _conditions(columns: Any, where: Mapping[str, Any] | None) -> list[Any]:
     return conditions
 
 
-def _build_select(source: sa.Table | Select[Any], where: Mapping[str, Any] | None) -> Select[Any]:
+def _build_select(source: sa.Table | Select[Any], where: Mapping[str, Any] | None,
+                  columns: Sequence[str] | None = None) -> Select[Any]:
     if isinstance(source, sa.Table):
-        stmt = sa.select(source)
+        stmt = sa.select(source) if columns is None else sa.select(*(source.c[c] for c in columns))
         return stmt.where(*_conditions(source.c, where)) if where else stmt
     return source.where(*_conditions(source.selected_columns, where)) if where else source
 
@@ -110,13 +111,18 @@ def _build_select(source: sa.Table | Select[Any], where: Mapping[str, Any] | Non
 
 
 def read_frame(engine: Engine, table: sa.Table | Select[Any], *, where: Mapping[str, Any] | None = None,
-               chunksize: int | None = None) -> pd.DataFrame | Iterator[pd.DataFrame]:
+               chunksize: int | None = None, columns: Sequence[str] | None = None
+               ) -> pd.DataFrame | Iterator[pd.DataFrame]:
     """Read a table (or a Core ``Select``) into a DataFrame with the dtypes of the module docstring.
+
+    ``columns``: only these columns of the table, in this order (a name it lacks raises ``KeyError``).
 
     With ``chunksize`` an iterator of DataFrames of at most that many rows is returned instead, and memory
     stays bounded by the chunk; an empty result then yields nothing.
     """
-    stmt = _build_select(table, where)
+    if columns is not None and not isinstance(table, sa.Table):
+        raise TypeError("columns= selects from a table; a Select already names its columns")
+    stmt = _build_select(table, where, columns)
     cols = _describe(stmt)
     if chunksize is not None:
         if chunksize < 1:

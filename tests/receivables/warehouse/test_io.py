@@ -162,6 +162,22 @@ def test_where_filters_and_select_sources(warehouse_engine):
         read_frame(warehouse_engine, ar_push_ledger, where={"nope": 1})
 
 
+def test_a_table_read_can_name_its_columns_and_keeps_their_types(warehouse_engine):
+    write_frame(warehouse_engine, ar_push_ledger, _ledger(3))
+    full = read_frame(warehouse_engine, ar_push_ledger, where={"source_id": "INV-00001"})
+    some = read_frame(warehouse_engine, ar_push_ledger, where={"source_id": "INV-00001"},
+                      columns=["source_total", "source_id"])
+    assert list(some.columns) == ["source_total", "source_id"]
+    assert some.dtypes.to_dict() == full[["source_total", "source_id"]].dtypes.to_dict()
+    assert some["source_total"].tolist() == full["source_total"].tolist() == [Decimal("10.00")]
+    assert list(read_frame(warehouse_engine, ar_push_ledger, where={"source_id": "none"},
+                           columns=["source_id"]).columns) == ["source_id"]  # empty: still named
+    with pytest.raises(KeyError):
+        read_frame(warehouse_engine, ar_push_ledger, columns=["nope"])
+    with pytest.raises(TypeError, match="a Select already names its columns"):
+        read_frame(warehouse_engine, sa.select(ar_push_ledger.c.source_id), columns=["source_id"])
+
+
 def test_upsert_updates_existing_keys_and_inserts_new_ones(warehouse_engine):
     write_frame(warehouse_engine, ar_push_ledger, _ledger(2))
     again = _ledger(3, status="success", total=Decimal("12.34"))
