@@ -28,6 +28,12 @@ from receivables.warehouse import io, schema
 T = schema.metadata.tables
 
 
+# The reference data a run's state holds: tax rates (the gate's and transform's) and the platform's
+# customers (matching ours to theirs). Accounts and tracking categories reach a run through the
+# checked mappings instead.
+STATE_REFERENCE = ("taxRates", "customers")
+
+
 @dataclass
 class History:
     """A company's documents of every day, as the ledger knows them."""
@@ -46,7 +52,7 @@ class CompanyState:
     rejected_today: pd.DataFrame    # the day's earlier rejects: a rerun decides them again
     companies: pd.DataFrame
     lookup: MappingLookup
-    reference: dict[str, pd.DataFrame]
+    reference: dict[str, pd.DataFrame]   # the STATE_REFERENCE types
     history: History
     push_options: pd.DataFrame | None = None
     _numbers: dict | None = field(default=None, repr=False)
@@ -91,7 +97,8 @@ def load(engine, company_id: str, *, business_date: date, connection_id: str | N
         company_id=company_id, ledger=ledger,
         rejected_today=io.read_frame(engine, T["ar_rejects"], where={**mine, "business_date": business_date}),
         companies=io.read_frame(engine, T["ar_companies"], where=mine), lookup=lookup,
-        reference=extract.read_reference(engine, [company_id]), history=history(engine, company_id, ledger),
+        reference=extract.read_reference(engine, [company_id], STATE_REFERENCE),
+        history=history(engine, company_id, ledger),
         push_options=push_options)
 
 

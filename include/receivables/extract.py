@@ -314,11 +314,17 @@ def _refresh(client, company_id: str, data_type: str, deadline_seconds: float | 
     return None
 
 
-def read_reference(engine, company_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """The ``ar_ref_*`` tables for some companies, keyed by data type."""
+def read_reference(engine, company_ids: Iterable[str],
+                   data_types: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The ``ar_ref_*`` tables for some companies, keyed by data type (``data_types``: only those; a
+    company's customers are most of its reference rows, and most readers need none of them)."""
     ids = list(company_ids)
+    wanted = None if data_types is None else set(data_types)
+    unknown = (wanted or set()) - {ref.data_type for ref in REFERENCE_TYPES}
+    if unknown:
+        raise ValueError(f"unknown reference data type(s): {', '.join(sorted(unknown))}")
     return {ref.data_type: io.read_frame(engine, selects.for_companies(ref.table, ids))
-            for ref in REFERENCE_TYPES}
+            for ref in REFERENCE_TYPES if wanted is None or ref.data_type in wanted}
 
 
 # -- the day's batch -------------------------------------------------------------------------------

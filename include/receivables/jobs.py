@@ -200,7 +200,7 @@ def _connection_advice(company: Mapping[str, Any], exc: CodatError, what: str = 
 
 def check_company_mappings(engine, company_id: str) -> pd.DataFrame:
     """Validate ``ar_mappings`` of one company against its reference data; replace its issue rows."""
-    ref = extract.read_reference(engine, [company_id])
+    ref = extract.read_reference(engine, [company_id], mappings.CHECKED_AGAINST)
     company_mappings = io.read_frame(engine, T["ar_mappings"], where={"company_id": company_id})
     issues = mappings.check_mappings(
         company_mappings, ref["accounts"], ref["bankAccounts"], ref["taxRates"], ref["trackingCategories"])

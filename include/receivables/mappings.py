@@ -35,6 +35,8 @@ from receivables.nulls import as_objects
 KINDS = ("income_account", "fee_account", "payment_account", "tax_rate", "tracking_category")
 ISSUE_COLUMNS = ["company_id", "kind", "source_code", "platform_id", "rule", "message"]
 DEFAULT_CODE = "*"
+# The reference data types (extract.REFERENCE_TYPES) that check_mappings reads.
+CHECKED_AGAINST = ("accounts", "bankAccounts", "taxRates", "trackingCategories")
 
 # What the user sees, per kind, as the thing to pick.
 _WHAT_TO_CHOOSE = {

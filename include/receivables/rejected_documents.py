@@ -72,7 +72,7 @@ def _sales_totals(engine, company_id: str, document_type: str, ids: list[str],
         return {}
     lookup = resolve_mappings(io.read_frame(engine, T["ar_mappings"], where={"company_id": company_id}),
                               io.read_frame(engine, T["ar_mapping_issues"], where={"company_id": company_id}))
-    rates_frame = extract.read_reference(engine, [company_id])["taxRates"]
+    rates_frame = extract.read_reference(engine, [company_id], ["taxRates"])["taxRates"]
     rates = {str(p): as_decimal(r)
              for p, r in zip(rates_frame["platform_id"], rates_frame["effective_tax_rate"], strict=True)
              if is_finite_amount(r)}

@@ -203,6 +203,11 @@ def test_reference_pull_upserts_each_type_and_reads_bank_accounts_per_connection
     assert ref["accounts"]["name"].tolist() == ["Sales UK"]
     assert ref["customers"]["is_deleted"].tolist() == [True] and len(ref["bankAccounts"]) == 1
     assert extract.read_reference(warehouse_engine, ["another"])["accounts"].empty
+    # A reader that needs only some types reads only those; a misspelt type is an error, not an empty frame.
+    some = extract.read_reference(warehouse_engine, [COMPANY], ["taxRates", "customers"])
+    assert sorted(some) == ["customers", "taxRates"] and some["customers"].equals(ref["customers"])
+    with pytest.raises(ValueError, match="unknown reference data type.*taxrates"):
+        extract.read_reference(warehouse_engine, [COMPANY], ["taxrates"])
 
 
 # ------------------------------------------------------------------------------------ the day's batch
