@@ -32,7 +32,7 @@ from receivables.push import Ledger
 from receivables.reconcile import Reconciliation, reconcile
 from receivables.rejected_documents import open_rejects
 from receivables.settings import SyncSettings
-from receivables.warehouse import io, schema
+from receivables.warehouse import io, schema, selects
 
 log = logging.getLogger("receivables")
 
@@ -75,8 +75,10 @@ def _inputs(engine, company_id: str, business_date: date, ledger: pd.DataFrame, 
     # Rejects stay in every later day's report until the document is pushed, changed or voided.
     rejects, rejected_facts, rejected_since = open_rejects(engine, company_id, business_date, ledger,
                                                            timezone=timezone)
-    previous = io.read_frame(engine, T["ar_reconciliation"], where={"company_id": company_id})
-    previous = previous[pd.to_datetime(previous["report_date"]).dt.date < business_date]
+    # The earlier nights' exceptions, one row each: every earlier report row of the company, read
+    # whole, grew with each night the company ran.
+    previous = io.read_frame(engine, selects.first_sightings(T["ar_reconciliation"], company_id,
+                                                             business_date))
     pushed_on = pd.to_datetime(ledger["business_date"]).dt.date
     last_synced = pushed_on.max() if pushed_on.notna().any() else business_date
     source = source_documents(engine, company_id, business_date, ledger, timezone=timezone,
@@ -89,8 +91,7 @@ def _inputs(engine, company_id: str, business_date: date, ledger: pd.DataFrame, 
     return {
         "source_docs": source, "ledger": ledger[as_of], "rejects": rejects,
         "platform_docs": platform_documents(engine, company_id, synced, allocations),
-        "previous_exceptions": pd.concat([previous[["exception_id", "first_seen_date"]].dropna(),
-                                          rejected_since], ignore_index=True),
+        "previous_exceptions": pd.concat([previous, rejected_since], ignore_index=True),
     }
 
 

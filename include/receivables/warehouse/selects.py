@@ -7,9 +7,9 @@ SQLite limits bound parameters and PostgreSQL plans suffer with huge literal lis
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Select, Table, and_, or_, select, tuple_
+from sqlalchemy import Select, Table, and_, func, or_, select, tuple_
 
 # SQLite's default limit of bound parameters is 32766; stay far below it.
 MAX_IDS_PER_QUERY = 5000
@@ -56,3 +56,13 @@ def children_of(table: Table, company_id: str, key: str, parents: Select) -> Sel
 def by_ids(table: Table, company_id: str, key: str, ids: Sequence[str]) -> Select:
     """Rows of one company whose ``key`` is one of ``ids``."""
     return select(table).where(table.c.company_id == company_id, table.c[key].in_(list(ids)))
+
+
+def first_sightings(table: Table, company_id: str, before: date) -> Select:
+    """Each exception id of ``table`` (``ar_reconciliation``) reported before ``before``, with the first
+    date it was seen: one row per exception, however many nights reported it (and none for the matched
+    rows, which carry no exception id)."""
+    seen = and_(table.c.company_id == company_id, table.c.report_date < before,
+                table.c.exception_id.is_not(None), table.c.first_seen_date.is_not(None))
+    return (select(table.c.exception_id, func.min(table.c.first_seen_date).label("first_seen_date"))
+            .where(seen).group_by(table.c.exception_id))
