@@ -57,31 +57,24 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-import psutil
+
+from local_stack.processes import free_port, stop_groups_together
+from local_stack.stack_settings import API_USER, EXECUTORS, PAGE_LIMIT, check_celery_env, stack_env
 
 REPROCESS_CHOICES = ("none", "failed", "completed")
 FINISHED_STATES = frozenset({"success", "failed"})
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-# The backfill talks to the API server as this user; its password is random per run and never logged.
-API_USER = "rs_backfill"
-POLL_SECONDS = 2.0
-PAGE_LIMIT = 5000
-# Scheduler first, so it launches no new task while the others go; then the Celery worker (it finishes
-# its running tasks on SIGTERM); the API server last, for running tasks.
-STOP_ORDER = ("scheduler", "celery-worker", "dag-processor", "api-server")
-EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+# How often the health, the DAG and the runs are asked for: a finished backfill is seen within half a
+# second (it was two), and the API server answers one such GET in ≈ 40 ms, a few % of one core.
+POLL_SECONDS = 0.5
+# Stopped in stages, the processes of one stage together (each takes a second or more to shut down): the
+# scheduler first, so it launches no new task while the others go (the DAG processor with it: nothing
+# waits on it any more); then the Celery worker (it finishes its running tasks on SIGTERM); the API server
+# last, for running tasks.
+STOP_STAGES = (("scheduler", "dag-processor"), ("celery-worker",), ("api-server",))
 WORKER_HOSTNAME_ENV = "RS_WORKER_HOSTNAME"
 WORKER_READY_MARK = " ready."
 LOCKED_RETRIES = 5
 LOCKED_RETRY_SECONDS = 3.0
-# The LocalExecutor's workers start from a forkserver that has imported the pipeline once
-# (receivables.preload), so each task process its supervisor forks begins with pandas, SQLAlchemy and
-# the Codat client loaded instead of spending ≈ 0.8 CPU-s importing them. Set in the environment to
-# choose otherwise (e.g. AIRFLOW__SCHEDULER__MP_START_METHOD=fork).
-WARM_WORKERS = {
-    "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
-    "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": "receivables.preload",
-}
 
 
 def worker_hostname() -> str:
@@ -115,13 +108,6 @@ class DayOutcome:
         return f"  {self.day}: {self.state}{took}"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
@@ -150,7 +136,7 @@ class Scheduler:
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {sorted(EXECUTORS)}, not {executor!r}")
         if executor == "celery":
-            _check_celery_env(env)
+            check_celery_env(env)
             if worker_concurrency < 1:
                 raise ValueError("worker_concurrency must be at least 1")
         self.executor = executor
@@ -169,6 +155,7 @@ class Scheduler:
         self._password = ""
         self._processes: dict[str, subprocess.Popen] = {}
         self._client: httpx.Client | None = None
+        self._warmer: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -197,10 +184,15 @@ class Scheduler:
             self._client.close()
             self._client = None
         interrupted = False
-        order = sorted(self._processes, key=lambda name: STOP_ORDER.index(name) if name in STOP_ORDER else 0)
-        for name in order:
+        staged = {name for stage in STOP_STAGES for name in stage}
+        stages = [tuple(name for name in self._processes if name not in staged), *STOP_STAGES]
+        for stage in stages:
+            processes = [self._processes.pop(name) for name in stage if name in self._processes]
             # A second Ctrl-C while stopping only skips the grace period; every group is still killed.
-            interrupted |= _stop_group(self._processes.pop(name), grace=0 if interrupted else 30.0)
+            interrupted |= stop_groups_together(processes, grace=0 if interrupted else 30.0)
+        if self._warmer is not None:  # its request ended with the API server
+            self._warmer.join(timeout=5.0)
+            self._warmer = None
         if self._secret_dir is not None:
             shutil.rmtree(self._secret_dir, ignore_errors=True)
             self._secret_dir = None
@@ -235,31 +227,8 @@ class Scheduler:
         passwords = self._secret_dir / "passwords.json"
         passwords.write_text(json.dumps({API_USER: self._password}))
         passwords.chmod(0o600)
-        env = dict(self._base_env)
-        env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-        env.update({
-            "AIRFLOW__CORE__EXECUTOR": EXECUTORS[self.executor],
-            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__WORKERS": "1",
-            # A backfill of a year is one page of DAG runs (the API caps pages at 100 by default).
-            "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": str(PAGE_LIMIT),
-            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{API_USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            # Only the backfill's runs: no "latest interval" run when the DAG gets unpaused.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            # The scheduler serves task logs on a port; the default 8793 may be taken by another Airflow.
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        })
-        for name, value in WARM_WORKERS.items():
-            env.setdefault(name, value)
-        return env
+        return stack_env(self._base_env, executor=self.executor, parallelism=self.parallelism,
+                         base_url=self.base_url, port=self.port, passwords=passwords)
 
     def _run_cli(self, args: list[str], log_name: str) -> None:
         log_path = self.log_dir / f"{log_name}.log"
@@ -295,7 +264,7 @@ class Scheduler:
             if (health and all((health.get(part) or {}).get("status") == "healthy" for part in parts)
                     and self._worker_ready()):
                 return
-            time.sleep(1.0)
+            time.sleep(POLL_SECONDS)
         raise AirflowStackError(f"Airflow did not become healthy within {self.startup_timeout:.0f}s "
                                 f"(last health: {health or 'no answer'}; logs in {self.log_dir})")
 
@@ -316,6 +285,26 @@ class Scheduler:
         log = self.log_dir / "celery-worker.log"
         ready = f"{self.worker_hostname}{WORKER_READY_MARK}"
         return log.exists() and ready in log.read_text(errors="replace")
+
+    def _warm_execution_api(self) -> None:
+        """Have the API server build its Execution API now, in the background, not at the first task.
+
+        The Execution API (cadwyn) builds its versioned routes on its first request: ≈ 5 s of CPU in the
+        API server's event loop, measured, which the first task's first call waited for (timing out once,
+        at 5 s, and retrying). Asked for as the backfill is created, that build overlaps the scheduler
+        queueing the first task and the executor starting its workers. Once per API server.
+        """
+        if self._warmer is not None:
+            return
+
+        def ask() -> None:
+            try:
+                httpx.get(f"{self.base_url}/execution/health", timeout=60.0)
+            except httpx.HTTPError:
+                pass  # only a head start: the first task's own call builds it otherwise
+
+        self._warmer = threading.Thread(target=ask, name="warm-execution-api", daemon=True)
+        self._warmer.start()
 
     def _token(self) -> str:
         response = httpx.post(f"{self.base_url}/auth/token", timeout=10.0,
@@ -418,6 +407,7 @@ class Scheduler:
         finished = False
         try:
             backfill_id = self._create_backfill(body, report)
+            self._warm_execution_api()
             outcomes = self._follow(dag_id, wanted, timeout_s, report)
             finished = True
             return outcomes
@@ -542,61 +532,8 @@ class Scheduler:
             time.sleep(POLL_SECONDS)
 
 
-def _check_celery_env(env: dict[str, str]) -> None:
-    """Refuse a Celery setup that would silently use a default broker or a metadata DB it cannot share."""
-    if not env.get("AIRFLOW__CELERY__BROKER_URL"):
-        raise ValueError("executor='celery' needs AIRFLOW__CELERY__BROKER_URL in env "
-                         "(e.g. redis://127.0.0.1:6379/<a database of its own>)")
-    # The worker, the scheduler and the API server all write task state and Celery results into the
-    # metadata DB at once; Airflow supports the CeleryExecutor only on a server database, and this
-    # project runs PostgreSQL (SQLite is for the single-machine LocalExecutor).
-    metadata_url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
-    if not metadata_url.startswith("postgresql"):
-        raise ValueError("executor='celery' needs a PostgreSQL metadata database "
-                         "(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://…)")
-
-
 def _midnight(day: str) -> str:
     return f"{date.fromisoformat(day).isoformat()}T00:00:00Z"
-
-
-def _stop_group(process: subprocess.Popen, grace: float = 30.0) -> bool:
-    """SIGTERM the process group, SIGKILL what is left after ``grace`` seconds; True if Ctrl-C cut the wait.
-
-    Task processes may start their own session, so the descendants seen before the SIGTERM are killed
-    one by one as well.
-    """
-    try:
-        family = [process.pid] + [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        family = [process.pid]
-    interrupted = False
-    if process.poll() is None:
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-        except KeyboardInterrupt:
-            interrupted = True
-    _signal_group(process.pid, signal.SIGKILL)
-    for pid in family:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    return interrupted
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run_backfill(dag_id: str, start: str, end: str, env: dict[str, str], *, log_dir: Path,
