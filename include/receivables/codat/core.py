@@ -37,7 +37,7 @@ from receivables.codat.errors import (
     error_from_response,
 )
 from receivables.codat.models import PullOperation, PushModel, PushOperation, dumps
-from receivables.codat.outcome import never_sent, unknown_host
+from receivables.codat.outcome import never_sent, unknown_host, untrusted_certificate
 from receivables.codat.paging import PageNumberPaginator
 from receivables.codat.query import Expr, Q, as_expr
 from receivables.codat.redaction import basic_auth_value, get_logger, redact, register_secret
@@ -248,6 +248,12 @@ class CodatCore:
             return CodatUnreachable(redact(
                 f"{call.method} {call.path}: the API host of {base} is unknown ({reply}) -> check the host "
                 f"of connection {self.conn_id}"), method=call.method, path=call.path)
+        if untrusted_certificate(reply):
+            return CodatUnreachable(redact(
+                f"{call.method} {call.path}: the TLS certificate of {base} is not trusted ({reply}) -> if a "
+                "proxy or gateway with its own CA sits in front of the API, point SSL_CERT_FILE (or "
+                "SSL_CERT_DIR) at a bundle holding that CA; nothing was sent"), method=call.method,
+                path=call.path)
         if never_sent(reply):
             return CodatUnreachable(redact(
                 f"{call.method} {call.path}: the API at {base} cannot be reached ({type(reply).__name__}: "

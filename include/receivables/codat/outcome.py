@@ -7,6 +7,8 @@ the API, and the pipeline's ledger must agree with it on which ones those are: b
   the pool). Resending cannot duplicate anything.
 - :func:`unknown_host`: the API's host name does not resolve — a configuration error, not a passing
   fault, so it is not retried.
+- :func:`untrusted_certificate`: the API's TLS certificate failed verification (an unknown CA, a name
+  that does not match) — a configuration error too: the same certificate fails every retry.
 
 What an error or a push operation means for the ledger (``failed`` / ``unknown`` / ``pending``) is the
 pipeline's decision, made once in :mod:`receivables.push.outcome`: the client reports what happened on
@@ -17,6 +19,8 @@ the wire and imports nothing of the pipeline's vocabulary.
 """
 
 from __future__ import annotations
+
+import ssl
 
 import httpx
 
@@ -39,3 +43,17 @@ def unknown_host(error: BaseException) -> bool:
         return False
     text = f"{error} {error.__cause__ or ''}".lower()
     return any(marker in text for marker in _UNKNOWN_HOST_TEXT)
+
+
+def untrusted_certificate(error: BaseException) -> bool:
+    """True when the connection failed because the API's certificate was not verified.
+
+    httpx chains the ``ssl`` error as a cause; our aiohttp transport passes on aiohttp's text of it."""
+    if not isinstance(error, httpx.ConnectError):
+        return False
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "certificate verify failed" in str(error).lower()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from receivables.codat.outcome import never_sent, unknown_host
+from receivables.codat.outcome import never_sent, unknown_host, untrusted_certificate
 
 RETRYABLE_STATUS = frozenset({408, 500, 502, 503, 504})
 
@@ -109,6 +109,8 @@ class RetryState:
         """Decide after an exchange that got no answer."""
         if unknown_host(error):
             return Decision(False, reason="the host name does not resolve")
+        if untrusted_certificate(error):
+            return Decision(False, reason="the API's certificate is not trusted")
         if never_sent(error):
             deadline = min(self.policy.unreachable_deadline_seconds, self.policy.deadline_seconds)
             return self._next(now, None, reason=f"{type(error).__name__}, API unreachable", deadline=deadline)

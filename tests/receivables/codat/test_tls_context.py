@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from receivables.codat.client import AsyncCodatClient, CodatClient, tls_context
+from receivables.codat.errors import CodatUnreachable
 from receivables.settings import CodatSettings
 
 
@@ -99,3 +100,26 @@ def test_the_pushes_trust_the_same_store_as_the_reads(monkeypatch, self_signed_s
             await client.aclose()
 
     assert asyncio.run(read_async()) == "Acme"
+
+
+def test_an_untrusted_certificate_fails_at_once_and_says_which_bundle_to_set(self_signed_server, caplog):
+    """The same certificate fails every retry: the error comes on the first attempt, for the reads and
+    the pushes alike, and names the variable that fixes it instead of "check that the API is up"."""
+    _, url = self_signed_server
+    settings = CodatSettings(base_url=url, api_key=SecretStr("k"))  # the default 300 s retry deadline
+    with CodatClient(settings) as client, pytest.raises(CodatUnreachable) as sync_error:
+        client.get_company("c1")
+
+    async def read_async():
+        client = AsyncCodatClient(settings)
+        try:
+            await client.get_company("c1")
+        finally:
+            await client.aclose()
+
+    with pytest.raises(CodatUnreachable) as async_error:
+        asyncio.run(read_async())
+    for error in (sync_error.value, async_error.value):
+        assert "certificate" in str(error) and "SSL_CERT_FILE" in str(error), error
+        assert "nothing was sent" in str(error)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
