@@ -59,7 +59,10 @@ def _airflow_processes(home: Path) -> list[psutil.Process]:
     return found
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, not module-scoped: the two backfills are this file's whole cost (a minute), and a
+# worker that runs another module's tests between two of these would tear a module fixture down and
+# run both backfills again (seen: 70 s more in one `make test`). They leave only files behind.
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("backfill")
     (root / "dags").mkdir()
@@ -90,12 +93,12 @@ def _backfill(stack, start: str, end: str, *, fail_days: str = "", migrate: bool
     return code, out.getvalue()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def first_backfill(stack):
     return _backfill(stack, "2026-01-01", "2026-01-03")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def second_backfill(stack, first_backfill):
     """Days 2 and 3 again (both already succeeded); day 3 fails this time. The first one migrated."""
     return _backfill(stack, "2026-01-02", "2026-01-03", fail_days="2026-01-03", migrate=False)
