@@ -63,6 +63,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 # a PostgreSQL connection without the mark fails (checked on every new DBAPI connection, which is cheap).
 _PG_FIXTURES = frozenset({"pg_admin_url", "pg_database_url"})
 XDIST_SERIAL = "one-worker"  # an xdist group: tests that run real schedulers or share Redis, one at a time
+SERIAL_DIRS = ("tests/integration/", "tests/local_stack/")  # the group's tests (paths from the repository)
 
 
 def _uses_postgres(item) -> bool:
@@ -79,9 +80,26 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.postgres)
         # Real Airflow schedulers (two cores cannot run two side by side within their timeouts) and the
         # Redis database the integration tests pick: one worker runs them one after another.
-        parts = Path(str(item.fspath)).relative_to(REPO).parts
-        if parts[:2] in {("tests", "integration"), ("tests", "local_stack")}:
+        if Path(str(item.fspath)).relative_to(REPO).as_posix().startswith(SERIAL_DIRS):
             item.add_marker(pytest.mark.xdist_group(XDIST_SERIAL))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` that really groups: pytest-xdist 3.8 marks a group by rewriting ``item._nodeid``,
+    which pytest 9.2 no longer reads (``nodeid`` comes from ``item._id``), so every test was its own work
+    unit and two Airflow stacks ran side by side — and a module's shared fixtures ran once per worker that
+    took one of its tests (test_scheduler's two backfills twice: 70–90 s more). The scheduler sees only
+    node ids, so the group is told by path, as the marker above is given."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SerialGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return XDIST_SERIAL if nodeid.startswith(SERIAL_DIRS) else super()._split_scope(nodeid)
+
+    return SerialGroupScheduling(config, log)
 
 
 _running: dict[str, Any] = {"item": None}

@@ -60,8 +60,8 @@ def _airflow_processes(home: Path) -> list[psutil.Process]:
 
 
 # Session-scoped, not module-scoped: the two backfills are this file's whole cost (a minute), and a
-# worker that runs another module's tests between two of these would tear a module fixture down and
-# run both backfills again (seen: 70 s more in one `make test`). They leave only files behind.
+# worker that runs another module's test between two of these would tear a module fixture down and run
+# both backfills again. They leave only files behind. (tests/conftest.py keeps this file on one worker.)
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("backfill")
