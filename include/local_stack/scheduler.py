@@ -454,8 +454,9 @@ class Scheduler:
         then removes the half-made backfill, best effort, so a leftover may answer the retry with 409.
         """
         response: httpx.Response | None = None
+        before = {item["id"] for item in self._backfills(body["dag_id"])}
         for _ in range(LOCKED_RETRIES):
-            self._close_finished_backfills(body["dag_id"], report)
+            self._close_finished_backfills(body["dag_id"], report, known_before=before)
             response = self._call("POST", "/backfills", json=body)
             if response.status_code in (200, 201):
                 return int(response.json()["id"])
@@ -472,25 +473,44 @@ class Scheduler:
                 return
             time.sleep(LOCKED_RETRY_SECONDS)
 
-    def _close_finished_backfills(self, dag_id: str, report: Callable[[str], None]) -> None:
+    def _backfills(self, dag_id: str) -> list[dict]:
+        return self._json("GET", "/backfills", "listing backfills",
+                          params={"dag_id": dag_id, "limit": PAGE_LIMIT})["backfills"]
+
+    def _close_finished_backfills(self, dag_id: str, report: Callable[[str], None],
+                                  known_before: set[int] | None = None) -> None:
         """Close earlier backfills of the DAG left open although none of its runs is still going.
 
         Airflow allows one open backfill per DAG and marks a backfill complete only in a scheduler sweep
         every 30 s; a backfill whose scheduler was stopped (killed) before that would block this one.
+        ``known_before``: the ids that existed before this creation; a newer open one is a half-made one
+        of our own whose creation answered 503 — cancelled and waited out, not taken for another's.
         """
-        listed = self._json("GET", "/backfills", "listing backfills",
-                            params={"dag_id": dag_id, "limit": PAGE_LIMIT})["backfills"]
-        open_ids = [item["id"] for item in listed if item.get("completed_at") is None]
+        open_ids = [item["id"] for item in self._backfills(dag_id) if item.get("completed_at") is None]
         if not open_ids:
             return
-        active = self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs",
-                            params={"state": ["queued", "running"], "limit": 1})["total_entries"]
+        half_made = [i for i in open_ids if known_before is not None and i not in known_before]
+        for backfill_id in half_made:
+            self._cancel(backfill_id)
+            report(f"  backfill #{backfill_id} was left half-made by a refused creation: cancelled, retrying")
+        self._wait_for_no_active_run(dag_id, seconds=120 if half_made else 0)
+        open_ids = [i for i in open_ids if i not in half_made]
+        active = self._active_runs(dag_id)
         if active:
             raise AirflowStackError(f"{dag_id} already has {active} queued or running run(s) from another "
                                     f"backfill or trigger; wait for them or mark them failed, then retry")
         for backfill_id in open_ids:
             self._cancel(backfill_id)
             report(f"  closed earlier backfill #{backfill_id} of {dag_id} (all its runs had finished)")
+
+    def _active_runs(self, dag_id: str) -> int:
+        return self._json("GET", f"/dags/{dag_id}/dagRuns", "reading the DAG runs",
+                          params={"state": ["queued", "running"], "limit": 1})["total_entries"]
+
+    def _wait_for_no_active_run(self, dag_id: str, *, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self._active_runs(dag_id):
+            time.sleep(POLL_SECONDS)
 
     def _follow(self, dag_id: str, wanted: list[datetime], timeout_s: float,
                 report: Callable[[str], None]) -> list[DayOutcome]:

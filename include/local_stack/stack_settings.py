@@ -37,11 +37,9 @@ REACT_FAST = {
     # file every 30 s (the default) took CPU from the tasks on a small machine and changed nothing. A DAG
     # edited during a backfill still reaches its tasks: each task parses its DAG file itself.
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
-    # An idle scheduler loop sleeps this long before looking again, so each finished task waited up to
-    # 1 s (the default) for its downstream tasks to be queued and each DAG run for the next one; a run of
-    # receivables_sync is ~7 such steps. The price: an idle scheduler took ≈ 11 % of one core (measured),
-    # for the minutes the stack lives.
-    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+    # [scheduler] scheduler_idle_sleep_time stays at its 1 s: 0.2 s saved ≈ 1–2 s per DAG run but
+    # kept the SQLite metadata database busy enough that creating a backfill met "database is locked"
+    # (503) after Airflow had already written half of it (seen in a fresh-clone `make test`).
 }
 
 

@@ -208,7 +208,8 @@ def test_a_locked_sqlite_database_is_retried_and_a_leftover_backfill_closed(tmp_
     answers = iter([httpx.Response(503, json={"detail": "Database is locked."}),
                     httpx.Response(409, json={"detail": "There is already a running backfill"}),
                     httpx.Response(201, json={"id": 7})])
-    leftovers = [[], [{"id": 6, "completed_at": None}], []]
+    # Listed before the first creation, then before each attempt: #6 appears after the refused one.
+    leftovers = [[], [], [{"id": 6, "completed_at": None}], []]
     calls: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -225,4 +226,35 @@ def test_a_locked_sqlite_database_is_retried_and_a_leftover_backfill_closed(tmp_
     backfill_id = _fake_airflow(tmp_path, handler)._create_backfill({"dag_id": "rs_tiny"}, lines.append)
     assert backfill_id == 7
     assert "PUT /api/v2/backfills/6/cancel" in calls
-    assert lines == ["  closed earlier backfill #6 of rs_tiny (all its runs had finished)"]
+    assert lines == ["  backfill #6 was left half-made by a refused creation: cancelled, retrying"]
+
+
+def test_a_refused_creation_that_left_a_running_half_backfill_is_waited_out_not_taken_for_another(
+        tmp_path, monkeypatch):
+    """Seen on SQLite: POST /backfills answered 503 after Airflow had written the backfill and queued one
+    of its runs. The retry must not refuse it as "another backfill's run": it cancels it, waits for the
+    run to end and creates the backfill again, so every day is run under the new one."""
+    monkeypatch.setattr("local_stack.scheduler.LOCKED_RETRY_SECONDS", 0)
+    monkeypatch.setattr("local_stack.scheduler.POLL_SECONDS", 0)
+    answers = iter([httpx.Response(503, json={"detail": "Database is locked."}),
+                    httpx.Response(201, json={"id": 3})])
+    earlier = {"id": 1, "completed_at": "2026-12-03T15:13:17Z"}
+    listings = [[earlier], [earlier], [earlier, {"id": 2, "completed_at": None}]]
+    active = [1, 1, 0, 0]  # the half-made backfill's run still going twice, then done
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            return next(answers)
+        if request.url.path.endswith("/backfills"):
+            return httpx.Response(200, json={"backfills": listings.pop(0)})
+        if request.url.path.endswith("/dagRuns"):
+            return httpx.Response(200, json={"dag_runs": [], "total_entries": active.pop(0)})
+        return httpx.Response(200, json={})
+
+    lines: list[str] = []
+    assert _fake_airflow(tmp_path, handler)._create_backfill({"dag_id": "rs_tiny"}, lines.append) == 3
+    assert "PUT /api/v2/backfills/2/cancel" in calls and "PUT /api/v2/backfills/1/cancel" not in calls
+    assert calls.count("POST /api/v2/backfills") == 2
+    assert lines == ["  backfill #2 was left half-made by a refused creation: cancelled, retrying"]
