@@ -66,7 +66,7 @@ def _is_true(value: Any) -> bool:
     return value is not None and not pd.isna(value) and bool(value)
 
 
-def _wrong_kind_reason(kind: str, row: pd.Series) -> str | None:
+def _wrong_kind_reason(kind: str, row: Mapping[str, Any]) -> str | None:
     """Why the referenced record cannot serve as ``kind`` (None when it can)."""
     if kind == "income_account":
         if row["type"] != "Income":

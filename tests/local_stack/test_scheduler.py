@@ -203,25 +203,33 @@ def test_a_task_pool_that_does_not_exist_stops_the_backfill_before_it_starts(tmp
     assert "default_pool" not in str(error.value)
 
 
-def test_a_locked_sqlite_database_is_retried_and_a_leftover_backfill_closed(tmp_path, monkeypatch):
-    monkeypatch.setattr("local_stack.scheduler.LOCKED_RETRY_SECONDS", 0)
-    answers = iter([httpx.Response(503, json={"detail": "Database is locked."}),
-                    httpx.Response(409, json={"detail": "There is already a running backfill"}),
-                    httpx.Response(201, json={"id": 7})])
-    # Listed before the first creation, then before each attempt: #6 appears after the refused one.
-    leftovers = [[], [], [{"id": 6, "completed_at": None}], []]
-    calls: list[str] = []
+def _backfill_api(answers: list[httpx.Response], listings: list[list[dict]], active: list[int] | None = None):
+    """A fake REST API for backfill creation: POSTs get ``answers``, each backfill listing the next of
+    ``listings``, each count of queued/running runs the next of ``active`` (0 when not given). Returns
+    the handler and the list of calls it saw ("METHOD path")."""
+    posts, calls = iter(answers), []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(f"{request.method} {request.url.path}")
         if request.method == "POST":
-            return next(answers)
+            return next(posts)
         if request.url.path.endswith("/backfills"):
-            return httpx.Response(200, json={"backfills": leftovers.pop(0)})
+            return httpx.Response(200, json={"backfills": listings.pop(0)})
         if request.url.path.endswith("/dagRuns"):
-            return httpx.Response(200, json={"dag_runs": [], "total_entries": 0})
+            return httpx.Response(200, json={"dag_runs": [], "total_entries": active.pop(0) if active else 0})
         return httpx.Response(200, json={})
 
+    return handler, calls
+
+
+def test_a_locked_sqlite_database_is_retried_and_a_leftover_backfill_closed(tmp_path, monkeypatch):
+    monkeypatch.setattr("local_stack.scheduler.LOCKED_RETRY_SECONDS", 0)
+    # Listed before the first creation, then before each attempt: #6 appears after the refused one.
+    handler, calls = _backfill_api(
+        [httpx.Response(503, json={"detail": "Database is locked."}),
+         httpx.Response(409, json={"detail": "There is already a running backfill"}),
+         httpx.Response(201, json={"id": 7})],
+        [[], [], [{"id": 6, "completed_at": None}], []])
     lines: list[str] = []
     backfill_id = _fake_airflow(tmp_path, handler)._create_backfill({"dag_id": "rs_tiny"}, lines.append)
     assert backfill_id == 7
@@ -236,23 +244,11 @@ def test_a_refused_creation_that_left_a_running_half_backfill_is_waited_out_not_
     run to end and creates the backfill again, so every day is run under the new one."""
     monkeypatch.setattr("local_stack.scheduler.LOCKED_RETRY_SECONDS", 0)
     monkeypatch.setattr("local_stack.scheduler.POLL_SECONDS", 0)
-    answers = iter([httpx.Response(503, json={"detail": "Database is locked."}),
-                    httpx.Response(201, json={"id": 3})])
     earlier = {"id": 1, "completed_at": "2026-12-03T15:13:17Z"}
-    listings = [[earlier], [earlier], [earlier, {"id": 2, "completed_at": None}]]
-    active = [1, 1, 0, 0]  # the half-made backfill's run still going twice, then done
-    calls: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(f"{request.method} {request.url.path}")
-        if request.method == "POST":
-            return next(answers)
-        if request.url.path.endswith("/backfills"):
-            return httpx.Response(200, json={"backfills": listings.pop(0)})
-        if request.url.path.endswith("/dagRuns"):
-            return httpx.Response(200, json={"dag_runs": [], "total_entries": active.pop(0)})
-        return httpx.Response(200, json={})
-
+    handler, calls = _backfill_api(
+        [httpx.Response(503, json={"detail": "Database is locked."}), httpx.Response(201, json={"id": 3})],
+        [[earlier], [earlier], [earlier, {"id": 2, "completed_at": None}]],
+        active=[1, 1, 0, 0])  # the half-made backfill's run still going twice, then done
     lines: list[str] = []
     assert _fake_airflow(tmp_path, handler)._create_backfill({"dag_id": "rs_tiny"}, lines.append) == 3
     assert "PUT /api/v2/backfills/2/cancel" in calls and "PUT /api/v2/backfills/1/cancel" not in calls
