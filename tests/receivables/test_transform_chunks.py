@@ -51,3 +51,17 @@ def test_a_slices_strings_are_the_rows_strings_of_the_whole_column(values, data)
     whole = join("<", strings(column), ">")
     assert join("<", strings(part), ">").to_pylist() == whole.to_pylist()[lo:hi]
     assert join(*sliced(["<", strings(column), ">"], lo, hi)).to_pylist() == whole.to_pylist()[lo:hi]
+
+
+def test_chunks_built_ahead_keep_their_order_and_a_failing_chunk_fails_the_transform():
+    def texts(fail_at: int | None):
+        for i in range(4):
+            if i == fail_at:
+                raise ValueError(f"chunk {i} cannot be built")
+            yield pa.array([f'{{"n":{i}}}', f'{{"n":{i}.5}}'], TEXT)
+
+    payloads, hashes = frame._payload_objects(texts(None), 8)
+    assert [p.decode() for p in payloads] == [f'{{"n":{i // 2}{".5" if i % 2 else ""}}}' for i in range(8)]
+    assert list(hashes) == frame.hashes(list(payloads))
+    with pytest.raises(ValueError, match="chunk 2 cannot be built"):
+        frame._payload_objects(texts(2), 8)

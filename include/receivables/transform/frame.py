@@ -7,7 +7,8 @@ minor units, and the invariant check of what readiness guaranteed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import numpy as np
@@ -121,7 +122,7 @@ def _payload_objects(payload: pa.Array | Iterable[pa.Array], n: int) -> tuple[np
     """Each document's JSON text as ``bytes`` and its sha256 hex, chunk by chunk."""
     payloads, content_hashes = np.empty(n, dtype=object), np.empty(n, dtype=object)
     at = 0
-    for chunk in [payload] if isinstance(payload, pa.Array) else payload:
+    for chunk in [payload] if isinstance(payload, pa.Array) else _built_ahead(iter(payload)):
         objects = chunk.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
         del chunk  # the chunk's Arrow text goes back to the allocator before the next one is built
         payloads[at:at + len(objects)] = objects
@@ -130,6 +131,18 @@ def _payload_objects(payload: pa.Array | Iterable[pa.Array], n: int) -> tuple[np
     if at != n:
         raise AssertionError(f"{at} payloads for {n} documents")
     return payloads, content_hashes
+
+
+def _built_ahead(chunks: Iterator[pa.Array]) -> Iterator[pa.Array]:
+    """The chunks in order, each next one built in a worker thread while the caller turns the current one
+    into bytes and hashes: building is Arrow's kernels, which release the GIL, so the two overlap on a
+    second core (the bytes objects and hashes need the GIL). At most two chunks are alive at a time."""
+    with ThreadPoolExecutor(1, thread_name_prefix="payload-text") as builder:
+        pending = builder.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = builder.submit(next, chunks, None)
+            yield chunk
+            del chunk
 
 
 def _object_column(values: pa.Array, *, repeats: bool = False) -> pd.Series:
