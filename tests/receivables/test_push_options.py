@@ -309,6 +309,37 @@ def test_a_failure_keeps_the_rules_already_stored(warehouse_engine):
     assert invoices["published"].astype(bool).all() and len(invoices) == 6
 
 
+def test_a_pull_that_cannot_store_its_digest_leaves_rules_and_digest_as_they_were(warehouse_engine,
+                                                                                  monkeypatch):
+    client = Platform({"invoices": INVOICES})
+    pull(client, warehouse_engine)
+    before = stored(warehouse_engine)
+    longer = json.loads(json.dumps(INVOICES))
+    longer["properties"]["invoiceNumber"]["validation"]["warnings"][0]["details"] = (
+        "Max length of 30 characters.")
+    client.answers.update(invoices=longer, payments=CodatNotFound("no such route", status_code=404))
+    write_frame = io.write_frame
+
+    def digest_write_fails(conn, table, df, **kwargs):
+        if table is schema.ar_sync_state:
+            raise OSError("warehouse went away")
+        return write_frame(conn, table, df, **kwargs)
+
+    monkeypatch.setattr(io, "write_frame", digest_write_fails)
+    with pytest.raises(OSError, match="went away"):
+        pull(client, warehouse_engine, now=LATER)
+    # Nothing half-stored: the old rules of every type, so no digest can name rules that are not there.
+    after = stored(warehouse_engine)
+    assert after.sort_values(["data_type", "property_path"]).reset_index(drop=True).equals(
+        before.sort_values(["data_type", "property_path"]).reset_index(drop=True))
+    monkeypatch.setattr(io, "write_frame", write_frame)
+    outcome = pull(client, warehouse_engine, now=LATER)
+    assert outcome["invoices"] == po.CHANGED and outcome["payments"] == po.NONE_PUBLISHED
+    rows = stored(warehouse_engine).set_index(["data_type", "property_path"])
+    assert rows.loc[("invoices", "invoiceNumber"), "max_length"] == 30
+    assert "404" in rows.loc[("payments", ""), "note"]
+
+
 def test_a_full_pull_rewrites_even_an_unchanged_model(warehouse_engine):
     client = Platform({"invoices": INVOICES})
     pull(client, warehouse_engine)
