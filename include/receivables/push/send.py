@@ -60,6 +60,10 @@ async def explain_stop(client, ctx: PushContext, error: CodatError) -> CodatErro
     return error
 
 
+# The columns of a row that :meth:`_Sender.send_one` reads.
+_SENT = ("document_type", "payload", "idempotency_key", "platform_id", "action")
+
+
 class _Sender:
     """The state of one :func:`send_all`: rows marked pending, answers by row, what stopped it."""
 
@@ -223,7 +227,9 @@ async def send_all(client, ctx: PushContext, rows: pd.DataFrame, ledger: Ledger,
     marks = _Marks(sender, writes)
     marking = asyncio.create_task(marks.write_all())
     unflushed: list[int] = []
-    todo = enumerate(rows.itertuples())
+    # Plain Python values: itertuples over the frame's Arrow columns converts one value at a time (≈ 5 % of
+    # the sending's CPU); only what send_one reads.
+    todo = enumerate(rows[list(_SENT)].astype(object).itertuples())
     flushing: asyncio.Task | None = None
 
     async def flush(frame: pd.DataFrame, previous: asyncio.Task | None) -> None:
