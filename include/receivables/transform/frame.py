@@ -73,11 +73,12 @@ def missing(values: pa.Array) -> np.ndarray:
 
 
 # Documents are assembled this many at a time (fewer when they have many lines: see chunks). A chunk's
-# JSON text is turned into the documents' bytes and hashes and released before the next chunk is built,
-# so the allocator hands the same few MiB back for every chunk: a night's 464 MiB of JSON is never held as
-# Arrow text (nor its line texts, nor each document's join of them) next to the bytes, and the pages the
-# kernel must fault in and zero in a fresh process are the bytes' and one chunk's (measured at 200,000
-# invoices: the first run in a process was dominated by faulting in ~3 GiB of fresh pages).
+# JSON text is turned into the documents' bytes and hashes and released before the chunk after the next is
+# built (the next is built meanwhile: :func:`_built_ahead`), so the allocator hands the same few MiB back:
+# a night's 464 MiB of JSON is never held as Arrow text (nor its line texts, nor each document's join of
+# them) next to the bytes, and the pages the kernel must fault in and zero in a fresh process are the
+# bytes' and two chunks' (measured at 200,000 invoices: the first run in a process was dominated by
+# faulting in ~3 GiB of fresh pages).
 ROWS_PER_CHUNK = 16_384
 
 
@@ -124,7 +125,7 @@ def _payload_objects(payload: pa.Array | Iterable[pa.Array], n: int) -> tuple[np
     at = 0
     for chunk in [payload] if isinstance(payload, pa.Array) else _built_ahead(iter(payload)):
         objects = chunk.cast(pa.large_binary()).to_numpy(zero_copy_only=False)
-        del chunk  # the chunk's Arrow text goes back to the allocator before the next one is built
+        del chunk  # the chunk's Arrow text goes back to the allocator before the one after the next is built
         payloads[at:at + len(objects)] = objects
         content_hashes[at:at + len(objects)] = hashes(objects.tolist())
         at += len(objects)
